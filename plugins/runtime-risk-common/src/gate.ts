@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import { ActionSchema } from './policy';
+
+export const RISK_LEVELS = ['low', 'moderate', 'high', 'unknown'] as const;
+export const RiskLevelSchema = z.enum(RISK_LEVELS);
+export type RiskLevel = z.infer<typeof RiskLevelSchema>;
+
+export const DecisionSchema = ActionSchema;
+export type Decision = z.infer<typeof DecisionSchema>;
+
+export const REASON_CODES = [
+  'signal_active',
+  'no_active_signals',
+  'source_unavailable',
+  'signals_stale',
+  'uncorrelated',
+  'score_unavailable',
+  'exception_applied',
+  'dry_run',
+  'approval_granted',
+  'approval_rejected',
+] as const;
+export const ReasonCodeSchema = z.enum(REASON_CODES);
+export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
+
+export const ReasonSchema = z.object({
+  code: ReasonCodeSchema,
+  message: z.string(),
+  signalIds: z.array(z.string()).default([]),
+  source: z.string().optional(),
+});
+export type Reason = z.infer<typeof ReasonSchema>;
+
+/** Parses and canonicalizes an entity ref (`component:default/payments`); throws on malformed refs. */
+export function canonicalEntityRef(ref: string): string {
+  const parsed = parseEntityRef(ref, { defaultKind: 'component', defaultNamespace: 'default' });
+  return stringifyEntityRef(parsed).toLowerCase();
+}
+
+export const EntityRefSchema = z.string().min(1).transform((v, ctx) => {
+  try {
+    return canonicalEntityRef(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `malformed entity ref '${v}': expected kind:namespace/name` });
+    return z.NEVER;
+  }
+});
+
+export const GateRequestSchema = z
+  .object({
+    entityRef: EntityRefSchema,
+    environment: z.string().min(1),
+    artifact: z.string().optional(),
+    pipeline: z
+      .object({ provider: z.string().optional(), runId: z.string().optional(), url: z.string().optional() })
+      .optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type GateRequest = z.input<typeof GateRequestSchema>;
+export type ParsedGateRequest = z.output<typeof GateRequestSchema>;
+
+export const MatchedHostSchema = z.object({
+  id: z.string(),
+  matchedBy: z.string(),
+  value: z.string().optional(),
+  sources: z.array(z.string()).optional(),
+});
+export type MatchedHost = z.infer<typeof MatchedHostSchema>;
+
+export const GateDecisionSchema = z.object({
+  decisionId: z.string(),
+  entityRef: z.string(),
+  environment: z.string(),
+  decision: DecisionSchema,
+  riskLevel: RiskLevelSchema,
+  score: z.number().nullable(),
+  reasons: z.array(ReasonSchema),
+  hosts: z.array(MatchedHostSchema),
+  signals: z.object({ count: z.number(), freshAt: z.string().nullable(), stale: z.boolean() }),
+  policy: z.object({ id: z.string(), hash: z.string() }),
+  exception: z.object({ id: z.string(), expiresAt: z.string() }).optional(),
+  dryRun: z.boolean(),
+  /** In dry-run, the decision that the gate would have made. */
+  wouldHaveBeen: DecisionSchema.optional(),
+  status: z.enum(['final', 'pending', 'approved', 'rejected', 'expired']).optional(),
+  evaluatedAt: z.string(),
+});
+export type GateDecision = z.infer<typeof GateDecisionSchema>;
+
+export const SOURCE_STATUSES = ['ok', 'degraded', 'down'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
+export interface SourceHealth {
+  id: string;
+  type: string;
+  status: SourceStatus;
+  lastSuccessAt: string | null;
+  lastAttemptAt: string | null;
+  lastError?: string;
+  consecutiveFailures: number;
+  lagSeconds: number | null;
+  cursor?: string | null;
+}
+
+export interface ListResponse<T> {
+  items: T[];
+  totalCount: number;
+  nextCursor?: string;
+}
+
+/** Risk of one entity in one environment, as the card shows it (no decision recorded). */
+export interface EntityRisk {
+  entityRef: string;
+  environment: string;
+  riskLevel: RiskLevel;
+  score: number | null;
+  decision: Decision;
+  reasons: Reason[];
+  hosts: MatchedHost[];
+  signals: { count: number; freshAt: string | null; stale: boolean };
+  policy: { id: string; hash: string };
+  exception?: { id: string; expiresAt: string };
+  evaluatedAt: string;
+}

@@ -1,0 +1,15 @@
+/**
+ * Types, zod schemas and permissions shared by the Runtime Risk backend,
+ * frontend, CLI and source modules.
+ *
+ * @packageDocumentation
+ */
+export * from './signal';
+export * from './policy';
+export * from './gate';
+export * from './permissions';
+
+/** Annotation listing the hosts of an entity (all environments). */
+export const ANNOTATION_HOSTS = 'runtime-risk.io/hosts';
+/** Plugin id and HTTP base path. */
+export const RUNTIME_RISK_PLUGIN_ID = 'runtime-risk';

@@ -1,0 +1,8 @@
+/**
+ * Node library for Runtime Risk: the SignalSource interface, the extension
+ * point modules register through, and shared helpers for adapters.
+ *
+ * @packageDocumentation
+ */
+export * from './source';
+export * from './extensions';
