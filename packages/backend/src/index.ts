@@ -1,1 +1,30 @@
-export {};
+/*
+ * The Runtime Risk demo backend (new backend system). `npm start` at the
+ * repository root runs it with app-config.yaml: embedded SQLite, the demo
+ * catalog in examples/ and the file signal source.
+ */
+import { createBackend } from '@backstage/backend-defaults';
+import { runtimeRiskPermissionPolicyModule } from './permissionPolicy';
+
+const backend = createBackend();
+
+backend.add(import('@backstage/plugin-app-backend'));
+backend.add(import('@backstage/plugin-auth-backend'));
+backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+backend.add(import('@backstage/plugin-catalog-backend'));
+backend.add(import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'));
+backend.add(import('@backstage/plugin-permission-backend'));
+backend.add(runtimeRiskPermissionPolicyModule);
+backend.add(import('@backstage/plugin-scaffolder-backend'));
+
+// Runtime Risk: the gate plugin and its signal sources. A source module whose
+// `runtimeRisk.sources.<id>` block is absent stays idle.
+backend.add(import('@internal/plugin-runtime-risk-backend'));
+backend.add(import('@internal/plugin-runtime-risk-backend-module-file'));
+backend.add(import('@internal/plugin-runtime-risk-backend-module-crowdstrike'));
+backend.add(import('@internal/plugin-runtime-risk-backend-module-defender'));
+backend.add(import('@internal/plugin-runtime-risk-backend-module-sentinelone'));
+backend.add(import('@internal/plugin-runtime-risk-backend-module-webhook'));
+backend.add(import('@internal/plugin-scaffolder-backend-module-runtime-risk'));
+
+backend.start();
