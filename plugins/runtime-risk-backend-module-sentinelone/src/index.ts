@@ -1,1 +1,6 @@
-export {};
+/**
+ * SentinelOne signal source for Runtime Risk.
+ *
+ * @packageDocumentation
+ */
+export { runtimeRiskModuleSentinelOne as default } from './module';

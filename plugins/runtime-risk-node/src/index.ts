@@ -6,3 +6,5 @@
  */
 export * from './source';
 export * from './extensions';
+export * from './gate';
+export * from './http';

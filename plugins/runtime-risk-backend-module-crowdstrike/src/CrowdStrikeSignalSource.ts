@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import type { Asset, SignalInput, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import {
+  ClientCredentialsTokenProvider,
+  HttpPullSource,
+  SourceHttpError,
+  hostRecords,
+  chunk,
+  collectOffsetPages,
+  compact,
+  epochSecondsHeader,
+  firstRetryAfter,
+  mergeAssets,
+  normalizeRecords,
+  parseLabels,
+  resumeCursor,
+  retryAfterHeader,
+  severityFromScore,
+} from '@internal/plugin-runtime-risk-node';
+import type {
+  HttpPullSourceOptions,
+  SignalSourceFetchOptions,
+  SignalSourceFetchResult,
+} from '@internal/plugin-runtime-risk-node';
+
+/** Falcon cloud regions and their API base URLs. */
+export const CROWDSTRIKE_REGIONS = {
+  'us-1': 'https://api.crowdstrike.com',
+  'us-2': 'https://api.us-2.crowdstrike.com',
+  'eu-1': 'https://api.eu-1.crowdstrike.com',
+  'us-gov-1': 'https://api.laggar.gcw.crowdstrike.com',
+} as const;
+
+export interface CrowdStrikeSourceOptions extends HttpPullSourceOptions {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Child CID for Flight Control parents. */
+  memberCid?: string;
+  /** Extra FQL ANDed to the alert filter (e.g. `product:'epp'`). */
+  filter?: string;
+  /** Also sync the Hosts API inventory (devices modified since the cursor); default true. */
+  inventory?: boolean;
+}
+
+const str = z.string().nullish();
+
+const DeviceSchema = z.object({
+  device_id: z.string().min(1),
+  hostname: str,
+  machine_domain: str,
+  local_ip: str,
+  external_ip: str,
+  mac_address: str,
+  instance_id: str,
+  service_provider: str,
+  service_provider_account_id: str,
+  zone_group: str,
+  pod_name: str,
+  pod_namespace: str,
+  pod_labels: z.unknown().optional(),
+  k8s_cluster_id: str,
+  last_seen: str,
+});
+type Device = z.infer<typeof DeviceSchema>;
+
+const MitreSchema = z.object({ tactic: str, tactic_id: str, technique: str, technique_id: str });
+
+const AlertSchema = z.object({
+  composite_id: z.string().min(1),
+  severity: z.number().min(0).max(100),
+  confidence: z.number().min(0).max(100).nullish(),
+  status: z.string(),
+  display_name: str,
+  name: str,
+  description: str,
+  tactic: str,
+  technique_id: str,
+  mitre_attack: z.array(MitreSchema).nullish(),
+  created_timestamp: z.string(),
+  updated_timestamp: z.string(),
+  falcon_host_link: str,
+  device: DeviceSchema.nullish(),
+});
+type Alert = z.infer<typeof AlertSchema>;
+
+const IdsResponse = z.object({
+  resources: z.array(z.string()).nullish(),
+  meta: z.object({ pagination: z.object({ total: z.number().optional() }).optional() }).optional(),
+});
+const EntitiesResponse = z.object({ resources: z.array(z.unknown()).nullish() });
+
+/** Alert status: new / in_progress / reopened are active, closed is resolved (unknown stays active). */
+export function crowdStrikeStatus(status: string): SignalStatus {
+  return status === 'closed' ? 'resolved' : 'active';
+}
+
+/** The asset a Falcon device record describes. */
+export function crowdStrikeAsset(d: Device): Asset {
+  const hostname = d.hostname ?? undefined;
+  const labels = parseLabels(d.pod_labels);
+  const k8s =
+    d.pod_name || d.pod_namespace || d.k8s_cluster_id || labels
+      ? {
+          pod: d.pod_name ?? undefined,
+          namespace: d.pod_namespace ?? undefined,
+          cluster: d.k8s_cluster_id ?? undefined,
+          labels,
+        }
+      : undefined;
+  return {
+    deviceId: d.device_id,
+    hostname,
+    fqdn: hostname && d.machine_domain && !hostname.includes('.') ? `${hostname}.${d.machine_domain}` : undefined,
+    instanceId: d.instance_id ?? undefined,
+    ips: compact([d.local_ip, d.external_ip]),
+    macs: compact([d.mac_address]),
+    cloud: d.service_provider
+      ? { provider: d.service_provider, accountId: d.service_provider_account_id ?? undefined, region: d.zone_group ?? undefined }
+      : undefined,
+    k8s,
+  };
+}
+
+/** Maps one Alerts v2 record to a signal input. */
+export function crowdStrikeSignal(raw: unknown, devices: Map<string, Device>): SignalInput {
+  const a: Alert = AlertSchema.parse(raw);
+  const mitre = a.mitre_attack ?? [];
+  const own = a.device ? crowdStrikeAsset(a.device) : { ips: [], macs: [] };
+  const inventory = a.device ? devices.get(a.device.device_id) : undefined;
+  return {
+    sourceId: a.composite_id,
+    kind: 'detection',
+    severity: severityFromScore(a.severity),
+    confidence: a.confidence === null || a.confidence === undefined ? 1 : a.confidence / 100,
+    status: crowdStrikeStatus(a.status),
+    title: a.display_name || a.name || a.description || `CrowdStrike alert ${a.composite_id}`,
+    description: a.description ?? undefined,
+    tactics: compact(mitre.length ? mitre.map(m => m.tactic) : [a.tactic]),
+    techniques: compact(mitre.length ? mitre.map(m => m.technique_id) : [a.technique_id]),
+    asset: mergeAssets(own, inventory ? crowdStrikeAsset(inventory) : undefined),
+    firstSeenAt: a.created_timestamp,
+    lastSeenAt: a.updated_timestamp,
+    url: a.falcon_host_link ?? undefined,
+    raw,
+  };
+}
+
+function updatedTimestamp(raw: unknown): string | undefined {
+  const v = (raw as { updated_timestamp?: unknown } | null)?.updated_timestamp;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * CrowdStrike Falcon: OAuth2 client credentials, Alerts API v2 (query ids by
+ * `updated_timestamp` ascending, then fetch entities) and the Hosts API for
+ * inventory. 429s honour `X-Ratelimit-RetryAfter` (epoch seconds).
+ */
+export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOptions> {
+  constructor(options: CrowdStrikeSourceOptions) {
+    super(options, {
+      type: 'crowdstrike',
+      retryAfter: firstRetryAfter(epochSecondsHeader('x-ratelimit-retryafter'), retryAfterHeader()),
+      probe: { path: '/alerts/queries/alerts/v2', query: { limit: 1 } },
+      connect: shared => ({
+        baseUrl: options.baseUrl,
+        secrets: [options.clientSecret],
+        auth: new ClientCredentialsTokenProvider({
+          ...shared,
+          tokenUrl: `${options.baseUrl}/oauth2/token`,
+          clientId: options.clientId,
+          clientSecret: options.clientSecret,
+          sendGrantType: false,
+          extraParams: options.memberCid ? { member_cid: options.memberCid } : undefined,
+        }),
+      }),
+    });
+  }
+
+  private get pageSize() {
+    return this.opts.pageSize ?? 500;
+  }
+
+  private async queryIds(path: string, filter: string | undefined, sort: string, signal?: AbortSignal) {
+    return collectOffsetPages({
+      pageSize: this.pageSize,
+      maxPages: this.opts.maxPages ?? 10,
+      fetchPage: async (offset, limit) => {
+        const body = await this.http.get(path, { filter, sort, limit, offset }, IdsResponse.parse, signal);
+        return { items: body.resources ?? [], total: body.meta?.pagination?.total };
+      },
+    });
+  }
+
+  private async entities(path: string, key: 'composite_ids' | 'ids', ids: string[], signal?: AbortSignal) {
+    const out: unknown[] = [];
+    for (const part of chunk([...new Set(ids)], key === 'ids' ? 100 : 1000)) {
+      const body = await this.http.post(path, { [key]: part }, EntitiesResponse.parse, signal);
+      out.push(...(body.resources ?? []));
+    }
+    return out;
+  }
+
+  /** Device details; a 404 (ids unknown to the Hosts API) leaves the alerts' own device fields. */
+  private async deviceDetails(ids: string[], logger: SignalSourceFetchOptions['logger'], signal?: AbortSignal) {
+    if (!ids.length) return [];
+    try {
+      return await this.entities('/devices/entities/devices/v2', 'ids', ids, signal);
+    } catch (e) {
+      if (!(e instanceof SourceHttpError) || e.status !== 404) throw e;
+      logger.warn(`Source ${this.id}: device details not found (${e.vendorMessage ?? 'HTTP 404'}); using the alerts' device fields`);
+      return [];
+    }
+  }
+
+  async fetch({ cursor, logger, signal }: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
+    const since = cursor ? `updated_timestamp:>'${cursor}'` : undefined;
+    const filter = [since, this.opts.filter].filter(Boolean).join('+') || undefined;
+    const listed = await this.queryIds('/alerts/queries/alerts/v2', filter, 'updated_timestamp.asc', signal);
+    const alerts = await this.entities('/alerts/entities/alerts/v2', 'composite_ids', listed.items, signal);
+
+    const deviceIds = alerts
+      .map(a => (a as { device?: { device_id?: unknown } } | null)?.device?.device_id)
+      .filter((d): d is string => typeof d === 'string');
+    if (this.opts.inventory !== false) {
+      const seen = await this.queryIds('/devices/queries/devices/v1', cursor ? `modified_timestamp:>'${cursor}'` : undefined, 'modified_timestamp.asc', signal);
+      deviceIds.push(...seen.items);
+    }
+    const devices = new Map<string, Device>();
+    for (const raw of await this.deviceDetails(deviceIds, logger, signal)) {
+      const d = DeviceSchema.safeParse(raw);
+      if (d.success) devices.set(d.data.device_id, d.data);
+      else logger.warn(`Source ${this.id}: skipped a device record: ${d.error.issues[0]?.message}`);
+    }
+
+    const { signals, rejected } = normalizeRecords(alerts, r => crowdStrikeSignal(r, devices), {
+      sourceId: this.id,
+      logger,
+      idOf: r => (r as { composite_id?: string } | null)?.composite_id,
+    });
+    return {
+      signals,
+      rejected,
+      hosts: hostRecords(devices.values(), d => ({ sourceId: d.device_id, asset: crowdStrikeAsset(d), lastSeenAt: d.last_seen })),
+      cursor: resumeCursor(cursor, alerts.map(updatedTimestamp), listed.complete),
+      hasMore: !listed.complete,
+    };
+  }
+
+}

@@ -1,0 +1,37 @@
+export interface Config {
+  runtimeRisk?: {
+    sources?: {
+      /**
+       * Webhook (push) signal sources. Absent: the module stays idle. Each entry
+       * receives `POST /api/runtime-risk/v1/signals/webhook/<id>` with signals in
+       * the normalized SignalInput shape (one, an array, `{ signals: [...] }` or NDJSON),
+       * signed with `X-Runtime-Risk-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`
+       * and `X-Runtime-Risk-Timestamp: <unix seconds>`.
+       */
+      webhook?: {
+        /** Replay window in seconds for all entries; default 300. */
+        toleranceSeconds?: number;
+        /** Require the timestamp header (default true); false accepts a signature over the raw body alone. */
+        requireTimestamp?: boolean;
+        /** Largest accepted body in bytes; default 1048576. */
+        maxBodyBytes?: number;
+        /** Most signals in one push; default 1000. */
+        maxSignals?: number;
+        /** One push source per entry. */
+        sources: Array<{
+          /** Source id: letters, digits, `.`, `_`, `-`; part of the URL and of signal ids (`<id>:<sourceId>`). */
+          id: string;
+          /**
+           * Shared HMAC secret of this sender.
+           * @visibility secret
+           */
+          secret: string;
+          /** Overrides the block's `toleranceSeconds`. */
+          toleranceSeconds?: number;
+          /** Overrides the block's `requireTimestamp`. */
+          requireTimestamp?: boolean;
+        }>;
+      };
+    };
+  };
+}

@@ -1,0 +1,142 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SignalInputSchema, normalizeAsset } from '@internal/plugin-runtime-risk-common';
+import type { ParsedSignalInput } from '@internal/plugin-runtime-risk-common';
+import type { PushSignalSource } from '@internal/plugin-runtime-risk-node';
+
+export const SIGNATURE_HEADER = 'x-runtime-risk-signature';
+export const TIMESTAMP_HEADER = 'x-runtime-risk-timestamp';
+
+export interface WebhookSourceOptions {
+  /** Source id; the push URL is `POST /api/runtime-risk/v1/signals/webhook/<id>`. */
+  id: string;
+  /** Shared HMAC-SHA256 secret. */
+  secret: string;
+  /** Replay window for `X-Runtime-Risk-Timestamp`, seconds; default 300. */
+  toleranceSeconds?: number;
+  /** Require the timestamp header (and sign `<timestamp>.<body>`); default true. */
+  requireTimestamp?: boolean;
+  /** Largest accepted body, bytes; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Most signals in one push; default 1000. */
+  maxSignals?: number;
+  /** Milliseconds since the epoch (tests). */
+  now?: () => number;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name] ?? headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Computes the signature header value a sender must send:
+ * `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`, or over the raw
+ * body alone when no timestamp is given.
+ */
+export function signWebhookBody(secret: string, rawBody: Buffer | string, timestamp?: string | number): string {
+  const mac = createHmac('sha256', secret);
+  if (timestamp !== undefined) mac.update(`${timestamp}.`);
+  mac.update(rawBody);
+  return `sha256=${mac.digest('hex')}`;
+}
+
+/** Describes a zod issue path as `signals[2].asset.ips[0]`. */
+function fieldPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : `${acc}.${String(p)}`), prefix);
+}
+
+/**
+ * A push source for signals already in the normalized `SignalInput` shape,
+ * authenticated by an HMAC-SHA256 signature with a per-source secret and a
+ * timestamp replay window.
+ */
+export class WebhookSignalSource implements PushSignalSource {
+  readonly id: string;
+  readonly type = 'webhook';
+  readonly mode = 'push' as const;
+  private readonly opts: WebhookSourceOptions;
+  /** Signatures accepted within the replay window, with their expiry. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(options: WebhookSourceOptions) {
+    this.opts = options;
+    this.id = options.id;
+  }
+
+  private now() {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Throws (the backend answers 401 and logs the reason) unless the push is signed, fresh and new. */
+  verify({ rawBody, headers }: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): boolean {
+    const maxBytes = this.opts.maxBodyBytes ?? 1024 * 1024;
+    if (rawBody.length > maxBytes) throw new Error(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed`);
+    const given = header(headers, SIGNATURE_HEADER);
+    if (!given) throw new Error(`signature: missing ${SIGNATURE_HEADER} header`);
+    const timestamp = header(headers, TIMESTAMP_HEADER);
+    const toleranceMs = (this.opts.toleranceSeconds ?? 300) * 1000;
+    if (timestamp === undefined) {
+      if (this.opts.requireTimestamp !== false) throw new Error(`timestamp: missing ${TIMESTAMP_HEADER} header`);
+    } else {
+      if (!/^\d{1,12}$/.test(timestamp)) throw new Error(`timestamp: ${TIMESTAMP_HEADER} must be unix seconds`);
+      if (Math.abs(this.now() - Number(timestamp) * 1000) > toleranceMs) {
+        throw new Error('timestamp: outside the replay window');
+      }
+    }
+    const expected = Buffer.from(signWebhookBody(this.opts.secret, rawBody, timestamp));
+    const actual = Buffer.from(given.trim());
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+      throw new Error('signature: does not match the body');
+    }
+    const now = this.now();
+    for (const [sig, expiresAt] of this.seen) if (expiresAt < now) this.seen.delete(sig);
+    if (this.seen.has(given)) throw new Error('signature: replayed request');
+    this.seen.set(given, now + 2 * toleranceMs);
+    return true;
+  }
+
+  /**
+   * Accepts one signal, an array of signals, `{ signals: [...] }`, or NDJSON text
+   * (one signal per line), in the normalized `SignalInput` shape. Throws an
+   * Error naming the first bad field; nothing of a bad push is kept.
+   */
+  parse(body: unknown): ParsedSignalInput[] {
+    const items = this.items(body);
+    const max = this.opts.maxSignals ?? 1000;
+    if (items.length > max) throw new Error(`signals: ${items.length} signals is more than the ${max} allowed in one push`);
+    return items.map((item, i) => {
+      const parsed = SignalInputSchema.safeParse(item);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`${fieldPath(`signals[${i}]`, issue.path)}: ${issue.message}`);
+      }
+      return { ...parsed.data, asset: normalizeAsset(parsed.data.asset) };
+    });
+  }
+
+  private items(body: unknown): unknown[] {
+    if (typeof body === 'string' || Buffer.isBuffer(body)) {
+      return String(body)
+        .split('\n')
+        .map((line, i) => ({ line: line.trim(), n: i + 1 }))
+        .filter(l => l.line)
+        .map(({ line, n }) => {
+          try {
+            return JSON.parse(line) as unknown;
+          } catch (e) {
+            throw new Error(`body: line ${n} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+          }
+        });
+    }
+    if (Array.isArray(body)) return body;
+    if (body && typeof body === 'object') {
+      const rec = body as Record<string, unknown>;
+      if ('signals' in rec) {
+        if (!Array.isArray(rec.signals)) throw new Error('signals: must be an array');
+        return rec.signals;
+      }
+      if ('sourceId' in rec) return [rec];
+    }
+    throw new Error('body: expected a signal, an array of signals, { signals: [...] } or NDJSON');
+  }
+}
