@@ -1,0 +1,109 @@
+import type { HumanDuration } from '@backstage/types';
+
+/** One of the actions a failure mode may take. */
+type FailureAction = 'block' | 'approval_required' | 'proceed_with_warning';
+/** A gate decision. */
+type GateAction = 'proceed' | 'approval_required' | 'block';
+
+export interface Config {
+  /** Runtime Risk: a deployment gate answering from live EDR signals. */
+  runtimeRisk?: {
+    /**
+     * Signal sources: `file`, `crowdstrike`, `defender`, `sentinelone`, `webhook`.
+     * Each source module reads and documents its own block (in its own
+     * config.d.ts, so the schema of a vendor's keys lives with its adapter);
+     * a module whose block is absent stays idle. Secrets in these blocks are
+     * marked `@visibility secret` there and never logged.
+     */
+    sources?: {};
+    /** Schedule of every pull source's ingestion task (scope global). */
+    ingestion?: {
+      /** How often each pull source syncs; default `{ seconds: 30 }`. A source may override with its own `schedule`. */
+      frequency?: HumanDuration;
+      /** Longest one sync may run; default `{ minutes: 2 }`. */
+      timeout?: HumanDuration;
+    };
+    /** Schedule of the catalog correlation index rebuild (scope global, also run at start). */
+    correlation?: {
+      /** How often the index is rebuilt from the catalog; default `{ minutes: 5 }`. */
+      frequency?: HumanDuration;
+      /** Longest one rebuild may run; default `{ minutes: 5 }`. */
+      timeout?: HumanDuration;
+    };
+    /**
+     * The gate policy. Invalid policy config fails start-up with a message naming the key.
+     * Without it the production + staging policy of the design is used.
+     */
+    policy?: {
+      /** Policy id, recorded with every decision alongside the policy's content hash. Default `default`. */
+      id?: string;
+      /** Policy per environment name (letters, digits, `-`, `_`); the gate refuses other environments with 400. */
+      environments: {
+        [environment: string]: {
+          /** Score thresholds (0-100): score >= moderate is moderate, >= high is high, else low. */
+          thresholds: {
+            /** Lowest score that is moderate risk. */
+            moderate: number;
+            /** Lowest score that is high risk. */
+            high: number;
+          };
+          /** The decision for each risk level. */
+          actions: {
+            /** Decision for low risk. */
+            low: GateAction;
+            /** Decision for moderate risk. */
+            moderate: GateAction;
+            /** Decision for high risk. */
+            high: GateAction;
+          };
+          /** Data older than this (since the covering source's last successful sync) is stale. */
+          maxSignalAge: HumanDuration;
+          /** What to do when the risk cannot be trusted; never lowers a stricter signal-based decision. */
+          onFailure: {
+            /** A source covering the entity's hosts is down. */
+            sourceUnavailable: FailureAction;
+            /** The newest successful sync of the covering sources is older than `maxSignalAge`. */
+            signalsStale: FailureAction;
+            /** No host of the entity was found (risk level `unknown`). */
+            uncorrelated: FailureAction;
+            /** The score could not be computed from the data. */
+            scoreUnavailable: FailureAction;
+          };
+          /** Longest an exception may last in this environment. */
+          maxExceptionDuration?: HumanDuration;
+          /** How long an approval of a pending decision stays valid. */
+          approvalTtl?: HumanDuration;
+        };
+      };
+      /** Scoring parameters: `weight(severity) x confidence x 0.5^(age / halfLife(severity))`, combined saturating to 0-100. */
+      scoring?: {
+        /** Weight (0-100) per severity; default informational 0, low 10, medium 35, high 70, critical 100. */
+        severityWeights?: {
+          /** Weight of informational signals. */
+          informational?: number;
+          /** Weight of low signals. */
+          low?: number;
+          /** Weight of medium signals. */
+          medium?: number;
+          /** Weight of high signals. */
+          high?: number;
+          /** Weight of critical signals. */
+          critical?: number;
+        };
+        /** Decay half-life per severity; default low 12h, medium 24h, high 72h, critical 7d. */
+        halfLife?: {
+          /** Half-life of informational signals. */
+          informational?: HumanDuration;
+          /** Half-life of low signals. */
+          low?: HumanDuration;
+          /** Half-life of medium signals. */
+          medium?: HumanDuration;
+          /** Half-life of high signals. */
+          high?: HumanDuration;
+          /** Half-life of critical signals. */
+          critical?: HumanDuration;
+        };
+      };
+    };
+  };
+}

@@ -1,0 +1,130 @@
+import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { runtimeRiskPermissions } from '@internal/plugin-runtime-risk-common';
+import {
+  isPushSource,
+  runtimeRiskSignalSourcesExtensionPoint,
+  type SignalSource,
+} from '@internal/plugin-runtime-risk-node';
+import { readPolicyConfig } from './engine';
+import { DatabaseRuntimeRiskStore } from './store/DatabaseRuntimeRiskStore';
+import { IngestionRunner } from './ingestion/IngestionRunner';
+import { EntityIndexer } from './correlation/EntityIndexer';
+import { RiskService } from './service/RiskService';
+import { ExceptionService } from './service/ExceptionService';
+import { frequencyToMs, readSchedules } from './service/schedule';
+import type { RegisteredSource } from './service/sources';
+import { WEBHOOK_PATH_PREFIX, createRouter } from './router';
+
+/**
+ * The Runtime Risk backend plugin: ingestion of EDR signals from the sources
+ * that modules register, the correlation index, and the gate API at
+ * `/api/runtime-risk`.
+ */
+export const runtimeRiskPlugin = createBackendPlugin({
+  pluginId: 'runtime-risk',
+  register(env) {
+    const sources: SignalSource[] = [];
+    env.registerExtensionPoint(runtimeRiskSignalSourcesExtensionPoint, {
+      addSignalSource(...added) {
+        for (const source of added) {
+          if (sources.some(s => s.id === source.id)) {
+            throw new Error(`runtime-risk: a signal source with id '${source.id}' is already registered`);
+          }
+          sources.push(source);
+        }
+      },
+    });
+
+    env.registerInit({
+      deps: {
+        config: coreServices.rootConfig,
+        logger: coreServices.logger,
+        database: coreServices.database,
+        scheduler: coreServices.scheduler,
+        httpRouter: coreServices.httpRouter,
+        httpAuth: coreServices.httpAuth,
+        auth: coreServices.auth,
+        auditor: coreServices.auditor,
+        discovery: coreServices.discovery,
+        permissions: coreServices.permissions,
+        permissionsRegistry: coreServices.permissionsRegistry,
+        catalog: catalogServiceRef,
+      },
+      async init({
+        config,
+        logger,
+        database,
+        scheduler,
+        httpRouter,
+        httpAuth,
+        auth,
+        auditor,
+        permissions,
+        permissionsRegistry,
+        catalog,
+      }) {
+        // validate config once, fail fast naming the key
+        const policy = readPolicyConfig(config);
+        const schedules = readSchedules(config);
+
+        permissionsRegistry.addPermissions(runtimeRiskPermissions);
+
+        const store = await DatabaseRuntimeRiskStore.create({ database });
+        const runner = new IngestionRunner({ store, logger });
+        const indexer = new EntityIndexer({ catalog, auth, store, logger });
+
+        const registered: RegisteredSource[] = sources.map(source => {
+          if (isPushSource(source)) return { source };
+          const frequency = source.schedule?.frequency ?? schedules.ingestion.frequency;
+          return { source, frequencyMs: frequencyToMs(frequency) };
+        });
+
+        for (const source of sources) {
+          if (isPushSource(source)) continue;
+          await scheduler.scheduleTask({
+            id: `runtime-risk-ingest-${source.id}`,
+            frequency: source.schedule?.frequency ?? schedules.ingestion.frequency,
+            timeout: source.schedule?.timeout ?? schedules.ingestion.timeout,
+            scope: 'global',
+            fn: async abortSignal => {
+              await runner.run(source, abortSignal);
+            },
+          });
+        }
+
+        // global tasks without an initial delay run as soon as the backend starts
+        await scheduler.scheduleTask({
+          id: 'runtime-risk-correlate',
+          frequency: schedules.correlation.frequency,
+          timeout: schedules.correlation.timeout,
+          scope: 'global',
+          fn: async () => {
+            await indexer.rebuild();
+          },
+        });
+
+        const risk = new RiskService({ store, indexer, policy, sources: () => registered });
+        const exceptions = new ExceptionService({ store, risk, permissions, policy, auditor, logger });
+        await scheduler.scheduleTask({
+          id: 'runtime-risk-exceptions',
+          frequency: { minutes: 1 },
+          timeout: { minutes: 5 },
+          scope: 'global',
+          fn: async () => {
+            await exceptions.sweep();
+          },
+        });
+        const router = await createRouter({ httpAuth, auditor, logger, store, risk, exceptions, sources: () => registered });
+        httpRouter.use(router);
+        // Push vendors cannot hold Backstage tokens: the webhook route authenticates
+        // each request by the source's HMAC signature over the raw body instead.
+        httpRouter.addAuthPolicy({ path: WEBHOOK_PATH_PREFIX, allow: 'unauthenticated' });
+
+        logger.info(
+          `runtime-risk started: policy '${policy.id}' (${policy.hash.slice(0, 12)}), sources: ${sources.map(s => s.id).join(', ') || 'none'}`,
+        );
+      },
+    });
+  },
+});

@@ -1,0 +1,336 @@
+import express from 'express';
+import Router from 'express-promise-router';
+import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
+import { z } from 'zod';
+import { AuthenticationError, InputError, NotFoundError } from '@backstage/errors';
+import type {
+  AuditorService,
+  BackstageCredentials,
+  HttpAuthService,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
+import {
+  EntityRefSchema,
+  GateRequestSchema,
+  SignalStatusSchema,
+  type Signal,
+} from '@internal/plugin-runtime-risk-common';
+import { isPushSource } from '@internal/plugin-runtime-risk-node';
+import type { RiskService } from './service/RiskService';
+import { decisionFromRecord } from './service/RiskService';
+import type { RegisteredSource } from './service/sources';
+import type { RuntimeRiskStore } from './store/types';
+import { decodeDecisionCursor } from './store/DatabaseRuntimeRiskStore';
+import { validateSignals } from './ingestion/validate';
+import { candidateIdentifiers } from './correlation/identifiers';
+import { loadOpenApiSpec } from './schema/openapi';
+import {
+  ExceptionDecisionSchema,
+  ExceptionRequestSchema,
+  principalRef,
+  type ExceptionService,
+} from './service/ExceptionService';
+
+/** Path prefix of the HMAC-signed push route that is reachable without Backstage credentials. */
+export const WEBHOOK_PATH_PREFIX = '/v1/signals/webhook';
+
+export interface RouterOptions {
+  httpAuth: HttpAuthService;
+  auditor: AuditorService;
+  logger: LoggerService;
+  store: RuntimeRiskStore;
+  risk: RiskService;
+  exceptions: ExceptionService;
+  sources: () => RegisteredSource[];
+  clock?: () => Date;
+}
+
+/** Formats zod issues as `field: message` so a 400 names the field. */
+function zodMessage(error: z.ZodError, where: string): string {
+  return error.issues
+    .map(issue => {
+      const path = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const keys = (issue as { keys?: string[] }).keys ?? [];
+        return `${[path, keys.join(', ')].filter(Boolean).join('.')}: unknown field(s) in ${where}`;
+      }
+      return `${path || where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new InputError(zodMessage(result.error, where));
+  return result.data;
+}
+
+/** A single query value: repeated parameters and nested objects are rejected. */
+const queryString = z.string({ error: 'must be given once, as a string' });
+
+const limitSchema = (max: number, def: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: `must be an integer from 1 to ${max}` })
+    .pipe(z.number().int().min(1, { message: `must be from 1 to ${max}` }).max(max, { message: `must be from 1 to ${max}` }))
+    .optional()
+    .transform(v => v ?? def);
+
+const DecisionsQuerySchema = z
+  .object({
+    entityRef: EntityRefSchema.optional(),
+    environment: queryString.min(1).optional(),
+    limit: limitSchema(100, 20),
+    cursor: queryString.min(1).optional(),
+  })
+  .strict();
+
+const SignalsQuerySchema = z
+  .object({
+    entityRef: EntityRefSchema.optional(),
+    environment: queryString.min(1).optional(),
+    status: SignalStatusSchema.optional(),
+    limit: limitSchema(500, 50),
+    cursor: queryString.min(1).optional(),
+  })
+  .strict();
+
+const ExceptionsQuerySchema = z
+  .object({
+    entityRef: EntityRefSchema.optional(),
+    environment: queryString.min(1).optional(),
+    status: z.enum(['pending', 'approved', 'rejected', 'revoked', 'expired']).optional(),
+    limit: limitSchema(100, 20),
+    cursor: queryString.min(1).optional(),
+  })
+  .strict();
+
+const RiskQuerySchema = z.object({ environment: queryString.min(1).optional() }).strict();
+
+function encodeOffset(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64url');
+}
+function decodeOffset(cursor: string): number {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const offset = (parsed as { offset?: unknown })?.offset;
+    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
+  } catch (e) {
+    throw new InputError(`cursor: not a cursor returned by this API (${(e as Error).message})`);
+  }
+  throw new InputError('cursor: not a cursor returned by this API');
+}
+
+/** The HTTP API of the runtime-risk backend (see `src/schema/openapi.yaml`). */
+export async function createRouter(options: RouterOptions): Promise<express.Router> {
+  const { httpAuth, auditor, logger, store, risk, exceptions } = options;
+  const router = Router();
+
+  const requireCredentials = (req: express.Request) => httpAuth.credentials(req, { allow: ['user', 'service'] });
+
+  // Push sources. Registered before the JSON body parser: the HMAC is computed over
+  // the raw bytes. Vendors cannot hold Backstage tokens, so this one path is reachable
+  // without credentials (see the auth policy in plugin.ts); the source's `verify`
+  // (HMAC over the raw body) is its authentication.
+  router.post(
+    `${WEBHOOK_PATH_PREFIX}/:source`,
+    express.raw({ type: () => true, limit: '10mb' }),
+    async (req, res) => {
+      const id = req.params.source;
+      const registered = options.sources().find(r => r.source.id === id);
+      if (!registered || !isPushSource(registered.source)) {
+        throw new NotFoundError(`source: no push source '${id}'`);
+      }
+      const source = registered.source;
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let verified = false;
+      try {
+        verified = source.verify({ rawBody, headers: req.headers });
+      } catch (e) {
+        logger.warn(`runtime-risk push to '${id}' failed verification: ${(e as Error).message}`);
+        verified = false;
+      }
+      if (!verified) throw new AuthenticationError(`signature: the request to source '${id}' is not correctly signed`);
+
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody.toString('utf8'));
+      } catch (e) {
+        throw new InputError(`body: not valid JSON (${(e as Error).message})`);
+      }
+      let inputs: unknown;
+      try {
+        inputs = source.parse(body);
+      } catch (e) {
+        throw new InputError((e as Error).message);
+      }
+      if (!Array.isArray(inputs)) throw new InputError(`body: source '${id}' found no list of signals in the payload`);
+      const at = (options.clock?.() ?? new Date()).toISOString();
+      const { signals, rejected } = validateSignals({ sourceId: id, inputs, fetchedAt: at, logger });
+      await store.commitBatch({ sourceId: id, sourceType: source.type, signals, rejected, at });
+      res.status(202).json({ accepted: signals.length, rejected });
+    },
+  );
+
+  // Every other route: JSON body, requests validated against src/schema/openapi.yaml,
+  // then by zod (which names the field, resolves entity refs and defaults).
+  // The spec is read at run time (no generated types), so handlers type their input through zod.
+  const api = createValidatedOpenApiRouter(loadOpenApiSpec() as unknown as Parameters<typeof createValidatedOpenApiRouter>[0], {
+    middleware: [express.json({ limit: '1mb' })],
+  }) as unknown as express.Router;
+  router.use(api);
+
+  api.post('/v1/gate', async (req, res) => {
+    const credentials = await requireCredentials(req);
+    const request = parse(GateRequestSchema, req.body ?? {}, 'body');
+    const audit = await auditor.createEvent({
+      eventId: 'gate-decision',
+      severityLevel: 'medium',
+      request: req,
+      meta: { entityRef: request.entityRef, environment: request.environment, dryRun: request.dryRun },
+    });
+    try {
+      const answer = await risk.gate(request, { requestedBy: principalRef(credentials) });
+      await audit.success({
+        meta: {
+          decisionId: answer.decisionId,
+          decision: answer.decision,
+          riskLevel: answer.riskLevel,
+          score: answer.score,
+          policyId: answer.policy.id,
+          policyHash: answer.policy.hash,
+          ...(answer.wouldHaveBeen ? { wouldHaveBeen: answer.wouldHaveBeen } : {}),
+        },
+      });
+      res.status(200).json(answer);
+    } catch (error) {
+      await audit.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  api.get('/v1/decisions', async (req, res) => {
+    await requireCredentials(req);
+    const query = parse(DecisionsQuerySchema, req.query, 'query');
+    if (query.environment !== undefined) risk.assertEnvironment(query.environment);
+    if (query.cursor !== undefined && decodeDecisionCursor(query.cursor) === undefined) {
+      throw new InputError('cursor: not a cursor returned by this API');
+    }
+    const page = await store.listDecisions(query);
+    const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
+      items: page.items.map(decisionFromRecord),
+      totalCount: page.totalCount,
+    };
+    if (page.nextCursor) body.nextCursor = page.nextCursor;
+    res.json(body);
+  });
+
+  api.get('/v1/decisions/:id', async (req, res) => {
+    await requireCredentials(req);
+    res.json(await risk.getDecision(req.params.id));
+  });
+
+  api.post('/v1/decisions/:id/replay', async (req, res) => {
+    await requireCredentials(req);
+    res.json(await risk.replay(req.params.id));
+  });
+
+  api.get('/v1/entities/:kind/:namespace/:name/risk', async (req, res) => {
+    await requireCredentials(req);
+    const query = parse(RiskQuerySchema, req.query, 'query');
+    const entityRef = parse(EntityRefSchema, `${req.params.kind}:${req.params.namespace}/${req.params.name}`, 'entityRef');
+    const items = await risk.risk(entityRef, query.environment);
+    res.json(query.environment !== undefined ? items[0] : { items });
+  });
+
+  api.get('/v1/signals', async (req, res) => {
+    await requireCredentials(req);
+    const query = parse(SignalsQuerySchema, req.query, 'query');
+    if (query.environment !== undefined) risk.assertEnvironment(query.environment);
+    const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
+    let identifierValues: string[] | undefined;
+    if (query.entityRef !== undefined) {
+      const entity = await risk.resolveEntity(query.entityRef);
+      const { hosts } = await risk.correlate(entity, query.environment);
+      identifierValues = hosts.flatMap(h => candidateIdentifiers(h.id).map(c => c.value));
+    }
+    const page = await store.listSignals({ identifierValues, status: query.status, limit: query.limit, offset });
+    const body: { items: Signal[]; totalCount: number; nextCursor?: string } = {
+      items: page.items,
+      totalCount: page.totalCount,
+    };
+    if (offset + page.items.length < page.totalCount) body.nextCursor = encodeOffset(offset + page.items.length);
+    res.json(body);
+  });
+
+  api.get('/v1/sources', async (req, res) => {
+    await requireCredentials(req);
+    res.json({ items: await risk.listSources() });
+  });
+
+  api.post('/v1/exceptions', async (req, res) => {
+    const credentials = await requireCredentials(req);
+    const body = parse(ExceptionRequestSchema, req.body ?? {}, 'body');
+    const audit = await auditor.createEvent({
+      eventId: 'exception-request',
+      severityLevel: 'medium',
+      request: req,
+      meta: { entityRef: body.entityRef, environment: body.environment, expiresAt: body.expiresAt },
+    });
+    try {
+      const created = await exceptions.request(body, credentials);
+      await audit.success({ meta: { exceptionId: created.id, requestedBy: created.requestedBy } });
+      res.status(201).json(created);
+    } catch (error) {
+      await audit.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  api.get('/v1/exceptions', async (req, res) => {
+    await requireCredentials(req);
+    const query = parse(ExceptionsQuerySchema, req.query, 'query');
+    if (query.environment !== undefined) risk.assertEnvironment(query.environment);
+    const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
+    const page = await store.listExceptions({
+      entityRef: query.entityRef,
+      environment: query.environment,
+      status: query.status,
+      limit: query.limit,
+      offset,
+    });
+    const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
+      items: page.items.map(e => exceptions.withExpiry(e)),
+      totalCount: page.totalCount,
+    };
+    if (offset + page.items.length < page.totalCount) body.nextCursor = encodeOffset(offset + page.items.length);
+    res.json(body);
+  });
+
+  api.get('/v1/exceptions/:id', async (req, res) => {
+    await requireCredentials(req);
+    res.json(await exceptions.get(req.params.id));
+  });
+
+  for (const action of ['approve', 'reject', 'revoke'] as const) {
+    api.post(`/v1/exceptions/:id/${action}`, async (req, res) => {
+      const credentials = await requireCredentials(req);
+      const body = parse(ExceptionDecisionSchema, req.body ?? {}, 'body');
+      const audit = await auditor.createEvent({
+        eventId: `exception-${action}`,
+        severityLevel: action === 'approve' ? 'high' : 'medium',
+        request: req,
+        meta: { exceptionId: req.params.id, actor: principalRef(credentials) },
+      });
+      try {
+        const updated = await exceptions.decide(req.params.id, action, credentials, body.comment);
+        await audit.success({ meta: { status: updated.status, entityRef: updated.entityRef, environment: updated.environment } });
+        res.json(updated);
+      } catch (error) {
+        await audit.fail({ error: error as Error });
+        throw error;
+      }
+    });
+  }
+
+  return router;
+}

@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictError, InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import type { AuditorService, BackstageCredentials, LoggerService, PermissionsService } from '@backstage/backend-plugin-api';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import {
+  EntityRefSchema,
+  durationToMs,
+  runtimeRiskExceptionApprovePermission,
+  runtimeRiskExceptionCreatePermission,
+} from '@internal/plugin-runtime-risk-common';
+import { z } from 'zod';
+import { evaluate, type CompiledPolicy } from '../engine';
+import type { ExceptionRecord, ExceptionStatus, RuntimeRiskStore } from '../store/types';
+import type { RiskService } from './RiskService';
+
+/** Longest an exception may last where the environment sets no `maxExceptionDuration`. */
+export const DEFAULT_MAX_EXCEPTION_MS = 7 * 24 * 3600 * 1000;
+
+const isoDateTime = z
+  .string()
+  .refine(v => /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 date-time' });
+
+export const ExceptionRequestSchema = z
+  .object({
+    entityRef: EntityRefSchema,
+    environment: z.string().min(1),
+    reason: z.string().trim().min(1, { message: 'must say why the exception is needed' }).max(2000),
+    expiresAt: isoDateTime,
+    signalIds: z.array(z.string().min(1)).min(1).optional(),
+    maxLevel: z.enum(['low', 'moderate', 'high']).optional(),
+  })
+  .strict();
+export type ExceptionRequest = z.output<typeof ExceptionRequestSchema>;
+
+export const ExceptionDecisionSchema = z.object({ comment: z.string().max(2000).optional() }).strict();
+
+/** The principal's entity ref for users, subject for services. */
+export function principalRef(credentials: BackstageCredentials): string {
+  const p = credentials.principal as { type: string; userEntityRef?: string; subject?: string };
+  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
+  if (p.type === 'service' && p.subject) return p.subject;
+  return p.type;
+}
+
+/** The actor recorded for automatic changes (expiry, revocation by a new signal). */
+export const SYSTEM_ACTOR = 'runtime-risk';
+
+const LEVEL_RANK: Record<string, number> = { low: 0, moderate: 1, high: 2 };
+
+/** What a sweep changed. */
+export interface SweepResult {
+  expired: string[];
+  revoked: string[];
+}
+
+/** Exceptions: requested by an entity's owners, approved by someone else holding the approve permission. */
+export class ExceptionService {
+  constructor(
+    private readonly options: {
+      store: RuntimeRiskStore;
+      risk: RiskService;
+      permissions: PermissionsService;
+      policy: CompiledPolicy;
+      auditor?: AuditorService;
+      logger?: LoggerService;
+      clock?: () => Date;
+    },
+  ) {}
+
+  private now(): Date {
+    return this.options.clock?.() ?? new Date();
+  }
+
+  private async canApprove(credentials: BackstageCredentials): Promise<boolean> {
+    const [decision] = await this.options.permissions.authorize([{ permission: runtimeRiskExceptionApprovePermission }], {
+      credentials,
+    });
+    return decision.result === AuthorizeResult.ALLOW;
+  }
+
+  async request(body: ExceptionRequest, credentials: BackstageCredentials): Promise<ExceptionRecord> {
+    const { risk, store, permissions, policy } = this.options;
+    risk.assertEnvironment(body.environment);
+    const entity = await risk.resolveEntity(body.entityRef);
+    const [decision] = await permissions.authorize(
+      [{ permission: runtimeRiskExceptionCreatePermission, resourceRef: entity.entityRef }],
+      { credentials },
+    );
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(`not allowed to request exceptions for ${entity.entityRef}`);
+    }
+    const now = this.now();
+    const expires = Date.parse(body.expiresAt);
+    if (expires <= now.getTime()) throw new InputError('expiresAt: must be in the future');
+    const env = policy.environments[body.environment];
+    const maxMs = env.maxExceptionDuration ? durationToMs(env.maxExceptionDuration) : DEFAULT_MAX_EXCEPTION_MS;
+    if (expires - now.getTime() > maxMs) {
+      throw new InputError(
+        `expiresAt: exceptions in ${body.environment} may last at most ${Math.round(maxMs / 3600000)} hours (until ${new Date(now.getTime() + maxMs).toISOString()})`,
+      );
+    }
+    const record: ExceptionRecord = {
+      id: randomUUID(),
+      entityRef: entity.entityRef,
+      environment: body.environment,
+      reason: body.reason,
+      requestedBy: principalRef(credentials),
+      status: 'pending',
+      approvedBy: null,
+      expiresAt: new Date(expires).toISOString(),
+      signalIds: body.signalIds ?? null,
+      maxLevel: body.maxLevel ?? null,
+      createdAt: now.toISOString(),
+    };
+    await store.insertException(record);
+    return record;
+  }
+
+  async get(id: string): Promise<ExceptionRecord> {
+    const found = await this.options.store.getException(id);
+    if (!found) throw new NotFoundError(`no exception '${id}'`);
+    return this.withExpiry(found);
+  }
+
+  /** An approved or pending exception past its expiry reads as expired. */
+  withExpiry(record: ExceptionRecord): ExceptionRecord {
+    if ((record.status === 'approved' || record.status === 'pending') && Date.parse(record.expiresAt) <= this.now().getTime()) {
+      return { ...record, status: 'expired' };
+    }
+    return record;
+  }
+
+  async decide(
+    id: string,
+    action: 'approve' | 'reject' | 'revoke',
+    credentials: BackstageCredentials,
+    comment?: string,
+  ): Promise<ExceptionRecord> {
+    const { store } = this.options;
+    const current = await this.get(id);
+    const actor = principalRef(credentials);
+    const approver = await this.canApprove(credentials);
+
+    let from: ExceptionStatus[];
+    let to: ExceptionStatus;
+    if (action === 'approve' || action === 'reject') {
+      if ((credentials.principal as { type?: string }).type !== 'user') {
+        throw new NotAllowedError(`only a person can ${action} an exception`);
+      }
+      if (!approver) throw new NotAllowedError(`not allowed to ${action} exceptions`);
+      if (action === 'approve' && actor === current.requestedBy) {
+        throw new NotAllowedError('the requester of an exception can never approve it');
+      }
+      from = ['pending'];
+      to = action === 'approve' ? 'approved' : 'rejected';
+    } else {
+      if (!approver && actor !== current.requestedBy) {
+        throw new NotAllowedError('only the requester or an approver can revoke an exception');
+      }
+      from = ['pending', 'approved'];
+      to = 'revoked';
+    }
+    if (!from.includes(current.status)) {
+      throw new ConflictError(`exception '${id}' is ${current.status}; cannot ${action} it`);
+    }
+    const changed = await store.transitionException({
+      id,
+      from,
+      to,
+      by: actor,
+      at: this.now().toISOString(),
+      comment,
+      approvedBy: action === 'approve' ? actor : undefined,
+    });
+    if (!changed) throw new ConflictError(`exception '${id}' changed concurrently; cannot ${action} it`);
+    return this.get(id);
+  }
+
+  /**
+   * Expires exceptions past their expiry and revokes approved ones whose scope a
+   * newer signal broke: the entity's risk level is now above the exception's
+   * `maxLevel`, or a signal outside its `signalIds` contributes to the score.
+   * A revoked exception stays revoked even if that signal later resolves.
+   */
+  async sweep(): Promise<SweepResult> {
+    const { store, risk } = this.options;
+    const now = this.now();
+    const at = now.toISOString();
+    const result: SweepResult = { expired: [], revoked: [] };
+    const open = [...(await this.listAll('pending')), ...(await this.listAll('approved'))];
+    for (const ex of open) {
+      if (Date.parse(ex.expiresAt) <= now.getTime()) {
+        if (await store.transitionException({ id: ex.id, from: ['pending', 'approved'], to: 'expired', by: SYSTEM_ACTOR, at })) {
+          result.expired.push(ex.id);
+          await this.audit('exception-expire', ex, `expired at ${ex.expiresAt}`);
+        }
+        continue;
+      }
+      if (ex.status !== 'approved' || (!ex.maxLevel && !ex.signalIds)) continue;
+      const entity = await store.getEntity(ex.entityRef);
+      if (!entity || !Object.prototype.hasOwnProperty.call(this.options.policy.environments, ex.environment)) continue;
+      const input = await risk.buildInput(entity, ex.environment, false, now);
+      const evaluation = evaluate({ ...input, exceptions: [] }, this.options.policy);
+      let why: string | undefined;
+      if (ex.maxLevel && evaluation.riskLevel !== 'unknown' && LEVEL_RANK[evaluation.riskLevel] > LEVEL_RANK[ex.maxLevel]) {
+        why = `risk level is now ${evaluation.riskLevel}, above the exception's maximum ${ex.maxLevel}`;
+      } else if (ex.signalIds) {
+        const allowed = new Set(ex.signalIds);
+        const outside = evaluation.contributions.map(c => c.signalId).filter(id => !allowed.has(id));
+        if (outside.length) why = `signal(s) outside the exception's scope now contribute: ${outside.join(', ')}`;
+      }
+      if (why && (await store.transitionException({ id: ex.id, from: ['approved'], to: 'revoked', by: SYSTEM_ACTOR, at, comment: why }))) {
+        result.revoked.push(ex.id);
+        await this.audit('exception-revoke', ex, why);
+      }
+    }
+    return result;
+  }
+
+  private async listAll(status: ExceptionStatus) {
+    const out = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = await this.options.store.listExceptions({ status, limit: 500, offset });
+      out.push(...page.items);
+      if (page.items.length < 500) return out;
+    }
+  }
+
+  private async audit(eventId: string, ex: ExceptionRecord, why: string) {
+    this.options.logger?.info(`runtime-risk exception ${ex.id} (${ex.entityRef}, ${ex.environment}): ${why}`);
+    if (!this.options.auditor) return;
+    const event = await this.options.auditor.createEvent({
+      eventId,
+      severityLevel: 'medium',
+      meta: { exceptionId: ex.id, entityRef: ex.entityRef, environment: ex.environment, actor: SYSTEM_ACTOR, why },
+    });
+    await event.success();
+  }
+}

@@ -1,0 +1,300 @@
+import { InputError, NotFoundError, ConflictError } from '@backstage/errors';
+import type {
+  Decision,
+  EntityRisk,
+  GateDecision,
+  MatchedHost,
+  ParsedGateRequest,
+  SourceHealth,
+} from '@internal/plugin-runtime-risk-common';
+import { randomUUID } from 'node:crypto';
+import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
+import { correlationTried, hostsForEnvironment } from '../correlation/entityIndex';
+import type { EntityIndexer } from '../correlation/EntityIndexer';
+import {
+  canonicalJson,
+  evaluate,
+  type CompiledPolicy,
+  type EngineSource,
+  type Evaluation,
+  type EvaluationInput,
+} from '../engine';
+import { sourceHealth } from '../ingestion/sourceStatus';
+import type { DecisionRecord, IndexedEntity, RuntimeRiskStore } from '../store/types';
+import type { RegisteredSource } from './sources';
+
+/** The replay of a stored decision. */
+export interface ReplayResult {
+  decisionId: string;
+  matches: boolean;
+  original: ComparableOutcome;
+  replayed: ComparableOutcome;
+}
+
+/** The parts of a decision that must be identical when replayed. */
+export interface ComparableOutcome {
+  decision: Decision;
+  riskLevel: string;
+  score: number | null;
+  reasons: unknown[];
+  wouldHaveBeen?: Decision;
+  policy: { id: string; hash: string };
+}
+
+/**
+ * Assembles the engine's input from the stored index, signals and source
+ * state (never an EDR API), evaluates and records gate decisions.
+ */
+export class RiskService {
+  constructor(
+    private readonly options: {
+      store: RuntimeRiskStore;
+      indexer: EntityIndexer;
+      policy: CompiledPolicy;
+      sources: () => RegisteredSource[];
+      clock?: () => Date;
+    },
+  ) {}
+
+  get policy(): CompiledPolicy {
+    return this.options.policy;
+  }
+
+  private nowDate(): Date {
+    return this.options.clock?.() ?? new Date();
+  }
+
+  /** Throws InputError naming `environment` for an environment the policy does not define. */
+  assertEnvironment(environment: string, field = 'environment'): void {
+    if (!Object.prototype.hasOwnProperty.call(this.options.policy.environments, environment)) {
+      const known = Object.keys(this.options.policy.environments).sort().join(', ');
+      throw new InputError(`${field}: unknown environment '${environment}'; the policy defines: ${known}`);
+    }
+  }
+
+  /** The indexed entity, or (once) the catalog's answer for an entity the index does not know yet; 404 otherwise. */
+  async resolveEntity(entityRef: string): Promise<IndexedEntity> {
+    const indexed = await this.options.store.getEntity(entityRef);
+    if (indexed) return indexed;
+    const fetched = await this.options.indexer.indexOne(entityRef);
+    if (!fetched) throw new NotFoundError(`entityRef: no entity '${entityRef}' in the catalog`);
+    return fetched;
+  }
+
+  /** Matched hosts and the signals correlated to them. */
+  async correlate(entity: IndexedEntity, environment: string | undefined) {
+    const hostEntries = environment === undefined ? entity.hosts : hostsForEnvironment(entity, environment);
+    const candidatesByHost = hostEntries.map(h => ({ host: h, candidates: candidateIdentifiers(h.value) }));
+    const values = candidatesByHost.flatMap(c => c.candidates.map(i => i.value));
+    const found = values.length ? await this.options.store.findSignalsByIdentifiers(values) : [];
+    const seenHosts = new Set<string>();
+    const hosts: MatchedHost[] = [];
+    const signalIds = new Set<string>();
+    for (const { host, candidates } of candidatesByHost) {
+      if (seenHosts.has(host.value)) continue;
+      seenHosts.add(host.value);
+      const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
+      matched.forEach(m => signalIds.add(m.signal.id));
+      const sources = [...new Set(matched.map(m => m.signal.source))].sort();
+      const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
+      if (sources.length) entry.sources = sources;
+      hosts.push(entry);
+    }
+    const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => f.signal);
+    return { hosts, signals, identifierValues: values };
+  }
+
+  private async sourceHealthList(nowMs: number): Promise<SourceHealth[]> {
+    const states = new Map((await this.options.store.listSourceStates()).map(s => [s.id, s]));
+    return this.options
+      .sources()
+      .map(r =>
+        sourceHealth({ id: r.source.id, type: r.source.type, state: states.get(r.source.id), nowMs, frequencyMs: r.frequencyMs }),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Health of every registered source (`GET /v1/sources`). */
+  async listSources(): Promise<SourceHealth[]> {
+    return this.sourceHealthList(this.nowDate().getTime());
+  }
+
+  /** Everything `evaluate` needs for one entity + environment, read from the store. */
+  async buildInput(entity: IndexedEntity, environment: string, dryRun: boolean, now: Date): Promise<EvaluationInput> {
+    const { hosts, signals } = await this.correlate(entity, environment);
+    const registered = this.options.sources();
+    const states = new Map((await this.options.store.listSourceStates()).map(s => [s.id, s]));
+    const reporting = [...new Set(signals.map(s => s.source))];
+    const covering = reporting.length ? reporting : registered.map(r => r.source.id);
+    const sources: EngineSource[] = [...new Set(covering)].sort().map(id => {
+      const reg = registered.find(r => r.source.id === id);
+      const health = sourceHealth({
+        id,
+        type: reg?.source.type ?? states.get(id)?.type ?? 'unknown',
+        state: states.get(id),
+        nowMs: now.getTime(),
+        frequencyMs: reg?.frequencyMs,
+      });
+      const state = states.get(id);
+      const s: EngineSource = { id, status: health.status, lastSuccessAt: state?.lastSuccessAt ?? null };
+      if (state?.asOf) s.asOf = state.asOf;
+      return s;
+    });
+    const exceptions = (await this.options.store.listActiveExceptions(entity.entityRef, environment, now.toISOString())).map(e => {
+      const x: NonNullable<EvaluationInput['exceptions']>[number] = { id: e.id, expiresAt: e.expiresAt };
+      if (e.signalIds) x.signalIds = e.signalIds;
+      if (e.maxLevel) x.maxLevel = e.maxLevel as 'low' | 'moderate' | 'high' | 'unknown';
+      return x;
+    });
+    const input: EvaluationInput = {
+      entityRef: entity.entityRef,
+      environment,
+      now: now.toISOString(),
+      hosts,
+      signals: signals.map(s => ({
+        id: s.id,
+        source: s.source,
+        severity: s.severity,
+        confidence: s.confidence,
+        status: s.status,
+        lastSeenAt: s.lastSeenAt,
+        title: s.title,
+      })),
+      sources,
+      exceptions,
+      dryRun,
+    };
+    if (hosts.length === 0) input.correlationTried = correlationTried(environment);
+    return input;
+  }
+
+  /** Evaluates a gate request and records the decision with its full inputs. */
+  async gate(request: ParsedGateRequest, meta: { requestedBy?: string } = {}): Promise<GateDecision> {
+    this.assertEnvironment(request.environment);
+    const entity = await this.resolveEntity(request.entityRef);
+    const now = this.nowDate();
+    const input = await this.buildInput(entity, request.environment, request.dryRun, now);
+    const evaluation = evaluate(input, this.options.policy);
+    const decisionId = randomUUID();
+    const answer: GateDecision = {
+      decisionId,
+      entityRef: entity.entityRef,
+      environment: request.environment,
+      decision: evaluation.decision,
+      riskLevel: evaluation.riskLevel,
+      score: evaluation.score,
+      reasons: evaluation.reasons,
+      hosts: input.hosts,
+      signals: evaluation.signals,
+      policy: evaluation.policy,
+      dryRun: request.dryRun,
+      status: evaluation.decision === 'approval_required' && !request.dryRun ? 'pending' : 'final',
+      evaluatedAt: input.now,
+    };
+    if (evaluation.exception) answer.exception = evaluation.exception;
+    if (evaluation.wouldHaveBeen) answer.wouldHaveBeen = evaluation.wouldHaveBeen;
+    const record: DecisionRecord = {
+      id: decisionId,
+      entityRef: entity.entityRef,
+      environment: request.environment,
+      decision: evaluation.decision,
+      riskLevel: evaluation.riskLevel,
+      score: evaluation.score,
+      reasons: evaluation.reasons,
+      inputs: input,
+      result: {
+        ...answer,
+        request: { artifact: request.artifact ?? null, pipeline: request.pipeline ?? null, requestedBy: meta.requestedBy ?? null },
+      },
+      policyId: evaluation.policy.id,
+      policyHash: evaluation.policy.hash,
+      dryRun: request.dryRun,
+      status: answer.status ?? 'final',
+      createdAt: input.now,
+    };
+    await this.options.store.insertDecision(record);
+    return answer;
+  }
+
+  /** The current risk of an entity in one or every environment; nothing is recorded. */
+  async risk(entityRef: string, environment?: string): Promise<EntityRisk[]> {
+    if (environment !== undefined) this.assertEnvironment(environment);
+    const entity = await this.resolveEntity(entityRef);
+    const now = this.nowDate();
+    const envs = environment !== undefined ? [environment] : Object.keys(this.options.policy.environments).sort();
+    const out: EntityRisk[] = [];
+    for (const env of envs) {
+      const input = await this.buildInput(entity, env, false, now);
+      const evaluation = evaluate(input, this.options.policy);
+      out.push(toEntityRisk(input, evaluation));
+    }
+    return out;
+  }
+
+  /** A stored decision as it was answered. */
+  async getDecision(id: string): Promise<GateDecision> {
+    const record = await this.options.store.getDecision(id);
+    if (!record) throw new NotFoundError(`no decision '${id}'`);
+    return decisionFromRecord(record);
+  }
+
+  /** Re-evaluates a stored decision's inputs with the current policy; 409 if the policy changed since. */
+  async replay(id: string): Promise<ReplayResult> {
+    const record = await this.options.store.getDecision(id);
+    if (!record) throw new NotFoundError(`no decision '${id}'`);
+    const policy = this.options.policy;
+    if (record.policyHash !== policy.hash) {
+      throw new ConflictError(
+        `decision '${id}' was made with policy hash ${record.policyHash}; the current policy hash is ${policy.hash}`,
+      );
+    }
+    const evaluation = evaluate(record.inputs as EvaluationInput, policy);
+    const stored = decisionFromRecord(record);
+    const original: ComparableOutcome = comparable(stored);
+    const replayed: ComparableOutcome = comparable(evaluation);
+    return { decisionId: id, matches: canonicalJson(original) === canonicalJson(replayed), original, replayed };
+  }
+}
+
+function comparable(x: {
+  decision: Decision;
+  riskLevel: string;
+  score: number | null;
+  reasons: unknown[];
+  wouldHaveBeen?: Decision;
+  policy: { id: string; hash: string };
+}): ComparableOutcome {
+  const out: ComparableOutcome = {
+    decision: x.decision,
+    riskLevel: x.riskLevel,
+    score: x.score,
+    reasons: x.reasons,
+    policy: { id: x.policy.id, hash: x.policy.hash },
+  };
+  if (x.wouldHaveBeen) out.wouldHaveBeen = x.wouldHaveBeen;
+  return out;
+}
+
+/** The answer of a stored decision (without the request metadata kept alongside). */
+export function decisionFromRecord(record: DecisionRecord): GateDecision {
+  const result = (record.result ?? {}) as GateDecision & { request?: unknown };
+  const { request: _request, ...answer } = result;
+  return { ...answer, status: record.status as GateDecision['status'] };
+}
+
+function toEntityRisk(input: EvaluationInput, evaluation: Evaluation): EntityRisk {
+  const risk: EntityRisk = {
+    entityRef: input.entityRef,
+    environment: input.environment,
+    riskLevel: evaluation.riskLevel,
+    score: evaluation.score,
+    decision: evaluation.decision,
+    reasons: evaluation.reasons,
+    hosts: input.hosts,
+    signals: evaluation.signals,
+    policy: evaluation.policy,
+    evaluatedAt: input.now,
+  };
+  if (evaluation.exception) risk.exception = evaluation.exception;
+  return risk;
+}

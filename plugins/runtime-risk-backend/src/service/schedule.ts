@@ -1,0 +1,45 @@
+import type { Config } from '@backstage/config';
+import { readDurationFromConfig } from '@backstage/config';
+import type { HumanDuration } from '@backstage/types';
+import type { SchedulerServiceTaskScheduleDefinition } from '@backstage/backend-plugin-api';
+import { durationToMs } from '@internal/plugin-runtime-risk-common';
+
+type Frequency = SchedulerServiceTaskScheduleDefinition['frequency'];
+type Timeout = SchedulerServiceTaskScheduleDefinition['timeout'];
+
+/** Reads an optional duration key; throws naming the key when it is malformed. */
+export function readOptionalDuration(config: Config, key: string, fallback: HumanDuration): HumanDuration {
+  if (!config.has(key)) return fallback;
+  try {
+    return readDurationFromConfig(config, { key });
+  } catch (e) {
+    throw new Error(`Invalid config at ${key}: ${(e as Error).message}`);
+  }
+}
+
+/** Milliseconds of a schedule frequency, undefined for cron or manual triggers. */
+export function frequencyToMs(frequency: Frequency | Timeout): number | undefined {
+  if (!frequency || typeof frequency !== 'object') return undefined;
+  if ('cron' in frequency || 'trigger' in frequency) return undefined;
+  if ('toMillis' in frequency && typeof frequency.toMillis === 'function') return frequency.toMillis();
+  return durationToMs(frequency as HumanDuration);
+}
+
+/** The ingestion and correlation schedules of `runtimeRisk.*` (DESIGN "Configuration"). */
+export interface RuntimeRiskSchedules {
+  ingestion: { frequency: HumanDuration; timeout: HumanDuration };
+  correlation: { frequency: HumanDuration; timeout: HumanDuration };
+}
+
+export function readSchedules(config: Config): RuntimeRiskSchedules {
+  return {
+    ingestion: {
+      frequency: readOptionalDuration(config, 'runtimeRisk.ingestion.frequency', { seconds: 30 }),
+      timeout: readOptionalDuration(config, 'runtimeRisk.ingestion.timeout', { minutes: 2 }),
+    },
+    correlation: {
+      frequency: readOptionalDuration(config, 'runtimeRisk.correlation.frequency', { minutes: 5 }),
+      timeout: readOptionalDuration(config, 'runtimeRisk.correlation.timeout', { minutes: 5 }),
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
+import type { Signal } from '@internal/plugin-runtime-risk-common';
+import { DatabaseRuntimeRiskStore } from './DatabaseRuntimeRiskStore';
+import type { DecisionRecord } from './types';
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+
+function signal(sourceId: string, overrides: Partial<Signal> = {}): Signal {
+  return {
+    id: `edr:${sourceId}`,
+    source: 'edr',
+    sourceId,
+    kind: 'detection',
+    severity: 'high',
+    confidence: 0.9,
+    status: 'active',
+    title: `detection ${sourceId}`,
+    tactics: [],
+    techniques: [],
+    asset: { hostname: 'web-01', fqdn: 'web-01.prod.example.com', ips: ['10.0.0.1'], macs: [] },
+    firstSeenAt: '2026-11-23T10:00:00.000Z',
+    lastSeenAt: '2026-11-23T10:00:00.000Z',
+    fetchedAt: '2026-11-23T10:01:00.000Z',
+    ...overrides,
+  };
+}
+
+function decision(id: string, entityRef: string, createdAt: string): DecisionRecord {
+  return {
+    id,
+    entityRef,
+    environment: 'production',
+    decision: 'proceed',
+    riskLevel: 'low',
+    score: 0,
+    reasons: [{ code: 'no_active_signals', message: 'none', signalIds: [] }],
+    inputs: { entityRef, now: createdAt },
+    result: { decisionId: id },
+    policyId: 'default',
+    policyHash: 'abc',
+    dryRun: false,
+    status: 'final',
+    createdAt,
+  };
+}
+
+describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', databaseId => {
+  async function createStore() {
+    const knex = await databases.init(databaseId);
+    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex }) });
+    return { knex, store };
+  }
+
+  it('upserts signals by source + source id, idempotently', async () => {
+    const { store } = await createStore();
+    const batch = [signal('a'), signal('b', { asset: { hostname: 'db-01', ips: [], macs: [] } })];
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: batch, cursor: 'c1', at: '2026-11-23T10:01:00.000Z' });
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: batch, cursor: 'c1', at: '2026-11-23T10:01:00.000Z' });
+    const all = await store.listSignals({ limit: 10, offset: 0 });
+    expect(all.totalCount).toBe(2);
+
+    // an update of the same vendor id replaces the row
+    await store.commitBatch({
+      sourceId: 'edr',
+      sourceType: 'test',
+      signals: [signal('a', { status: 'resolved', title: 'closed' })],
+      cursor: 'c2',
+      at: '2026-11-23T10:02:00.000Z',
+    });
+    const after = await store.listSignals({ limit: 10, offset: 0 });
+    expect(after.totalCount).toBe(2);
+    expect(after.items.find(s => s.id === 'edr:a')).toMatchObject({ status: 'resolved', title: 'closed' });
+    // numbers and JSON columns read back exactly as written (no float4 rounding on PostgreSQL)
+    expect(after.items.find(s => s.id === 'edr:b')).toEqual(batch[1]);
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
+  });
+
+  it('finds signals by host identifiers through the identifier index', async () => {
+    const { store } = await createStore();
+    await store.commitBatch({
+      sourceId: 'edr',
+      sourceType: 'test',
+      signals: [
+        signal('a'),
+        signal('b', { asset: { hostname: 'web-010', ips: [], macs: ['02:42:ac:11:00:02'] } }),
+        signal('c', { asset: { deviceId: 'DEV-XYZ', ips: [], macs: [] } }),
+      ],
+      cursor: null,
+      at: '2026-11-23T10:01:00.000Z',
+    });
+    expect((await store.findSignalsByIdentifiers(['web-01'])).map(s => s.signal.id)).toEqual(['edr:a']);
+    expect((await store.findSignalsByIdentifiers(['web-01.prod.example.com'])).map(s => s.signal.id)).toEqual(['edr:a']);
+    expect((await store.findSignalsByIdentifiers(['10.0.0.1'])).map(s => s.signal.id)).toEqual(['edr:a']);
+    expect((await store.findSignalsByIdentifiers(['dev-xyz'])).map(s => s.signal.id)).toEqual(['edr:c']);
+    expect((await store.findSignalsByIdentifiers(['02:42:ac:11:00:02'])).map(s => s.signal.id)).toEqual(['edr:b']);
+    expect(await store.findSignalsByIdentifiers(['web-0'])).toEqual([]);
+    const listed = await store.listSignals({ identifierValues: ['web-010'], limit: 10, offset: 0 });
+    expect(listed.items.map(s => s.id)).toEqual(['edr:b']);
+  });
+
+  it('commits a batch and its cursor atomically: a failing batch keeps the old cursor and data', async () => {
+    const { store } = await createStore();
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: [signal('a')], cursor: 'c1', at: '2026-11-23T10:01:00.000Z' });
+    const broken = { ...signal('z'), title: null } as unknown as Signal;
+    await expect(
+      store.commitBatch({
+        sourceId: 'edr',
+        sourceType: 'test',
+        signals: [signal('a', { title: 'changed' }), signal('y'), broken],
+        cursor: 'c2',
+        at: '2026-11-23T10:02:00.000Z',
+      }),
+    ).rejects.toThrow();
+    const state = await store.getSourceState('edr');
+    expect(state?.cursor).toBe('c1');
+    expect(state?.lastSuccessAt).toBe('2026-11-23T10:01:00.000Z');
+    const all = await store.listSignals({ limit: 10, offset: 0 });
+    expect(all.items.map(s => [s.id, s.title])).toEqual([['edr:a', 'detection a']]);
+  });
+
+  it('tracks source state transitions: failures count up, success resets, cursor kept on failure', async () => {
+    const { store } = await createStore();
+    await store.recordFailure({ sourceId: 'edr', sourceType: 'test', error: 'boom 1', at: '2026-11-23T10:00:00.000Z' });
+    let state = await store.getSourceState('edr');
+    expect(state).toMatchObject({ consecutiveFailures: 1, lastError: 'boom 1', lastSuccessAt: null, cursor: null });
+
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: [], cursor: 'c1', at: '2026-11-23T10:01:00.000Z', rejected: 2 });
+    state = await store.getSourceState('edr');
+    expect(state).toMatchObject({ consecutiveFailures: 0, lastError: null, cursor: 'c1', rejectedCount: 2 });
+
+    await store.recordFailure({ sourceId: 'edr', sourceType: 'test', error: 'boom 2', at: '2026-11-23T10:02:00.000Z' });
+    await store.recordFailure({ sourceId: 'edr', sourceType: 'test', error: 'boom 3', at: '2026-11-23T10:03:00.000Z' });
+    state = await store.getSourceState('edr');
+    expect(state).toMatchObject({
+      consecutiveFailures: 2,
+      lastError: 'boom 3',
+      cursor: 'c1',
+      lastSuccessAt: '2026-11-23T10:01:00.000Z',
+      lastAttemptAt: '2026-11-23T10:03:00.000Z',
+    });
+    expect((await store.listSourceStates()).map(s => s.id)).toEqual(['edr']);
+  });
+
+  it('pages decisions newest first with a cursor and filters by entity and environment', async () => {
+    const { store } = await createStore();
+    for (let i = 0; i < 5; i++) {
+      await store.insertDecision(decision(`d${i}`, 'component:default/web', `2026-11-23T10:0${i}:00.000Z`));
+    }
+    await store.insertDecision(decision('other', 'component:default/db', '2026-11-23T10:09:00.000Z'));
+
+    const first = await store.listDecisions({ entityRef: 'component:default/web', limit: 2 });
+    expect(first.totalCount).toBe(5);
+    expect(first.items.map(d => d.id)).toEqual(['d4', 'd3']);
+    expect(first.nextCursor).toBeDefined();
+    const second = await store.listDecisions({ entityRef: 'component:default/web', limit: 2, cursor: first.nextCursor });
+    expect(second.items.map(d => d.id)).toEqual(['d2', 'd1']);
+    const third = await store.listDecisions({ entityRef: 'component:default/web', limit: 2, cursor: second.nextCursor });
+    expect(third.items.map(d => d.id)).toEqual(['d0']);
+    expect(third.nextCursor).toBeUndefined();
+
+    const stored = await store.getDecision('d1');
+    expect(stored).toEqual(decision('d1', 'component:default/web', '2026-11-23T10:01:00.000Z'));
+    expect(await store.getDecision('nope')).toBeUndefined();
+    expect((await store.listDecisions({ environment: 'staging', limit: 10 })).totalCount).toBe(0);
+  });
+
+  it('stores the entity index and active exceptions', async () => {
+    const { store } = await createStore();
+    await store.replaceEntityIndex([
+      {
+        entityRef: 'component:default/web',
+        kind: 'Component',
+        namespace: 'default',
+        name: 'web',
+        owner: 'group:default/team-a',
+        system: 'shop',
+        hosts: [
+          { environment: '*', value: 'web-01', matchedBy: 'annotation:runtime-risk.io/hosts' },
+          { environment: 'staging', value: 'web-stg-01', matchedBy: 'annotation:runtime-risk.io/hosts.staging' },
+        ],
+        updatedAt: '2026-11-23T10:00:00.000Z',
+      },
+    ]);
+    expect((await store.getEntity('component:default/web'))?.hosts).toHaveLength(2);
+    await store.replaceEntityIndex([]);
+    expect(await store.getEntity('component:default/web')).toBeUndefined();
+
+    await store.insertException({
+      id: 'e1',
+      entityRef: 'component:default/web',
+      environment: 'production',
+      reason: 'hotfix',
+      requestedBy: 'user:default/a',
+      status: 'approved',
+      approvedBy: 'user:default/b',
+      expiresAt: '2026-11-23T12:00:00.000Z',
+      signalIds: ['edr:a'],
+      maxLevel: 'high',
+      createdAt: '2026-11-23T10:00:00.000Z',
+    });
+    expect((await store.listActiveExceptions('component:default/web', 'production', '2026-11-23T11:00:00.000Z')).map(e => e.id)).toEqual(['e1']);
+    expect(await store.listActiveExceptions('component:default/web', 'production', '2026-11-23T13:00:00.000Z')).toEqual([]);
+  });
+});

@@ -1,0 +1,458 @@
+import type { DatabaseService } from '@backstage/backend-plugin-api';
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import type { Knex } from 'knex';
+import type { Signal } from '@internal/plugin-runtime-risk-common';
+import { assetIdentifiers } from '../correlation/identifiers';
+import type {
+  CommitBatchOptions,
+  DecisionRecord,
+  ExceptionRecord,
+  ExceptionTransition,
+  IdentifiedSignal,
+  IdentifierKind,
+  IndexedEntity,
+  ListDecisionsOptions,
+  ListExceptionsOptions,
+  ListSignalsOptions,
+  Page,
+  RecordFailureOptions,
+  RuntimeRiskStore,
+  SourceState,
+} from './types';
+
+const migrationsDir = resolvePackagePath('@internal/plugin-runtime-risk-backend', 'migrations');
+
+const T = {
+  signals: 'runtime_risk_signals',
+  identifiers: 'runtime_risk_signal_identifiers',
+  sources: 'runtime_risk_source_state',
+  decisions: 'runtime_risk_decisions',
+  entities: 'runtime_risk_entities',
+  entityHosts: 'runtime_risk_entity_hosts',
+  exceptions: 'runtime_risk_exceptions',
+} as const;
+
+/** Rows per multi-row insert; keeps SQLite under its bound-variable limit. */
+const CHUNK = 40;
+/** Values per `IN (...)` list. */
+const IN_CHUNK = 500;
+
+type Row = Record<string, unknown>;
+
+function chunks<X>(items: X[], size: number): X[][] {
+  const out: X[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function str(v: unknown): string {
+  return String(v);
+}
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+function json<X>(v: unknown, fallback: X): X {
+  if (v === null || v === undefined) return fallback;
+  return JSON.parse(String(v)) as X;
+}
+
+function signalToRow(s: Signal): Row {
+  return {
+    source: s.source,
+    source_id: s.sourceId,
+    id: s.id,
+    kind: s.kind,
+    severity: s.severity,
+    confidence: s.confidence,
+    status: s.status,
+    title: s.title,
+    description: s.description ?? null,
+    tactics: JSON.stringify(s.tactics ?? []),
+    techniques: JSON.stringify(s.techniques ?? []),
+    asset: JSON.stringify(s.asset),
+    first_seen_at: s.firstSeenAt,
+    last_seen_at: s.lastSeenAt,
+    fetched_at: s.fetchedAt,
+    url: s.url ?? null,
+    raw: s.raw === undefined ? null : JSON.stringify(s.raw),
+  };
+}
+
+function rowToSignal(r: Row): Signal {
+  const s: Signal = {
+    id: str(r.id),
+    source: str(r.source),
+    sourceId: str(r.source_id),
+    kind: str(r.kind) as Signal['kind'],
+    severity: str(r.severity) as Signal['severity'],
+    confidence: Number(r.confidence),
+    status: str(r.status) as Signal['status'],
+    title: str(r.title),
+    tactics: json<string[]>(r.tactics, []),
+    techniques: json<string[]>(r.techniques, []),
+    asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    firstSeenAt: str(r.first_seen_at),
+    lastSeenAt: str(r.last_seen_at),
+    fetchedAt: str(r.fetched_at),
+  };
+  if (r.description !== null && r.description !== undefined) s.description = str(r.description);
+  if (r.url !== null && r.url !== undefined) s.url = str(r.url);
+  if (r.raw !== null && r.raw !== undefined) s.raw = json<unknown>(r.raw, undefined);
+  return s;
+}
+
+function rowToSourceState(r: Row): SourceState {
+  return {
+    id: str(r.id),
+    type: str(r.type),
+    cursor: strOrNull(r.cursor),
+    lastSuccessAt: strOrNull(r.last_success_at),
+    lastAttemptAt: strOrNull(r.last_attempt_at),
+    lastError: strOrNull(r.last_error),
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
+    asOf: strOrNull(r.as_of),
+    rejectedCount: Number(r.rejected_count ?? 0),
+  };
+}
+
+function rowToDecision(r: Row): DecisionRecord {
+  return {
+    id: str(r.id),
+    entityRef: str(r.entity_ref),
+    environment: str(r.environment),
+    decision: str(r.decision),
+    riskLevel: str(r.risk_level),
+    score: r.score === null || r.score === undefined ? null : Number(r.score),
+    reasons: json<unknown[]>(r.reasons, []),
+    inputs: json<unknown>(r.inputs, null),
+    result: json<unknown>(r.result, null),
+    policyId: str(r.policy_id),
+    policyHash: str(r.policy_hash),
+    dryRun: r.dry_run === true || r.dry_run === 1 || r.dry_run === '1',
+    status: str(r.status),
+    createdAt: str(r.created_at),
+  };
+}
+
+function rowToException(r: Row): ExceptionRecord {
+  return {
+    id: str(r.id),
+    entityRef: str(r.entity_ref),
+    environment: str(r.environment),
+    reason: str(r.reason),
+    requestedBy: str(r.requested_by),
+    status: str(r.status) as ExceptionRecord['status'],
+    approvedBy: strOrNull(r.approved_by),
+    expiresAt: str(r.expires_at),
+    signalIds: r.signal_ids === null || r.signal_ids === undefined ? null : json<string[]>(r.signal_ids, []),
+    maxLevel: strOrNull(r.max_level),
+    createdAt: str(r.created_at),
+    decidedBy: strOrNull(r.decided_by),
+    decidedAt: strOrNull(r.decided_at),
+    decisionComment: strOrNull(r.decision_comment),
+  };
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(JSON.stringify({ seq }), 'utf8').toString('base64url');
+}
+
+/** Decodes a decision-list cursor; undefined when it is not one of ours. */
+export function decodeDecisionCursor(cursor: string): number | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (parsed && typeof parsed === 'object' && 'seq' in parsed) {
+      const seq = (parsed as { seq: unknown }).seq;
+      if (typeof seq === 'number' && Number.isInteger(seq) && seq > 0) return seq;
+    }
+  } catch (e) {
+    // not base64url JSON: the caller reports an InputError naming `cursor`
+    return undefined;
+  }
+  return undefined;
+}
+
+/** {@link RuntimeRiskStore} on knex; runs on SQLite and PostgreSQL. */
+export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
+  static async create(options: { database: DatabaseService; skipMigrations?: boolean }): Promise<DatabaseRuntimeRiskStore> {
+    const knex = await options.database.getClient();
+    if (!options.skipMigrations && !options.database.migrations?.skip) {
+      await knex.migrate.latest({ directory: migrationsDir });
+    }
+    return new DatabaseRuntimeRiskStore(knex);
+  }
+
+  private constructor(private readonly db: Knex) {}
+
+  async commitBatch(options: CommitBatchOptions): Promise<void> {
+    await this.db.transaction(async tx => {
+      const rows = options.signals.map(signalToRow);
+      for (const chunk of chunks(rows, CHUNK)) {
+        await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
+      }
+      const ids = options.signals.map(s => s.id);
+      for (const chunk of chunks(ids, IN_CHUNK)) {
+        await tx(T.identifiers).whereIn('signal_id', chunk).delete();
+      }
+      const identRows = options.signals.flatMap(s =>
+        assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
+      );
+      for (const chunk of chunks(identRows, CHUNK * 4)) {
+        await tx(T.identifiers).insert(chunk);
+      }
+      const existing = await tx(T.sources).where({ id: options.sourceId }).first();
+      const state: Row = {
+        type: options.sourceType,
+        last_success_at: options.at,
+        last_attempt_at: options.at,
+        last_error: null,
+        consecutive_failures: 0,
+        rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
+      };
+      if (options.cursor !== undefined) state.cursor = options.cursor;
+      if (options.asOf !== undefined) state.as_of = options.asOf;
+      if (existing) {
+        await tx(T.sources).where({ id: options.sourceId }).update(state);
+      } else {
+        await tx(T.sources).insert({ id: options.sourceId, cursor: null, as_of: null, ...state });
+      }
+    });
+  }
+
+  async recordFailure(options: RecordFailureOptions): Promise<void> {
+    await this.db.transaction(async tx => {
+      const existing = await tx(T.sources).where({ id: options.sourceId }).first();
+      if (existing) {
+        await tx(T.sources)
+          .where({ id: options.sourceId })
+          .update({
+            type: options.sourceType,
+            last_attempt_at: options.at,
+            last_error: options.error,
+            consecutive_failures: Number(existing.consecutive_failures ?? 0) + 1,
+            rejected_count: Number(existing.rejected_count ?? 0) + (options.rejected ?? 0),
+          });
+      } else {
+        await tx(T.sources).insert({
+          id: options.sourceId,
+          type: options.sourceType,
+          cursor: null,
+          last_success_at: null,
+          last_attempt_at: options.at,
+          last_error: options.error,
+          consecutive_failures: 1,
+          as_of: null,
+          rejected_count: options.rejected ?? 0,
+        });
+      }
+    });
+  }
+
+  async getSourceState(id: string): Promise<SourceState | undefined> {
+    const row = await this.db(T.sources).where({ id }).first();
+    return row ? rowToSourceState(row) : undefined;
+  }
+
+  async listSourceStates(): Promise<SourceState[]> {
+    const rows: Row[] = await this.db(T.sources).select().orderBy('id');
+    return rows.map(rowToSourceState);
+  }
+
+  async findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]> {
+    const wanted = [...new Set(values.map(v => v.toLowerCase()))];
+    const identRows: Row[] = [];
+    for (const chunk of chunks(wanted, IN_CHUNK)) {
+      identRows.push(...(await this.db(T.identifiers).whereIn('value', chunk).select()));
+    }
+    if (identRows.length === 0) return [];
+    const bySignal = new Map<string, { kind: IdentifierKind; value: string }[]>();
+    for (const r of identRows) {
+      const list = bySignal.get(str(r.signal_id)) ?? [];
+      list.push({ kind: str(r.kind) as IdentifierKind, value: str(r.value) });
+      bySignal.set(str(r.signal_id), list);
+    }
+    const signalRows: Row[] = [];
+    for (const chunk of chunks([...bySignal.keys()], IN_CHUNK)) {
+      signalRows.push(...(await this.db(T.signals).whereIn('id', chunk).select()));
+    }
+    return signalRows
+      .map(r => ({ signal: rowToSignal(r), identifiers: bySignal.get(str(r.id)) ?? [] }))
+      .sort((a, b) => (a.signal.id < b.signal.id ? -1 : a.signal.id > b.signal.id ? 1 : 0));
+  }
+
+  async listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }> {
+    const base = () => {
+      const q = this.db(T.signals);
+      if (options.identifierValues) {
+        const values = [...new Set(options.identifierValues.map(v => v.toLowerCase()))];
+        q.whereIn('id', this.db(T.identifiers).whereIn('value', values.length ? values : ['\u0000']).select('signal_id'));
+      }
+      if (options.status) q.where('status', options.status);
+      return q;
+    };
+    const countRow = await base().count({ n: '*' }).first();
+    const rows: Row[] = await base()
+      .select()
+      .orderBy([
+        { column: 'last_seen_at', order: 'desc' },
+        { column: 'id', order: 'asc' },
+      ])
+      .limit(options.limit)
+      .offset(options.offset);
+    return { items: rows.map(rowToSignal), totalCount: Number(countRow?.n ?? 0) };
+  }
+
+  async insertDecision(record: DecisionRecord): Promise<void> {
+    await this.db(T.decisions).insert({
+      id: record.id,
+      entity_ref: record.entityRef,
+      environment: record.environment,
+      decision: record.decision,
+      risk_level: record.riskLevel,
+      score: record.score,
+      reasons: JSON.stringify(record.reasons),
+      inputs: JSON.stringify(record.inputs),
+      result: JSON.stringify(record.result),
+      policy_id: record.policyId,
+      policy_hash: record.policyHash,
+      dry_run: record.dryRun,
+      status: record.status,
+      created_at: record.createdAt,
+      prev_hash: null,
+      hash: null,
+    });
+  }
+
+  async getDecision(id: string): Promise<DecisionRecord | undefined> {
+    const row = await this.db(T.decisions).where({ id }).first();
+    return row ? rowToDecision(row) : undefined;
+  }
+
+  async listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>> {
+    const filtered = () => {
+      const q = this.db(T.decisions);
+      if (options.entityRef) q.where('entity_ref', options.entityRef);
+      if (options.environment) q.where('environment', options.environment);
+      return q;
+    };
+    const countRow = await filtered().count({ n: '*' }).first();
+    const page = filtered();
+    if (options.cursor) {
+      const seq = decodeDecisionCursor(options.cursor);
+      if (seq === undefined) throw new TypeError('invalid cursor');
+      page.where('seq', '<', seq);
+    }
+    const rows: Row[] = await page.select().orderBy('seq', 'desc').limit(options.limit + 1);
+    const items = rows.slice(0, options.limit);
+    const result: Page<DecisionRecord> = { items: items.map(rowToDecision), totalCount: Number(countRow?.n ?? 0) };
+    if (rows.length > options.limit) result.nextCursor = encodeCursor(Number(items[items.length - 1].seq));
+    return result;
+  }
+
+  async replaceEntityIndex(entities: IndexedEntity[]): Promise<void> {
+    await this.db.transaction(async tx => {
+      await tx(T.entityHosts).delete();
+      await tx(T.entities).delete();
+      await this.insertEntities(tx, entities);
+    });
+  }
+
+  async upsertEntity(entity: IndexedEntity): Promise<void> {
+    await this.db.transaction(async tx => {
+      await tx(T.entityHosts).where({ entity_ref: entity.entityRef }).delete();
+      await tx(T.entities).where({ entity_ref: entity.entityRef }).delete();
+      await this.insertEntities(tx, [entity]);
+    });
+  }
+
+  private async insertEntities(tx: Knex.Transaction, entities: IndexedEntity[]): Promise<void> {
+    const rows = entities.map(e => ({
+      entity_ref: e.entityRef,
+      kind: e.kind,
+      namespace: e.namespace,
+      name: e.name,
+      owner: e.owner ?? null,
+      system: e.system ?? null,
+      updated_at: e.updatedAt,
+    }));
+    for (const chunk of chunks(rows, CHUNK)) await tx(T.entities).insert(chunk);
+    const hostRows = entities.flatMap(e =>
+      e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
+    );
+    for (const chunk of chunks(hostRows, CHUNK * 2)) await tx(T.entityHosts).insert(chunk);
+  }
+
+  async getEntity(entityRef: string): Promise<IndexedEntity | undefined> {
+    const row = await this.db(T.entities).where({ entity_ref: entityRef }).first();
+    if (!row) return undefined;
+    const hosts: Row[] = await this.db(T.entityHosts)
+      .where({ entity_ref: entityRef })
+      .orderBy(['environment', 'value']);
+    return {
+      entityRef: str(row.entity_ref),
+      kind: str(row.kind),
+      namespace: str(row.namespace),
+      name: str(row.name),
+      owner: strOrNull(row.owner),
+      system: strOrNull(row.system),
+      updatedAt: str(row.updated_at),
+      hosts: hosts.map(h => ({ environment: str(h.environment), value: str(h.value), matchedBy: str(h.matched_by) })),
+    };
+  }
+
+  async listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]> {
+    const rows: Row[] = await this.db(T.exceptions)
+      .where({ entity_ref: entityRef, environment, status: 'approved' })
+      .where('expires_at', '>', now)
+      .orderBy('id');
+    return rows.map(rowToException);
+  }
+
+  async getException(id: string): Promise<ExceptionRecord | undefined> {
+    const row = await this.db(T.exceptions).where({ id }).first();
+    return row ? rowToException(row) : undefined;
+  }
+
+  async listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }> {
+    const filtered = () => {
+      const q = this.db(T.exceptions);
+      if (options.entityRef) q.where('entity_ref', options.entityRef);
+      if (options.environment) q.where('environment', options.environment);
+      if (options.status) q.where('status', options.status);
+      return q;
+    };
+    const countRow = await filtered().count({ n: '*' }).first();
+    const rows: Row[] = await filtered()
+      .select()
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'asc' },
+      ])
+      .limit(options.limit)
+      .offset(options.offset);
+    return { items: rows.map(rowToException), totalCount: Number(countRow?.n ?? 0) };
+  }
+
+  async transitionException(t: ExceptionTransition): Promise<boolean> {
+    const update: Row = { status: t.to, decided_by: t.by, decided_at: t.at, decision_comment: t.comment ?? null };
+    if (t.approvedBy !== undefined) update.approved_by = t.approvedBy;
+    const count = await this.db(T.exceptions).where({ id: t.id }).whereIn('status', t.from).update(update);
+    return Number(count) === 1;
+  }
+
+  async insertException(record: ExceptionRecord): Promise<void> {
+    await this.db(T.exceptions).insert({
+      id: record.id,
+      entity_ref: record.entityRef,
+      environment: record.environment,
+      reason: record.reason,
+      requested_by: record.requestedBy,
+      status: record.status,
+      approved_by: record.approvedBy,
+      expires_at: record.expiresAt,
+      signal_ids: record.signalIds ? JSON.stringify(record.signalIds) : null,
+      max_level: record.maxLevel,
+      created_at: record.createdAt,
+    });
+  }
+}

@@ -1,0 +1,172 @@
+import type { Signal, SignalStatus } from '@internal/plugin-runtime-risk-common';
+
+/** Kinds of host identifiers indexed for each signal asset. */
+export type IdentifierKind = 'hostname' | 'fqdn' | 'device_id' | 'instance_id' | 'ip' | 'mac';
+
+/** Ingestion state of one source. */
+export interface SourceState {
+  id: string;
+  type: string;
+  cursor: string | null;
+  lastSuccessAt: string | null;
+  lastAttemptAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  asOf: string | null;
+  rejectedCount: number;
+}
+
+/** One committed batch: signals, the cursor they lead to and the success state, all or nothing. */
+export interface CommitBatchOptions {
+  sourceId: string;
+  sourceType: string;
+  signals: Signal[];
+  /** New cursor; `undefined` keeps the stored one (push sources). */
+  cursor?: string | null;
+  asOf?: string | null;
+  rejected?: number;
+  at: string;
+}
+
+export interface RecordFailureOptions {
+  sourceId: string;
+  sourceType: string;
+  error: string;
+  at: string;
+  rejected?: number;
+}
+
+/** A signal matched through one of its identifiers. */
+export interface IdentifiedSignal {
+  signal: Signal;
+  identifiers: { kind: IdentifierKind; value: string }[];
+}
+
+export interface ListSignalsOptions {
+  /** Only signals with any of these identifier values (lower-cased); `[]` matches nothing. */
+  identifierValues?: string[];
+  status?: SignalStatus;
+  limit: number;
+  offset: number;
+}
+
+/** A stored gate decision. */
+export interface DecisionRecord {
+  id: string;
+  entityRef: string;
+  environment: string;
+  decision: string;
+  riskLevel: string;
+  score: number | null;
+  reasons: unknown[];
+  /** Everything evaluate() got. */
+  inputs: unknown;
+  /** The answer as given to the caller. */
+  result: unknown;
+  policyId: string;
+  policyHash: string;
+  dryRun: boolean;
+  status: string;
+  createdAt: string;
+}
+
+export interface ListDecisionsOptions {
+  entityRef?: string;
+  environment?: string;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  totalCount: number;
+  nextCursor?: string;
+}
+
+/** A catalog entity in the correlation index. */
+export interface IndexedEntity {
+  entityRef: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  owner?: string | null;
+  system?: string | null;
+  /** Host identifiers per environment; `*` applies to every environment without its own entry. */
+  hosts: { environment: string; value: string; matchedBy: string }[];
+  updatedAt: string;
+}
+
+/** An exception as stored. */
+export interface ExceptionRecord {
+  id: string;
+  entityRef: string;
+  environment: string;
+  reason: string;
+  requestedBy: string;
+  status: 'pending' | 'approved' | 'rejected' | 'revoked' | 'expired';
+  approvedBy: string | null;
+  expiresAt: string;
+  signalIds: string[] | null;
+  maxLevel: string | null;
+  createdAt: string;
+  /** Who approved, rejected or revoked it last. */
+  decidedBy?: string | null;
+  decidedAt?: string | null;
+  decisionComment?: string | null;
+}
+
+export type ExceptionStatus = ExceptionRecord['status'];
+
+export interface ListExceptionsOptions {
+  entityRef?: string;
+  environment?: string;
+  status?: ExceptionStatus;
+  limit: number;
+  offset: number;
+}
+
+/** A status change of an exception, applied only if its current status is one of `from`. */
+export interface ExceptionTransition {
+  id: string;
+  from: ExceptionStatus[];
+  to: ExceptionStatus;
+  by: string;
+  at: string;
+  comment?: string;
+  /** Set approved_by (approvals). */
+  approvedBy?: string;
+}
+
+/** Persistence of the runtime-risk backend. */
+export interface RuntimeRiskStore {
+  /** Upserts a batch of signals and saves the source's cursor and success state in one transaction. */
+  commitBatch(options: CommitBatchOptions): Promise<void>;
+  /** Records a failed sync; keeps the cursor and all stored signals. */
+  recordFailure(options: RecordFailureOptions): Promise<void>;
+  getSourceState(id: string): Promise<SourceState | undefined>;
+  listSourceStates(): Promise<SourceState[]>;
+
+  /** Signals having any of the given identifier values (lower-cased), with the identifiers that matched. */
+  findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]>;
+  listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }>;
+
+  insertDecision(record: DecisionRecord): Promise<void>;
+  getDecision(id: string): Promise<DecisionRecord | undefined>;
+  listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>>;
+
+  /** Replaces the whole correlation index (a full catalog pass). */
+  replaceEntityIndex(entities: IndexedEntity[]): Promise<void>;
+  /** Adds or replaces one entity in the index. */
+  upsertEntity(entity: IndexedEntity): Promise<void>;
+  getEntity(entityRef: string): Promise<IndexedEntity | undefined>;
+
+  insertException(record: ExceptionRecord): Promise<void>;
+  getException(id: string): Promise<ExceptionRecord | undefined>;
+  listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }>;
+  /** Applies a status change atomically; false when the exception's status was not one of `from`. */
+  transitionException(transition: ExceptionTransition): Promise<boolean>;
+
+  /** Approved exceptions of an entity + environment that have not expired at `now`. */
+  listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]>;
+}

@@ -1,0 +1,179 @@
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  GateDecision,
+  GateDecisionSchema,
+  GateRequestSchema,
+  Reason,
+  RiskLevel,
+  Decision,
+} from '@internal/plugin-runtime-risk-common';
+
+/** What the fake gate answers for one entity (it evaluates nothing, the test decides). */
+export interface FakeScenario {
+  decision: Decision;
+  riskLevel: RiskLevel;
+  score: number | null;
+  reasons: Reason[];
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  authorization?: string;
+  body?: unknown;
+}
+
+/**
+ * A loopback HTTP server that speaks the documented gate API
+ * (`/api/runtime-risk/v1/gate`, `/v1/decisions/:id`, `/v1/audit/verify`):
+ * Backstage error bodies, 401 without the right bearer token, 400 naming the
+ * field from the shared `GateRequestSchema`, 404 for unknown entities, and
+ * answers validated against the shared `GateDecisionSchema`.
+ */
+export class FakeGateServer {
+  readonly requests: RecordedRequest[] = [];
+  readonly decisions = new Map<string, GateDecision>();
+  readonly scenarios = new Map<string, FakeScenario>();
+  /** Answer the next N requests with 503 (a restarting backend). */
+  failNext = 0;
+  /** Answer every request with this status and a Backstage error body. */
+  forceStatus: number | undefined;
+  /** Answer 200 with an HTML page (URL pointing at the frontend instead of the backend). */
+  answerHtml = false;
+  /** Answer of `GET /v1/audit/verify`; undefined: the route does not exist (404). */
+  audit: { ok: boolean; checked: number; brokenAt?: string } | undefined = { ok: true, checked: 0 };
+  /** Called on every GET of a decision, before it is answered (approvals happen here). */
+  onPoll: ((decision: GateDecision, pollCount: number) => void) | undefined;
+  /** Number of decision GETs answered so far. */
+  polls = 0;
+  private server: http.Server | undefined;
+
+  constructor(private readonly token: string) {}
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error('fake gate not started');
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', c => chunks.push(c));
+      req.on('end', () => this.handle(req, Buffer.concat(chunks).toString('utf8'), res));
+    });
+    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => server.close(err => (err ? reject(err) : resolve())));
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown) {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  private error(res: http.ServerResponse, status: number, name: string, message: string) {
+    this.send(res, status, { error: { name, message }, request: { method: 'x', url: 'x' }, response: { statusCode: status } });
+  }
+
+  private handle(req: http.IncomingMessage, rawBody: string, res: http.ServerResponse) {
+    const path = (req.url ?? '').split('?')[0];
+    let body: unknown;
+    if (rawBody) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch (e) {
+        this.error(res, 400, 'InputError', `body is not JSON: ${(e as Error).message}`);
+        return;
+      }
+    }
+    this.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+
+    if (this.failNext > 0) {
+      this.failNext--;
+      this.error(res, 503, 'ServiceUnavailableError', 'backend starting');
+      return;
+    }
+    if (this.forceStatus) {
+      // Like a careless proxy, echo the request's Authorization header in the error.
+      this.error(res, this.forceStatus, 'Error', `forced failure (authorization: ${req.headers.authorization})`);
+      return;
+    }
+    if (this.answerHtml) {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><html><body>Backstage</body></html>');
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      this.error(res, 401, 'AuthenticationError', 'Missing or invalid credentials');
+      return;
+    }
+    const prefix = '/api/runtime-risk';
+    if (!path.startsWith(`${prefix}/`)) {
+      this.error(res, 404, 'NotFoundError', `no route ${path}`);
+      return;
+    }
+    const route = path.slice(prefix.length);
+
+    if (req.method === 'POST' && route === '/v1/gate') {
+      const parsed = GateRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        this.error(res, 400, 'InputError', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+        return;
+      }
+      const request = parsed.data;
+      const scenario = this.scenarios.get(request.entityRef);
+      if (!scenario) {
+        this.error(res, 404, 'NotFoundError', `entity '${request.entityRef}' not found in the catalog`);
+        return;
+      }
+      const enforced: Decision = request.dryRun ? 'proceed' : scenario.decision;
+      const decision = GateDecisionSchema.parse({
+        decisionId: randomUUID(),
+        entityRef: request.entityRef,
+        environment: request.environment,
+        decision: enforced,
+        riskLevel: scenario.riskLevel,
+        score: scenario.score,
+        reasons: request.dryRun
+          ? [...scenario.reasons, { code: 'dry_run', message: 'dry run: not enforced', signalIds: [] }]
+          : scenario.reasons,
+        hosts: [{ id: 'web-01', matchedBy: 'annotation' }],
+        signals: { count: scenario.reasons.filter(r => r.code === 'signal_active').length, freshAt: new Date().toISOString(), stale: false },
+        policy: { id: 'default', hash: 'sha256:0123456789abcdef' },
+        dryRun: request.dryRun,
+        wouldHaveBeen: request.dryRun ? scenario.decision : undefined,
+        status: enforced === 'approval_required' ? 'pending' : 'final',
+        evaluatedAt: new Date().toISOString(),
+      });
+      this.decisions.set(decision.decisionId, decision);
+      this.send(res, 200, decision);
+      return;
+    }
+    const match = /^\/v1\/decisions\/([^/]+)$/.exec(route);
+    if (req.method === 'GET' && match) {
+      const decision = this.decisions.get(decodeURIComponent(match[1]));
+      if (!decision) {
+        this.error(res, 404, 'NotFoundError', `no decision ${match[1]}`);
+        return;
+      }
+      this.polls++;
+      this.onPoll?.(decision, this.polls);
+      this.send(res, 200, GateDecisionSchema.parse(this.decisions.get(decision.decisionId)));
+      return;
+    }
+    if (req.method === 'GET' && route === '/v1/audit/verify' && this.audit) {
+      this.send(res, 200, this.audit);
+      return;
+    }
+    this.error(res, 404, 'NotFoundError', `no route ${req.method} ${route}`);
+  }
+}

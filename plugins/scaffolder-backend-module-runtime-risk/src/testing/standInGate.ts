@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
+import { InputError, NotFoundError } from '@backstage/errors';
+import {
+  Decision,
+  GateDecision,
+  GateDecisionSchema,
+  GateRequestSchema,
+  ParsedGateRequest,
+  Reason,
+  RiskLevel,
+} from '@internal/plugin-runtime-risk-common';
+
+export interface StandInScenario {
+  decision: Decision;
+  riskLevel: RiskLevel;
+  score: number | null;
+  reasons: Reason[];
+}
+
+/** Shared state of the stand-in gate: scenarios in, recorded calls and decisions out. */
+export class StandInGateState {
+  readonly scenarios = new Map<string, StandInScenario>();
+  readonly decisions = new Map<string, GateDecision>();
+  readonly calls: { method: string; path: string; principal: string; body?: ParsedGateRequest }[] = [];
+  /** Called on each GET of a decision (approvals happen here); returns the number of polls so far. */
+  onPoll: ((decision: GateDecision, polls: number) => void) | undefined;
+  polls = 0;
+  failNextPolls = 0;
+
+  reset() {
+    this.scenarios.clear();
+    this.decisions.clear();
+    this.calls.length = 0;
+    this.onPoll = undefined;
+    this.polls = 0;
+    this.failNextPolls = 0;
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`body is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A stand-in `runtime-risk` backend plugin serving the documented gate API
+ * (`POST /v1/gate`, `GET /v1/decisions/:id`) inside a test backend: real
+ * httpRouter, real httpAuth (401 without credentials), the default error
+ * handler (InputError -> 400, NotFoundError -> 404), answers validated with the
+ * shared GateDecisionSchema. The scenario per entity is set by the test.
+ */
+export function createStandInGatePlugin(state: StandInGateState) {
+  return createBackendPlugin({
+    pluginId: 'runtime-risk',
+    register(env) {
+      env.registerInit({
+        deps: { http: coreServices.httpRouter, httpAuth: coreServices.httpAuth },
+        async init({ http, httpAuth }) {
+          http.use((req, res, next) => {
+            const handle = async () => {
+              const credentials = await httpAuth.credentials(req, { allow: ['user', 'service'] });
+              const principal =
+                credentials.principal.type === 'user'
+                  ? credentials.principal.userEntityRef
+                  : credentials.principal.type === 'service'
+                    ? credentials.principal.subject
+                    : 'none';
+              if (req.method === 'POST' && req.path === '/v1/gate') {
+                const parsed = GateRequestSchema.safeParse(await readJson(req));
+                if (!parsed.success) {
+                  const issue = parsed.error.issues[0];
+                  throw new InputError(`${issue.path.join('.') || 'body'}: ${issue.message}`);
+                }
+                const request = parsed.data;
+                state.calls.push({ method: 'POST', path: req.path, principal, body: request });
+                const scenario = state.scenarios.get(request.entityRef);
+                if (!scenario) throw new NotFoundError(`entity '${request.entityRef}' not found in the catalog`);
+                const enforced: Decision = request.dryRun ? 'proceed' : scenario.decision;
+                const decision = GateDecisionSchema.parse({
+                  decisionId: randomUUID(),
+                  entityRef: request.entityRef,
+                  environment: request.environment,
+                  decision: enforced,
+                  riskLevel: scenario.riskLevel,
+                  score: scenario.score,
+                  reasons: request.dryRun
+                    ? [...scenario.reasons, { code: 'dry_run', message: 'dry run: not enforced', signalIds: [] }]
+                    : scenario.reasons,
+                  hosts: [{ id: 'web-01', matchedBy: 'annotation' }],
+                  signals: { count: 1, freshAt: new Date().toISOString(), stale: false },
+                  policy: { id: 'default', hash: 'sha256:feedface' },
+                  dryRun: request.dryRun,
+                  wouldHaveBeen: request.dryRun ? scenario.decision : undefined,
+                  status: enforced === 'approval_required' ? 'pending' : 'final',
+                  evaluatedAt: new Date().toISOString(),
+                });
+                state.decisions.set(decision.decisionId, decision);
+                res.status(200).json(decision);
+                return;
+              }
+              const match = /^\/v1\/decisions\/([^/]+)$/.exec(req.path);
+              if (req.method === 'GET' && match) {
+                state.calls.push({ method: 'GET', path: req.path, principal });
+                const id = decodeURIComponent(match[1]);
+                const decision = state.decisions.get(id);
+                if (!decision) throw new NotFoundError(`no decision ${id}`);
+                state.polls++;
+                if (state.failNextPolls > 0) {
+                  state.failNextPolls--;
+                  res.status(503).json({ error: { name: 'ServiceUnavailableError', message: 'restarting' } });
+                  return;
+                }
+                state.onPoll?.(decision, state.polls);
+                res.status(200).json(state.decisions.get(id));
+                return;
+              }
+              throw new NotFoundError(`no route ${req.method} ${req.path}`);
+            };
+            handle().catch(next);
+          });
+        },
+      });
+    },
+  });
+}
