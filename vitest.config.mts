@@ -19,6 +19,7 @@ export default defineConfig({
             'plugins/runtime-risk-{common,node,backend,cli}/src/**/*.test.ts',
             'plugins/runtime-risk-backend-module-*/src/**/*.test.ts',
             'plugins/scaffolder-backend-module-runtime-risk/src/**/*.test.ts',
+            'plugins/runtime-risk-openfeature-provider/src/**/*.test.ts',
             'packages/backend/src/**/*.test.ts',
           ],
         },

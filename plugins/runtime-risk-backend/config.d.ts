@@ -16,6 +16,16 @@ export interface Config {
      * marked `@visibility secret` there and never logged.
      */
     sources?: {};
+    /** Who approves exceptions and pending decisions (notified when one awaits them). */
+    approvers?: {
+      /** Group entity ref, e.g. `group:default/security` (kind defaults to group, namespace to default). */
+      group?: string;
+    };
+    /** Notifications through the notifications backend, when it is installed. */
+    notifications?: {
+      /** Default true: owners are told of blocked deploys, approvers of pending approvals. */
+      enabled?: boolean;
+    };
     /** Schedule of every pull source's ingestion task (scope global). */
     ingestion?: {
       /** How often each pull source syncs; default `{ seconds: 30 }`. A source may override with its own `schedule`. */
@@ -29,6 +39,28 @@ export interface Config {
       frequency?: HumanDuration;
       /** Longest one rebuild may run; default `{ minutes: 5 }`. */
       timeout?: HumanDuration;
+      /**
+       * Hosts of entities that the catalog does not describe (correlation rule 4,
+       * `matchedBy: inventory`). Each entry maps an entity (ref; kind defaults to
+       * component, namespace to default) to hosts: hostnames, FQDNs, EDR device
+       * ids, cloud instance ids, IPs, CIDR blocks or MACs. Without `environment`
+       * the hosts apply to every environment. Validated at start-up.
+       */
+      inventory?: Array<{
+        /** The entity, e.g. `component:default/payments`. */
+        entityRef: string;
+        /** The environment these hosts belong to (letters, digits, `-`, `_`); omit for all. */
+        environment?: string;
+        /** Host identifiers of the entity. */
+        hosts: string[];
+      }>;
+      /**
+       * Path (relative to the working directory) of a YAML or JSON inventory file:
+       * a list of `{ entityRef, environment?, hosts }` entries as in `inventory`,
+       * or `{ inventory: [...] }`. Read at start-up (fails fast) and again on every
+       * index rebuild, so edits apply without a restart.
+       */
+      inventoryFile?: string;
     };
     /**
      * The gate policy. Invalid policy config fails start-up with a message naming the key.

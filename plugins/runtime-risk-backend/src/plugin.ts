@@ -12,6 +12,9 @@ import { IngestionRunner } from './ingestion/IngestionRunner';
 import { EntityIndexer } from './correlation/EntityIndexer';
 import { RiskService } from './service/RiskService';
 import { ExceptionService } from './service/ExceptionService';
+import { ApprovalService } from './approvals/ApprovalService';
+import { RiskNotifier, readNotificationConfig } from './approvals/notify';
+import { notificationService } from '@backstage/plugin-notifications-node';
 import { frequencyToMs, readSchedules } from './service/schedule';
 import type { RegisteredSource } from './service/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './router';
@@ -50,6 +53,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
         catalog: catalogServiceRef,
+        notifications: notificationService,
       },
       async init({
         config,
@@ -63,6 +67,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         permissions,
         permissionsRegistry,
         catalog,
+        notifications,
       }) {
         // validate config once, fail fast naming the key
         const policy = readPolicyConfig(config);
@@ -72,7 +77,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
 
         const store = await DatabaseRuntimeRiskStore.create({ database });
         const runner = new IngestionRunner({ store, logger });
-        const indexer = new EntityIndexer({ catalog, auth, store, logger });
+        const indexer = new EntityIndexer({ catalog, auth, store, logger, config });
 
         const registered: RegisteredSource[] = sources.map(source => {
           if (isPushSource(source)) return { source };
@@ -104,8 +109,24 @@ export const runtimeRiskPlugin = createBackendPlugin({
           },
         });
 
-        const risk = new RiskService({ store, indexer, policy, sources: () => registered });
-        const exceptions = new ExceptionService({ store, risk, permissions, policy, auditor, logger });
+        const notifier = new RiskNotifier({ notifications, logger, ...readNotificationConfig(config) });
+        const risk = new RiskService({
+          store,
+          indexer,
+          policy,
+          sources: () => registered,
+          onDecision: (answer, entity) => notifier.gateDecided(answer, entity),
+        });
+        const exceptions = new ExceptionService({
+          store,
+          risk,
+          permissions,
+          policy,
+          auditor,
+          logger,
+          onRequested: record => notifier.exceptionRequested(record),
+        });
+        const approvals = new ApprovalService({ store, risk, permissions, auditor, logger });
         await scheduler.scheduleTask({
           id: 'runtime-risk-exceptions',
           frequency: { minutes: 1 },
@@ -113,9 +134,19 @@ export const runtimeRiskPlugin = createBackendPlugin({
           scope: 'global',
           fn: async () => {
             await exceptions.sweep();
+            await approvals.sweep();
           },
         });
-        const router = await createRouter({ httpAuth, auditor, logger, store, risk, exceptions, sources: () => registered });
+        const router = await createRouter({
+          httpAuth,
+          auditor,
+          logger,
+          store,
+          risk,
+          exceptions,
+          approvals,
+          sources: () => registered,
+        });
         httpRouter.use(router);
         // Push vendors cannot hold Backstage tokens: the webhook route authenticates
         // each request by the source's HMAC signature over the raw body instead.

@@ -17,13 +17,16 @@ import {
 } from '@internal/plugin-runtime-risk-common';
 import { isPushSource } from '@internal/plugin-runtime-risk-node';
 import type { RiskService } from './service/RiskService';
-import { decisionFromRecord } from './service/RiskService';
 import type { RegisteredSource } from './service/sources';
 import type { RuntimeRiskStore } from './store/types';
 import { decodeDecisionCursor } from './store/DatabaseRuntimeRiskStore';
 import { validateSignals } from './ingestion/validate';
 import { candidateIdentifiers } from './correlation/identifiers';
 import { loadOpenApiSpec } from './schema/openapi';
+import { addApprovalRoutes } from './approvals/routes';
+import type { ApprovalService } from './approvals/ApprovalService';
+import { addAnalysisRoute } from './analysis/analysisRouter';
+import { addCoverageRoutes } from './correlation/coverageRouter';
 import {
   ExceptionDecisionSchema,
   ExceptionRequestSchema,
@@ -43,6 +46,8 @@ export interface RouterOptions {
   exceptions: ExceptionService;
   sources: () => RegisteredSource[];
   clock?: () => Date;
+  /** Approval, rejection and override of decisions (src/approvals). */
+  approvals?: ApprovalService;
 }
 
 /** Formats zod issues as `field: message` so a 400 names the field. */
@@ -217,7 +222,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     }
     const page = await store.listDecisions(query);
     const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
-      items: page.items.map(decisionFromRecord),
+      items: page.items.map(r => risk.present(r)),
       totalCount: page.totalCount,
     };
     if (page.nextCursor) body.nextCursor = page.nextCursor;
@@ -241,6 +246,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const items = await risk.risk(entityRef, query.environment);
     res.json(query.environment !== undefined ? items[0] : { items });
   });
+  addAnalysisRoute(api, { risk, httpAuth });
 
   api.get('/v1/signals', async (req, res) => {
     await requireCredentials(req);
@@ -331,6 +337,10 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       }
     });
   }
+
+  addApprovalRoutes(api, { httpAuth, auditor, store, approvals: options.approvals });
+
+  addCoverageRoutes(api, { httpAuth, store, risk });
 
   return router;
 }

@@ -131,6 +131,22 @@ describe('runtime-risk CLI against the real backend plugin', () => {
     });
   });
 
+  it('audit verify reports the decision log of the gate calls intact (exit 0)', async () => {
+    const env = { RUNTIME_RISK_URL: url, RUNTIME_RISK_TOKEN: TOKEN };
+    const gate = await runCli(['gate', '--entity', 'component:default/payments-api', '--env', 'production'], env);
+    expect(gate.code).toBe(1);
+    const run = await runCli(['audit', 'verify'], env);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('decision log intact');
+    const json = await runCli(['audit', 'verify', '--json'], env);
+    expect(json.code).toBe(0);
+    const answer = JSON.parse(json.stdout);
+    expect(answer).toMatchObject({ ok: true, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // at least the gate call above was recorded
+    expect(answer.checked).toBeGreaterThanOrEqual(1);
+  });
+
   it('exits 3 with a wrong token and 4 for an unknown environment or entity', async () => {
     const bad = await runCli(['gate', '--entity', 'component:default/payments-api', '--env', 'production'], {
       RUNTIME_RISK_URL: url,

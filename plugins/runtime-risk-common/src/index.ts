@@ -13,3 +13,4 @@ export * from './permissions';
 export const ANNOTATION_HOSTS = 'runtime-risk.io/hosts';
 /** Plugin id and HTTP base path. */
 export const RUNTIME_RISK_PLUGIN_ID = 'runtime-risk';
+export * from './analysis';

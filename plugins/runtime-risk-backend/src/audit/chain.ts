@@ -33,31 +33,98 @@ export type ChainVerification =
   | { ok: true; checked: number; head: string }
   | { ok: false; checked: number; brokenAt: number; problem: 'modified' | 'missing' | 'relinked'; message: string };
 
+type ChainProblem = Extract<ChainVerification, { ok: false }>;
+
+/**
+ * Verifies a hash chain incrementally, one page of rows (in seq order) at a time,
+ * so that a long log never has to be held in memory. `push` answers the first
+ * broken link and keeps answering it; `result` the outcome so far.
+ */
+export class ChainVerifier {
+  private prev = GENESIS_HASH;
+  private expectedSeq = 1;
+  private checkedCount = 0;
+  private problem: ChainProblem | undefined;
+
+  get checked(): number {
+    return this.checkedCount;
+  }
+
+  /** The seq of the last verified row (0 before any). */
+  get lastSeq(): number {
+    return this.expectedSeq - 1;
+  }
+
+  get head(): string {
+    return this.prev;
+  }
+
+  push(rows: ChainRow[]): ChainProblem | undefined {
+    for (const row of rows) {
+      if (this.problem) return this.problem;
+      this.problem = this.check(row);
+    }
+    return this.problem;
+  }
+
+  private check(row: ChainRow): ChainProblem | undefined {
+    const checked = this.checkedCount;
+    if (row.seq !== this.expectedSeq) {
+      const gap = row.seq - 1 > this.expectedSeq ? `records ${this.expectedSeq}..${row.seq - 1} are` : `record ${this.expectedSeq} is`;
+      if (row.seq < this.expectedSeq) {
+        return { ok: false, checked, brokenAt: row.seq, problem: 'relinked', message: `record ${row.seq} appears out of order` };
+      }
+      return { ok: false, checked, brokenAt: this.expectedSeq, problem: 'missing', message: `${gap} missing (next is ${row.seq})` };
+    }
+    if (row.prevHash !== this.prev) {
+      return { ok: false, checked, brokenAt: row.seq, problem: 'relinked', message: `record ${row.seq} does not link to record ${row.seq - 1}` };
+    }
+    if (chainHash(row.prevHash, row.seq, row.payload) !== row.hash) {
+      return { ok: false, checked, brokenAt: row.seq, problem: 'modified', message: `record ${row.seq} was modified after it was written` };
+    }
+    this.prev = row.hash;
+    this.expectedSeq += 1;
+    this.checkedCount += 1;
+    return undefined;
+  }
+
+  /**
+   * The outcome. With `expectedHead` (the seq and hash the log's head says were
+   * written last) records removed from the end of the log are reported too.
+   */
+  result(expectedHead?: { seq: number; hash: string }): ChainVerification {
+    if (this.problem) return this.problem;
+    if (expectedHead && expectedHead.seq > this.lastSeq) {
+      const from = this.lastSeq + 1;
+      const gap = expectedHead.seq > from ? `records ${from}..${expectedHead.seq} are` : `record ${from} is`;
+      return {
+        ok: false,
+        checked: this.checkedCount,
+        brokenAt: from,
+        problem: 'missing',
+        message: `${gap} missing (the log's head is record ${expectedHead.seq})`,
+      };
+    }
+    if (expectedHead && expectedHead.seq === this.lastSeq && expectedHead.hash !== this.prev) {
+      return {
+        ok: false,
+        checked: this.checkedCount,
+        brokenAt: this.lastSeq,
+        problem: 'modified',
+        message: `record ${this.lastSeq} does not match the hash the log's head recorded for it`,
+      };
+    }
+    return { ok: true, checked: this.checkedCount, head: this.prev };
+  }
+}
+
 /**
  * Verifies an append-only hash chain, rows in seq order. Reports the first
  * broken link: a modified row (its hash no longer matches its content), a
  * removed row (a gap in seq), or a row re-linked to a different predecessor.
  */
 export function verifyChain(rows: ChainRow[]): ChainVerification {
-  let prev = GENESIS_HASH;
-  let expectedSeq = rows.length ? rows[0].seq : 1;
-  if (rows.length && rows[0].seq !== 1) {
-    return { ok: false, checked: 0, brokenAt: 1, problem: 'missing', message: `records 1..${rows[0].seq - 1} are missing` };
-  }
-  let checked = 0;
-  for (const row of rows) {
-    if (row.seq !== expectedSeq) {
-      return { ok: false, checked, brokenAt: expectedSeq, problem: 'missing', message: `record ${expectedSeq} is missing (next is ${row.seq})` };
-    }
-    if (row.prevHash !== prev) {
-      return { ok: false, checked, brokenAt: row.seq, problem: 'relinked', message: `record ${row.seq} does not link to record ${row.seq - 1}` };
-    }
-    if (chainHash(row.prevHash, row.seq, row.payload) !== row.hash) {
-      return { ok: false, checked, brokenAt: row.seq, problem: 'modified', message: `record ${row.seq} was modified after it was written` };
-    }
-    prev = row.hash;
-    expectedSeq += 1;
-    checked += 1;
-  }
-  return { ok: true, checked, head: prev };
+  const verifier = new ChainVerifier();
+  verifier.push(rows);
+  return verifier.result();
 }

@@ -1,29 +1,90 @@
 import type { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
+import type { Config } from '@backstage/config';
 import type { Entity } from '@backstage/catalog-model';
 import type { IndexedEntity, RuntimeRiskStore } from '../store/types';
-import { indexEntity } from './entityIndex';
+import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
+import { InventorySource } from './inventory';
 
 const PAGE_SIZE = 500;
-const FIELDS = ['kind', 'metadata.name', 'metadata.namespace', 'metadata.annotations', 'spec.owner', 'spec.system'];
+const SIGNAL_PAGE_SIZE = 1000;
+const FIELDS = [
+  'kind',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.annotations',
+  'metadata.labels',
+  'spec.owner',
+  'spec.system',
+  'spec.type',
+  'spec.environment',
+  'spec.dependsOn',
+  'relations',
+];
 
 /**
- * Builds the correlation index from the catalog. The gate reads the index; it
- * never walks the catalog per request.
+ * Builds the correlation index from the catalog, the known assets (stored
+ * signals) and the inventory. The gate reads the index; it never walks the
+ * catalog per request.
+ *
+ * CIDR blocks and Kubernetes label selectors cannot be looked up by exact
+ * identifier, so each rebuild resolves them against the assets known at that
+ * moment into concrete identifiers (IPs, pods, nodes) stored in the index.
+ * Trade-off: an asset that EDR reports for the first time (a new pod, a new
+ * IP inside a block) reaches its entity at the next rebuild, i.e. within
+ * `runtimeRisk.correlation.frequency`; until then a signal on it counts only
+ * through identifiers the catalog names exactly.
  */
 export class EntityIndexer {
+  private readonly inventory: InventorySource;
+  private lastAssets: KnownAssets | undefined;
+
   constructor(
     private readonly options: {
       catalog: CatalogService;
       auth: AuthService;
       store: RuntimeRiskStore;
       logger: LoggerService;
+      /** Root config, for `runtimeRisk.correlation.inventory` / `inventoryFile` (validated here, failing fast). */
+      config?: Config;
+      /** An inventory given directly (tests); replaces the one from config. */
+      inventory?: InventorySource;
       clock?: () => Date;
     },
-  ) {}
+  ) {
+    this.inventory = options.inventory ?? InventorySource.fromConfig(options.config);
+  }
 
   private now(): string {
     return (this.options.clock?.() ?? new Date()).toISOString();
+  }
+
+  /** Every stored signal's asset (any status: a resolved detection still tells where a pod runs). */
+  private async knownAssets(): Promise<KnownAssets> {
+    const assets = new KnownAssets();
+    for (let offset = 0; ; offset += SIGNAL_PAGE_SIZE) {
+      const page = await this.options.store.listSignals({ limit: SIGNAL_PAGE_SIZE, offset });
+      for (const s of page.items) assets.addAsset(s.asset);
+      if (page.items.length < SIGNAL_PAGE_SIZE || offset + page.items.length >= page.totalCount) break;
+    }
+    return assets;
+  }
+
+  private report(problems: IndexProblem[]): void {
+    for (const p of problems.slice(0, 20)) {
+      this.options.logger.warn(`runtime-risk correlation: ${p.entityRef}: ${p.message}`);
+    }
+    if (problems.length > 20) this.options.logger.warn(`runtime-risk correlation: ${problems.length - 20} more problems`);
+  }
+
+  /** The inventory on the gate path: an unreadable file is logged and skipped here (the rebuild fails on it). */
+  private inventoryForOne() {
+    try {
+      return this.inventory.entries();
+    } catch (e) {
+      this.options.logger.warn(`runtime-risk correlation: inventory not used: ${(e as Error).message}`);
+      return [];
+    }
   }
 
   /** Pages through the whole catalog and replaces the index. Returns the number of entities indexed. */
@@ -31,7 +92,7 @@ export class EntityIndexer {
     const { catalog, auth, store, logger } = this.options;
     const credentials = await auth.getOwnServiceCredentials();
     const updatedAt = this.now();
-    const entries = new Map<string, IndexedEntity>();
+    const entities: Entity[] = [];
     let cursor: string | undefined;
     let pages = 0;
     do {
@@ -39,28 +100,47 @@ export class EntityIndexer {
         cursor ? { cursor, limit: PAGE_SIZE, fields: FIELDS } : { limit: PAGE_SIZE, fields: FIELDS },
         { credentials },
       );
-      for (const entity of response.items) {
-        const entry = indexEntity(entity, updatedAt);
-        entries.set(entry.entityRef, entry);
-      }
+      entities.push(...response.items);
       cursor = response.pageInfo.nextCursor;
       pages += 1;
     } while (cursor && withinPageLimit(pages));
-    await store.replaceEntityIndex([...entries.values()]);
-    logger.info(`runtime-risk correlation index rebuilt: ${entries.size} entities`);
-    return entries.size;
+    const inventory = this.inventory.entries();
+    const assets = await this.knownAssets();
+    const { entries, problems } = buildIndex({ entities, assets, inventory, updatedAt });
+    this.report(problems);
+    await store.replaceEntityIndex(entries);
+    this.lastAssets = assets;
+    logger.info(
+      `runtime-risk correlation index rebuilt: ${entries.length} entities, ${assets.pods.size} pods and ${assets.ips.size} IPs known`,
+    );
+    return entries.length;
   }
 
   /**
    * Looks one entity up in the catalog (for an entity the index does not know
-   * yet) and indexes it. Returns undefined when the catalog does not know it.
+   * yet) and indexes it with its annotations, its `dependsOn` Resources, the
+   * inventory and the assets known at the last rebuild (its system's Resources
+   * join at the next full rebuild). Returns undefined when the catalog does not know it.
    */
   async indexOne(entityRef: string): Promise<IndexedEntity | undefined> {
     const { catalog, auth, store } = this.options;
     const credentials = await auth.getOwnServiceCredentials();
     const entity: Entity | undefined = await catalog.getEntityByRef(entityRef, { credentials });
     if (!entity) return undefined;
-    const entry = indexEntity(entity, this.now());
+    const targets = (entity.relations ?? []).filter(r => r.type === 'dependsOn').map(r => r.targetRef);
+    const related = targets.length
+      ? (await catalog.getEntitiesByRefs({ entityRefs: targets, fields: FIELDS }, { credentials })).items.filter(
+          (e): e is Entity => !!e,
+        )
+      : [];
+    const { entries, problems } = buildIndex({
+      entities: [entity, ...related],
+      assets: this.lastAssets ?? new KnownAssets(),
+      inventory: this.inventoryForOne(),
+      updatedAt: this.now(),
+    });
+    this.report(problems.filter(p => p.entityRef === entries[0]?.entityRef));
+    const entry = entries[0];
     await store.upsertEntity(entry);
     return entry;
   }

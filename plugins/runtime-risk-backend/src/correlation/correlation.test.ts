@@ -7,6 +7,8 @@ import { component } from '../testUtils/fixtures';
 import { EntityIndexer } from './EntityIndexer';
 import { hostsForEnvironment, indexEntity } from './entityIndex';
 import { assetIdentifiers, candidateIdentifiers, identifierMatches } from './identifiers';
+import { InventorySource } from './inventory';
+import { resource, withDependsOn } from './testFixtures';
 
 function asset(a: Partial<Asset>): Asset {
   return normalizeAsset({ ips: [], macs: [], ...a });
@@ -101,5 +103,75 @@ describe.each(databases.eachSupportedId())('EntityIndexer on %p', databaseId => 
     expect((await indexer.indexOne('component:default/svc-5'))?.hosts.map(h => h.value)).toEqual(['host-5']);
     expect(await store.getEntity('component:default/svc-5')).toBeDefined();
     expect(await indexer.indexOne('component:default/missing')).toBeUndefined();
+  });
+
+  it('indexes relations, pods and the inventory on rebuild, and one new entity with its dependsOn Resources', async () => {
+    const knex = await databases.init(databaseId);
+    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex }) });
+    const now = new Date().toISOString();
+    await store.commitBatch({
+      sourceId: 'edr',
+      sourceType: 'memory',
+      at: now,
+      signals: [
+        {
+          id: 'edr:p1',
+          source: 'edr',
+          sourceId: 'p1',
+          kind: 'detection',
+          severity: 'low',
+          confidence: 1,
+          status: 'resolved',
+          title: 'pod seen',
+          tactics: [],
+          techniques: [],
+          asset: asset({ k8s: { cluster: 'c', namespace: 'n', pod: 'api-1', node: 'node-7', labels: { app: 'api' } } }),
+          firstSeenAt: now,
+          lastSeenAt: now,
+          fetchedAt: now,
+        },
+      ],
+    });
+    const vm = resource('api-vm', { type: 'vm', environment: 'production' }, { 'runtime-risk.io/ip': '10.3.0.9' });
+    const entities: Entity[] = [
+      component('api', { 'backstage.io/kubernetes-label-selector': 'app=api' }),
+      vm,
+      withDependsOn(component('later'), 'resource:default/api-vm'),
+    ];
+    const catalog = catalogServiceMock({ entities });
+    const indexer = new EntityIndexer({
+      catalog,
+      auth: mockServices.auth(),
+      store,
+      logger: mockServices.logger.mock(),
+      inventory: InventorySource.of([{ entityRef: 'component:default/later', environment: 'staging', hosts: ['later-stg'] }]),
+    });
+    expect(await indexer.rebuild()).toBe(3);
+    const api = await store.getEntity('component:default/api');
+    expect(api?.hosts).toEqual([
+      { environment: '*', value: 'node-7', matchedBy: 'kubernetes:node' },
+      { environment: '*', value: 'pod:c/n/api-1', matchedBy: 'kubernetes:label-selector' },
+    ]);
+    const later = await store.getEntity('component:default/later');
+    expect(later?.hosts).toEqual([
+      { environment: 'production', value: '10.3.0.9', matchedBy: 'relation:dependsOn:resource:default/api-vm' },
+      { environment: 'staging', value: 'later-stg', matchedBy: 'inventory' },
+    ]);
+    expect((await store.listEntityIndex()).map(e => e.entityRef)).toEqual([
+      'component:default/api',
+      'component:default/later',
+      'resource:default/api-vm',
+    ]);
+
+    // an entity added to the catalog after the rebuild is indexed on demand, relations included
+    const grown = catalogServiceMock({
+      entities: [...entities, withDependsOn(component('newer', { 'backstage.io/kubernetes-id': 'x' }), 'resource:default/api-vm')],
+    });
+    const onDemand = new EntityIndexer({ catalog: grown, auth: mockServices.auth(), store, logger: mockServices.logger.mock() });
+    const one = await onDemand.indexOne('component:default/newer');
+    expect(one?.hosts).toEqual([
+      { environment: 'production', value: '10.3.0.9', matchedBy: 'relation:dependsOn:resource:default/api-vm' },
+    ]);
+    expect(await store.getEntity('component:default/newer')).toEqual(one);
   });
 });

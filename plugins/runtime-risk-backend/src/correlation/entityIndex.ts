@@ -1,6 +1,7 @@
 import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import { ANNOTATION_HOSTS } from '@internal/plugin-runtime-risk-common';
 import type { IndexedEntity } from '../store/types';
+import { normalizeIp, parseCidr } from './identifiers';
 
 /** The environment key of hosts that apply to every environment without their own entry. */
 export const ALL_ENVIRONMENTS = '*';
@@ -8,8 +9,23 @@ export const ALL_ENVIRONMENTS = '*';
 /** `matchedBy` of hosts found through the generic annotation. */
 export const MATCHED_BY_ANNOTATION = `annotation:${ANNOTATION_HOSTS}`;
 
-function splitHosts(value: string): string[] {
-  return [...new Set(value.split(',').map(v => v.trim().toLowerCase()).filter(Boolean))];
+/** A host value as indexed: lower-cased, IPs and CIDR blocks in canonical form. */
+export function normalizeHostValue(value: string): string {
+  const v = value.trim().toLowerCase();
+  return normalizeIp(v) ?? parseCidr(v)?.text ?? v;
+}
+
+/** Splits a comma (or whitespace) separated host list into normalized, distinct values. */
+export function splitHosts(value: string): string[] {
+  return [...new Set(value.split(/[,\s]+/).map(normalizeHostValue).filter(Boolean))];
+}
+
+/** Separator of several rules in one `matchedBy` (a host reached by more than one rule). */
+export const RULE_SEPARATOR = ', ';
+
+/** The rules of a `matchedBy` value. */
+export function rulesOf(matchedBy: string): string[] {
+  return matchedBy.split(RULE_SEPARATOR).filter(Boolean);
 }
 
 function refOf(value: unknown, defaultKind: string, namespace: string): string | null {
@@ -52,13 +68,54 @@ export function indexEntity(entity: Entity, updatedAt: string): IndexedEntity {
   };
 }
 
-/** Hosts of an indexed entity for one environment: its own entries if any, else the all-environment ones. */
+/**
+ * Hosts of an indexed entity for one environment. Entries of that environment
+ * and of every environment (`*`) both apply, except that hosts of the generic
+ * annotation `runtime-risk.io/hosts` are replaced by
+ * `runtime-risk.io/hosts.<environment>` when the entity has that annotation
+ * (DESIGN "Host annotations"). Hosts of another environment never apply. A
+ * host reached by several rules is listed once with all its rules.
+ */
 export function hostsForEnvironment(entity: IndexedEntity, environment: string): IndexedEntity['hosts'] {
-  const own = entity.hosts.filter(h => h.environment === environment);
-  return own.length > 0 ? own : entity.hosts.filter(h => h.environment === ALL_ENVIRONMENTS);
+  const envAnnotation = `${MATCHED_BY_ANNOTATION}.${environment}`;
+  const replaced = entity.hosts.some(h => h.environment === environment && rulesOf(h.matchedBy).includes(envAnnotation));
+  const byValue = new Map<string, { environment: string; rules: string[] }>();
+  // environment-specific entries first, so that their environment is the one reported
+  const ordered = [
+    ...entity.hosts.filter(h => h.environment === environment),
+    ...entity.hosts.filter(h => h.environment === ALL_ENVIRONMENTS && environment !== ALL_ENVIRONMENTS),
+  ];
+  for (const h of ordered) {
+    let rules = rulesOf(h.matchedBy);
+    if (replaced && h.environment === ALL_ENVIRONMENTS) rules = rules.filter(r => r !== MATCHED_BY_ANNOTATION);
+    if (rules.length === 0) continue;
+    const existing = byValue.get(h.value);
+    if (existing) {
+      for (const r of rules) if (!existing.rules.includes(r)) existing.rules.push(r);
+    } else {
+      byValue.set(h.value, { environment: h.environment, rules: [...rules] });
+    }
+  }
+  return [...byValue.entries()]
+    .map(([value, e]) => ({ environment: e.environment, value, matchedBy: e.rules.join(RULE_SEPARATOR) }))
+    .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
 
-/** What correlation tries, for the `uncorrelated` reason. */
-export function correlationTried(environment: string): string[] {
-  return [MATCHED_BY_ANNOTATION, `${MATCHED_BY_ANNOTATION}.${environment}`];
+/** Every way correlation tries to reach hosts, for the `uncorrelated` reason. */
+export function correlationTried(environment: string, entity?: IndexedEntity): string[] {
+  const tried = [
+    MATCHED_BY_ANNOTATION,
+    `${MATCHED_BY_ANNOTATION}.${environment}`,
+    'relation:dependsOn (Resources of type host, vm, node)',
+    "relation:system (the system's Resources of type host, vm, node)",
+    'kubernetes:kubernetes-id',
+    'kubernetes:label-selector',
+    'kubernetes:node',
+    'inventory',
+  ];
+  if (entity) {
+    const elsewhere = [...new Set(entity.hosts.map(h => h.environment))].filter(e => e !== environment && e !== ALL_ENVIRONMENTS);
+    if (elsewhere.length) tried.push(`(hosts exist only for other environments: ${elsewhere.sort().join(', ')})`);
+  }
+  return tried;
 }

@@ -64,6 +64,8 @@ export class ExceptionService {
       auditor?: AuditorService;
       logger?: LoggerService;
       clock?: () => Date;
+      /** Told of every new exception request (notifications); must not throw. */
+      onRequested?: (record: ExceptionRecord) => void;
     },
   ) {}
 
@@ -113,6 +115,7 @@ export class ExceptionService {
       createdAt: now.toISOString(),
     };
     await store.insertException(record);
+    this.options.onRequested?.(record);
     return record;
   }
 

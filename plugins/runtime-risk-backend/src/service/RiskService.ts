@@ -1,11 +1,12 @@
 import { InputError, NotFoundError, ConflictError } from '@backstage/errors';
-import type {
-  Decision,
-  EntityRisk,
-  GateDecision,
-  MatchedHost,
-  ParsedGateRequest,
-  SourceHealth,
+import {
+  durationToMs,
+  type Decision,
+  type EntityRisk,
+  type GateDecision,
+  type MatchedHost,
+  type ParsedGateRequest,
+  type SourceHealth,
 } from '@internal/plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
 import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
@@ -22,6 +23,9 @@ import {
 import { sourceHealth } from '../ingestion/sourceStatus';
 import type { DecisionRecord, IndexedEntity, RuntimeRiskStore } from '../store/types';
 import type { RegisteredSource } from './sources';
+
+/** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
+export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;
 
 /** The replay of a stored decision. */
 export interface ReplayResult {
@@ -53,6 +57,8 @@ export class RiskService {
       policy: CompiledPolicy;
       sources: () => RegisteredSource[];
       clock?: () => Date;
+      /** Told of every recorded gate answer (notifications); must not throw. */
+      onDecision?: (answer: GateDecision, entity: IndexedEntity) => void;
     },
   ) {}
 
@@ -164,7 +170,7 @@ export class RiskService {
       exceptions,
       dryRun,
     };
-    if (hosts.length === 0) input.correlationTried = correlationTried(environment);
+    if (hosts.length === 0) input.correlationTried = correlationTried(environment, entity);
     return input;
   }
 
@@ -211,8 +217,10 @@ export class RiskService {
       dryRun: request.dryRun,
       status: answer.status ?? 'final',
       createdAt: input.now,
+      requestedBy: meta.requestedBy ?? null,
     };
     await this.options.store.insertDecision(record);
+    this.options.onDecision?.(answer, entity);
     return answer;
   }
 
@@ -235,7 +243,24 @@ export class RiskService {
   async getDecision(id: string): Promise<GateDecision> {
     const record = await this.options.store.getDecision(id);
     if (!record) throw new NotFoundError(`no decision '${id}'`);
-    return decisionFromRecord(record);
+    return this.present(record);
+  }
+
+  /** How long an approval of a pending decision in `environment` may take (`approvalTtl`, default 24 hours). */
+  approvalTtlMs(environment: string): number {
+    const env = this.options.policy.environments[environment];
+    return env?.approvalTtl ? durationToMs(env.approvalTtl) : DEFAULT_APPROVAL_TTL_MS;
+  }
+
+  /** Whether a pending decision has waited longer than its environment's `approvalTtl` at `now`. */
+  isApprovalExpired(record: DecisionRecord, now: Date = this.nowDate()): boolean {
+    return record.status === 'pending' && Date.parse(record.createdAt) + this.approvalTtlMs(record.environment) <= now.getTime();
+  }
+
+  /** A stored decision as answered now: a pending one past its `approvalTtl` reads as expired. */
+  present(record: DecisionRecord): GateDecision {
+    const answer = decisionFromRecord(record);
+    return this.isApprovalExpired(record) ? { ...answer, status: 'expired' } : answer;
   }
 
   /** Re-evaluates a stored decision's inputs with the current policy; 409 if the policy changed since. */
@@ -249,7 +274,8 @@ export class RiskService {
       );
     }
     const evaluation = evaluate(record.inputs as EvaluationInput, policy);
-    const stored = decisionFromRecord(record);
+    // the gate's own answer, before any approval, rejection or override
+    const stored = decisionFromRecord({ ...record, outcome: null });
     const original: ComparableOutcome = comparable(stored);
     const replayed: ComparableOutcome = comparable(evaluation);
     return { decisionId: id, matches: canonicalJson(original) === canonicalJson(replayed), original, replayed };
@@ -279,7 +305,13 @@ function comparable(x: {
 export function decisionFromRecord(record: DecisionRecord): GateDecision {
   const result = (record.result ?? {}) as GateDecision & { request?: unknown };
   const { request: _request, ...answer } = result;
-  return { ...answer, status: record.status as GateDecision['status'] };
+  const out: GateDecision = { ...answer, status: record.status as GateDecision['status'] };
+  // an approved, rejected or overridden decision answers its final decision and says why
+  if (record.outcome) {
+    out.decision = record.outcome.decision;
+    out.reasons = [...answer.reasons, record.outcome.reason];
+  }
+  return out;
 }
 
 function toEntityRisk(input: EvaluationInput, evaluation: Evaluation): EntityRisk {

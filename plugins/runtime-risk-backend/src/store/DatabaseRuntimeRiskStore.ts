@@ -2,10 +2,15 @@ import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import type { Knex } from 'knex';
 import type { Signal } from '@internal/plugin-runtime-risk-common';
+import { createHash } from 'node:crypto';
 import { assetIdentifiers } from '../correlation/identifiers';
+import { appendAuditRecord, listAuditRecords, verifyAuditLog, type AuditEntry, type AuditRecord } from '../audit/log';
+import { canonicalJson, type ChainVerification } from '../audit/chain';
 import type {
   CommitBatchOptions,
+  DecisionOutcome,
   DecisionRecord,
+  DecisionTransition,
   ExceptionRecord,
   ExceptionTransition,
   IdentifiedSignal,
@@ -31,6 +36,9 @@ const T = {
   entityHosts: 'runtime_risk_entity_hosts',
   exceptions: 'runtime_risk_exceptions',
 } as const;
+
+/** The actor of automatic changes (same as the exception service's). */
+const SYSTEM_ACTOR = 'runtime-risk';
 
 /** Rows per multi-row insert; keeps SQLite under its bound-variable limit. */
 const CHUNK = 40;
@@ -116,7 +124,7 @@ function rowToSourceState(r: Row): SourceState {
 }
 
 function rowToDecision(r: Row): DecisionRecord {
-  return {
+  const d: DecisionRecord = {
     id: str(r.id),
     entityRef: str(r.entity_ref),
     environment: str(r.environment),
@@ -131,6 +139,37 @@ function rowToDecision(r: Row): DecisionRecord {
     dryRun: r.dry_run === true || r.dry_run === 1 || r.dry_run === '1',
     status: str(r.status),
     createdAt: str(r.created_at),
+  };
+  if (r.outcome !== null && r.outcome !== undefined) d.outcome = json<DecisionOutcome | null>(r.outcome, null);
+  if (r.decided_by !== null && r.decided_by !== undefined) d.decidedBy = str(r.decided_by);
+  if (r.decided_at !== null && r.decided_at !== undefined) d.decidedAt = str(r.decided_at);
+  return d;
+}
+
+/** What the audit log records of a gate decision (the full inputs stay in the decisions table; their hash is logged). */
+function decisionAuditEntry(record: DecisionRecord): AuditEntry {
+  const result = (record.result ?? {}) as { exception?: { id?: string }; request?: Record<string, unknown> };
+  const payload: Record<string, unknown> = {
+    decisionId: record.id,
+    entityRef: record.entityRef,
+    environment: record.environment,
+    decision: record.decision,
+    riskLevel: record.riskLevel,
+    score: record.score,
+    status: record.status,
+    dryRun: record.dryRun,
+    policy: { id: record.policyId, hash: record.policyHash },
+    reasons: (record.reasons as { code?: unknown }[]).map(r => r?.code ?? null),
+    inputsHash: createHash('sha256').update(canonicalJson(record.inputs)).digest('hex'),
+  };
+  if (result.exception?.id) payload.exceptionId = result.exception.id;
+  if (result.request) payload.request = result.request;
+  return {
+    at: record.createdAt,
+    type: 'gate-decision',
+    actor: record.requestedBy ?? 'unknown',
+    subject: record.id,
+    payload,
   };
 }
 
@@ -303,7 +342,14 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
 
   async insertDecision(record: DecisionRecord): Promise<void> {
-    await this.db(T.decisions).insert({
+    await this.db.transaction(async tx => {
+      await this.insertDecisionRow(tx, record);
+      await appendAuditRecord(tx, decisionAuditEntry(record));
+    });
+  }
+
+  private async insertDecisionRow(tx: Knex.Transaction, record: DecisionRecord): Promise<void> {
+    await tx(T.decisions).insert({
       id: record.id,
       entity_ref: record.entityRef,
       environment: record.environment,
@@ -321,6 +367,45 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       prev_hash: null,
       hash: null,
     });
+  }
+
+  async transitionDecision(t: DecisionTransition): Promise<boolean> {
+    return this.db.transaction(async tx => {
+      const update: Row = { status: t.to, decided_by: t.by, decided_at: t.at };
+      if (t.outcome) update.outcome = JSON.stringify(t.outcome);
+      const count = await tx(T.decisions).where({ id: t.id }).whereIn('status', t.from).update(update);
+      if (Number(count) !== 1) return false;
+      const row = await tx(T.decisions).where({ id: t.id }).first('entity_ref', 'environment', 'decision');
+      const payload: Record<string, unknown> = {
+        decisionId: t.id,
+        entityRef: strOrNull(row?.entity_ref),
+        environment: strOrNull(row?.environment),
+        from: str(row?.decision),
+        status: t.to,
+      };
+      if (t.outcome) {
+        payload.decision = t.outcome.decision;
+        payload.reason = t.outcome.reason;
+        if (t.outcome.comment !== undefined) payload.comment = t.outcome.comment;
+      }
+      await appendAuditRecord(tx, { at: t.at, type: t.auditType, actor: t.by, subject: t.id, payload });
+      return true;
+    });
+  }
+
+  async listPendingDecisions(options: { createdBefore?: string; limit: number }): Promise<DecisionRecord[]> {
+    const q = this.db(T.decisions).where({ status: 'pending' });
+    if (options.createdBefore) q.where('created_at', '<', options.createdBefore);
+    const rows: Row[] = await q.orderBy('seq', 'asc').limit(options.limit);
+    return rows.map(rowToDecision);
+  }
+
+  async listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]> {
+    return listAuditRecords(this.db, options);
+  }
+
+  async verifyAuditLog(): Promise<ChainVerification> {
+    return verifyAuditLog(this.db);
   }
 
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
@@ -382,6 +467,27 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     for (const chunk of chunks(hostRows, CHUNK * 2)) await tx(T.entityHosts).insert(chunk);
   }
 
+  async listEntityIndex(): Promise<IndexedEntity[]> {
+    const rows: Row[] = await this.db(T.entities).select().orderBy('entity_ref');
+    const hostRows: Row[] = await this.db(T.entityHosts).select().orderBy(['entity_ref', 'environment', 'value']);
+    const hosts = new Map<string, IndexedEntity['hosts']>();
+    for (const h of hostRows) {
+      const list = hosts.get(str(h.entity_ref)) ?? [];
+      list.push({ environment: str(h.environment), value: str(h.value), matchedBy: str(h.matched_by) });
+      hosts.set(str(h.entity_ref), list);
+    }
+    return rows.map(row => ({
+      entityRef: str(row.entity_ref),
+      kind: str(row.kind),
+      namespace: str(row.namespace),
+      name: str(row.name),
+      owner: strOrNull(row.owner),
+      system: strOrNull(row.system),
+      updatedAt: str(row.updated_at),
+      hosts: hosts.get(str(row.entity_ref)) ?? [],
+    }));
+  }
+
   async getEntity(entityRef: string): Promise<IndexedEntity | undefined> {
     const row = await this.db(T.entities).where({ entity_ref: entityRef }).first();
     if (!row) return undefined;
@@ -436,12 +542,57 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   async transitionException(t: ExceptionTransition): Promise<boolean> {
     const update: Row = { status: t.to, decided_by: t.by, decided_at: t.at, decision_comment: t.comment ?? null };
     if (t.approvedBy !== undefined) update.approved_by = t.approvedBy;
-    const count = await this.db(T.exceptions).where({ id: t.id }).whereIn('status', t.from).update(update);
-    return Number(count) === 1;
+    return this.db.transaction(async tx => {
+      const before = await tx(T.exceptions).where({ id: t.id }).first('status', 'entity_ref', 'environment');
+      const count = await tx(T.exceptions).where({ id: t.id }).whereIn('status', t.from).update(update);
+      if (Number(count) !== 1) return false;
+      const type: AuditEntry['type'] =
+        t.to === 'approved'
+          ? 'exception-approve'
+          : t.to === 'rejected'
+            ? 'exception-reject'
+            : t.to === 'expired'
+              ? 'exception-expire'
+              : t.by === SYSTEM_ACTOR
+                ? 'exception-auto-revoke'
+                : 'exception-revoke';
+      const payload: Record<string, unknown> = {
+        exceptionId: t.id,
+        entityRef: strOrNull(before?.entity_ref),
+        environment: strOrNull(before?.environment),
+        from: strOrNull(before?.status),
+        status: t.to,
+      };
+      if (t.comment !== undefined) payload.comment = t.comment;
+      await appendAuditRecord(tx, { at: t.at, type, actor: t.by, subject: t.id, payload });
+      return true;
+    });
   }
 
   async insertException(record: ExceptionRecord): Promise<void> {
-    await this.db(T.exceptions).insert({
+    await this.db.transaction(async tx => {
+      await this.insertExceptionRow(tx, record);
+      await appendAuditRecord(tx, {
+        at: record.createdAt,
+        type: 'exception-create',
+        actor: record.requestedBy,
+        subject: record.id,
+        payload: {
+          exceptionId: record.id,
+          entityRef: record.entityRef,
+          environment: record.environment,
+          reason: record.reason,
+          status: record.status,
+          expiresAt: record.expiresAt,
+          signalIds: record.signalIds,
+          maxLevel: record.maxLevel,
+        },
+      });
+    });
+  }
+
+  private async insertExceptionRow(tx: Knex.Transaction, record: ExceptionRecord): Promise<void> {
+    await tx(T.exceptions).insert({
       id: record.id,
       entity_ref: record.entityRef,
       environment: record.environment,

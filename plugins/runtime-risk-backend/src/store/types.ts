@@ -1,4 +1,6 @@
-import type { Signal, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Decision, Reason, Signal, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { AuditRecord } from '../audit/log';
+import type { ChainVerification } from '../audit/chain';
 
 /** Kinds of host identifiers indexed for each signal asset. */
 export type IdentifierKind = 'hostname' | 'fqdn' | 'device_id' | 'instance_id' | 'ip' | 'mac';
@@ -68,6 +70,35 @@ export interface DecisionRecord {
   dryRun: boolean;
   status: string;
   createdAt: string;
+  /** Who asked for it (user entity ref or service subject); recorded in the audit log. */
+  requestedBy?: string | null;
+  /** The final outcome of a pending decision (approved, rejected, overridden). */
+  outcome?: DecisionOutcome | null;
+  decidedBy?: string | null;
+  decidedAt?: string | null;
+}
+
+/** How a pending (or overridden) decision ended. */
+export interface DecisionOutcome {
+  decision: Decision;
+  /** Appended to the decision's reasons (`approval_granted` / `approval_rejected`). */
+  reason: Reason;
+  comment?: string;
+  /** Set for overrides: the decision the gate had made. */
+  overridden?: Decision;
+}
+
+/** A status change of a decision, applied only if its current status is one of `from`. */
+export interface DecisionTransition {
+  id: string;
+  from: string[];
+  to: 'approved' | 'rejected' | 'expired' | 'final';
+  by: string;
+  at: string;
+  /** Absent for expiry: the decision stays as it was. */
+  outcome?: DecisionOutcome;
+  /** The audit-log record type (`decision-approve`, ...). */
+  auditType: 'decision-approve' | 'decision-reject' | 'decision-expire' | 'decision-override';
 }
 
 export interface ListDecisionsOptions {
@@ -151,7 +182,12 @@ export interface RuntimeRiskStore {
   findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]>;
   listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }>;
 
+  /** Stores a decision and appends `gate-decision` to the audit log, in one transaction. */
   insertDecision(record: DecisionRecord): Promise<void>;
+  /** Applies a decision status change and appends it to the audit log atomically; false when its status was not one of `from`. */
+  transitionDecision(transition: DecisionTransition): Promise<boolean>;
+  /** Pending decisions created before `createdBefore`, oldest first. */
+  listPendingDecisions(options: { createdBefore?: string; limit: number }): Promise<DecisionRecord[]>;
   getDecision(id: string): Promise<DecisionRecord | undefined>;
   listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>>;
 
@@ -160,13 +196,20 @@ export interface RuntimeRiskStore {
   /** Adds or replaces one entity in the index. */
   upsertEntity(entity: IndexedEntity): Promise<void>;
   getEntity(entityRef: string): Promise<IndexedEntity | undefined>;
+  /** The whole correlation index, ordered by entity ref (coverage report). */
+  listEntityIndex(): Promise<IndexedEntity[]>;
 
   insertException(record: ExceptionRecord): Promise<void>;
   getException(id: string): Promise<ExceptionRecord | undefined>;
   listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }>;
-  /** Applies a status change atomically; false when the exception's status was not one of `from`. */
+  /** Applies a status change and appends it to the audit log atomically; false when the exception's status was not one of `from`. */
   transitionException(transition: ExceptionTransition): Promise<boolean>;
 
   /** Approved exceptions of an entity + environment that have not expired at `now`. */
   listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]>;
+
+  /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
+  listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]>;
+  /** Walks the audit log's hash chain page by page. */
+  verifyAuditLog(): Promise<ChainVerification>;
 }

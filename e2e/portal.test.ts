@@ -1,0 +1,259 @@
+/**
+ * End to end in a real browser: the built app (packages/app, new frontend
+ * system) served by the real packages/backend with the demo catalog and the
+ * file signal source, opened in Debian's headless Chromium via playwright-core.
+ *
+ * Needs /usr/bin/chromium (`apt-get install -y chromium`; .ci/run installs it).
+ * Builds packages/app first when packages/app/dist is missing or older than the
+ * app's or the plugin's sources.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DEMO_TOKEN, ROOT, startDemoBackend, waitFor, type RunningBackend } from './backendProcess';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = resolve(ROOT, 'test-output');
+const ENTITY = { kind: 'component', namespace: 'default', name: 'payments-api' };
+const ENTITY_REF = `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`;
+
+interface RiskAnswer {
+  environment: string;
+  riskLevel: string;
+  decision: string;
+  reasons: Array<{ code: string; message: string }>;
+}
+
+/** Newest modification time of any file under `dir`. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (/\.test\.tsx?$/.test(entry.name)) continue; // tests are not bundled
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function appBuildIsStale(): boolean {
+  const index = resolve(ROOT, 'packages/app/dist/index.html');
+  if (!existsSync(index)) return true;
+  const sources = ['packages/app/src', 'packages/app/public', 'plugins/runtime-risk/src'].map(d =>
+    newestMtime(resolve(ROOT, d)),
+  );
+  return Math.max(...sources) > statSync(index).mtimeMs;
+}
+
+let backend: RunningBackend | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let productionRisk: RiskAnswer;
+const browserLog: string[] = [];
+
+function diagnostics(): string {
+  return [
+    '--- browser console (last 40) ---',
+    ...browserLog.slice(-40),
+    '--- backend log (tail) ---',
+    backend?.logs().slice(-4000) ?? '(backend not started)',
+  ].join('\n');
+}
+
+let setupError: Error | undefined;
+
+/**
+ * Each test calls this first: when the app, backend or browser cannot be started,
+ * every test fails with the reason (a failing beforeAll would only mark them skipped).
+ */
+function requireSetup() {
+  if (setupError) throw setupError;
+}
+
+async function setup() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}. Install it with \`apt-get update && apt-get install -y chromium\` ` +
+        '(or set CHROMIUM_PATH). This test does not skip itself.',
+    );
+  }
+  if (appBuildIsStale()) {
+    // vitest sets NODE_ENV=test, which the app's browserslist config has no entry for
+    execFileSync('npm', ['run', 'build', '-w', 'app'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      timeout: 300_000,
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+  }
+  mkdirSync(OUT, { recursive: true });
+
+  try {
+    backend = await startDemoBackend();
+  } catch (e) {
+    throw new Error(
+      `The real packages/backend could not be started for the portal end-to-end test: ${(e as Error).message}`,
+    );
+  }
+  // The file source syncs and the catalog ingests the demo on their own schedule.
+  productionRisk = await waitFor(
+    async () => {
+      const res = await fetch(
+        `${backend!.baseUrl}/api/runtime-risk/v1/entities/${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}/risk?environment=production`,
+        { headers: { authorization: `Bearer ${DEMO_TOKEN}` } },
+      );
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as RiskAnswer;
+      return body.riskLevel === 'high' ? body : undefined;
+    },
+    150_000,
+    `${ENTITY_REF} to be scored high in production from the demo signals`,
+  ).catch(e => {
+    throw new Error(`${(e as Error).message}\n${diagnostics()}`);
+  });
+
+  // Ask the gate twice (one real, one dry run) so the decision history and chart have data.
+  for (const dryRun of [false, true]) {
+    const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/gate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_TOKEN}` },
+      body: JSON.stringify({ entityRef: ENTITY_REF, environment: 'production', dryRun }),
+    });
+    if (!res.ok) throw new Error(`POST /v1/gate answered ${res.status}: ${await res.text()}`);
+  }
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  page.on('console', m => browserLog.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', e => browserLog.push(`[pageerror] ${e.message}`));
+}
+
+beforeAll(async () => {
+  setupError = await setup().then(
+    () => undefined,
+    (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await backend?.stop();
+});
+
+/** Signs in as guest if the sign-in page asks (it signs in on its own when it can). */
+async function signInIfAsked() {
+  const enter = page.getByRole('button', { name: /^(enter|sign in)$/i });
+  const card = page.getByRole('region', { name: 'production risk' });
+  await Promise.race([
+    enter.waitFor({ timeout: 60_000 }).catch(() => undefined),
+    card.waitFor({ timeout: 60_000 }).catch(() => undefined),
+  ]);
+  if (await enter.isVisible().catch(() => false)) await enter.click();
+}
+
+describe('portal (real browser)', () => {
+  it('shows block for production on the payments-api card, with its reason', async () => {
+    requireSetup();
+    expect(productionRisk.decision).toBe('block');
+    await page.goto(`${backend!.baseUrl}/catalog/${ENTITY.namespace}/${ENTITY.kind}/${ENTITY.name}`);
+    await signInIfAsked();
+
+    const card = page.getByRole('region', { name: 'production risk' });
+    try {
+      await card.waitFor({ timeout: 90_000 });
+      await expect.poll(() => card.innerText(), { timeout: 30_000 }).toMatch(/\bblock\b/);
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-card-failure.png'), fullPage: true });
+      throw new Error(`the risk card did not show block for production: ${(e as Error).message}\n${diagnostics()}`);
+    }
+    const text = await card.innerText();
+    expect(text).toMatch(/High/);
+    expect(text).toMatch(/gate now:\s*block/);
+    const active = productionRisk.reasons.find(r => r.code === 'signal_active');
+    expect(active, 'the backend gives a signal_active reason for payments-api').toBeDefined();
+    expect(text).toContain(active!.message);
+    await page.screenshot({ path: resolve(OUT, 'portal-entity-card.png'), fullPage: true });
+  });
+
+  it('opens the Runtime risk tab with signals, decisions and the chart, and saves a screenshot', async () => {
+    requireSetup();
+    // the entity page's tab (not the sidebar's org page of the same title)
+    await page
+      .locator(`a[href$="/catalog/${ENTITY.namespace}/${ENTITY.kind}/${ENTITY.name}/runtime-risk"]`)
+      .first()
+      .click();
+    await page.waitForURL(/\/runtime-risk$/, { timeout: 30_000 });
+    try {
+      await page.getByText(/^Signals \(\d+\)$/).waitFor({ timeout: 60_000 });
+      await page.getByText('Hosts and how each was matched').waitFor({ timeout: 30_000 });
+      await page.getByText(/^Decision history \(\d+\)$/).waitFor({ timeout: 30_000 });
+      await page.getByRole('form', { name: 'exception request' }).waitFor({ timeout: 30_000 });
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-tab-failure.png'), fullPage: true });
+      throw new Error(`the Runtime risk tab did not render: ${(e as Error).message}\n${diagnostics()}`);
+    }
+    await page.getByTestId('risk-chart').locator('svg.recharts-surface').first().waitFor({ timeout: 30_000 });
+    await page.getByText('1 deploy would have been blocked in the last 7 days').waitFor({ timeout: 30_000 });
+    const signalsTitle = await page.getByText(/^Signals \(\d+\)$/).innerText();
+    expect(Number(signalsTitle.match(/\d+/)![0])).toBeGreaterThan(0);
+    // the host that the demo annotation names for production
+    await expect.poll(() => page.getByText('pay-prod-01').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    const shot = resolve(OUT, 'portal-runtime-risk-tab.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(existsSync(shot)).toBe(true);
+  });
+
+  it('requests an exception from the tab; the backend records it as pending and refuses self-approval', async () => {
+    requireSetup();
+    const form = page.getByRole('form', { name: 'exception request' });
+    await form.getByLabel(/Reason/).fill('e2e: hotfix while the LSASS alert is investigated');
+    await form.getByRole('button', { name: 'Request exception' }).click();
+    const success = form.getByText(/^Exception [\w-]+ requested for production \(status: pending\)/);
+    try {
+      await success.waitFor({ timeout: 30_000 });
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-exception-failure.png'), fullPage: true });
+      throw new Error(`the exception request did not succeed: ${(e as Error).message}\n${await form.innerText()}\n${diagnostics()}`);
+    }
+    const id = (await success.innerText()).match(/^Exception ([\w-]+) requested/)![1];
+    const table = page.getByRole('region', { name: 'Exceptions' });
+    const row = table.locator('tr', { hasText: id });
+    await expect.poll(() => row.innerText(), { timeout: 30_000 }).toMatch(/pending/);
+    expect(await row.innerText()).toContain('e2e: hotfix while the LSASS alert is investigated');
+    // the guest owns payments-api but is not an approver
+    await row.getByRole('button', { name: `approve ${id}` }).click();
+    await table.getByText(new RegExp(`^Could not approve exception ${id}: .+\\(HTTP 403\\)$`)).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: resolve(OUT, 'portal-exception-request.png'), fullPage: true });
+  });
+
+  it('ranks the demo services on the Runtime risk page with payments-api first', async () => {
+    requireSetup();
+    await page.goto(`${backend!.baseUrl}/runtime-risk`);
+    const ranking = page.getByRole('region', { name: 'services ranked by risk' });
+    try {
+      await ranking.getByText(/^Services ranked by risk \(\d+\)$/).waitFor({ timeout: 60_000 });
+      await expect.poll(() => ranking.locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-page-failure.png'), fullPage: true });
+      throw new Error(`the Runtime risk page did not rank services: ${(e as Error).message}\n${diagnostics()}`);
+    }
+    const first = await ranking.locator('tbody tr').first().innerText();
+    expect(first).toMatch(/^1\s+payments-api\s/);
+    expect(first).toMatch(/\bblock\b/);
+    await expect.poll(() => page.getByRole('list', { name: 'uncorrelated services' }).innerText()).toContain('recommendations');
+    const pending = page.getByRole('region', { name: 'Exceptions waiting for approval' });
+    await expect.poll(() => pending.innerText(), { timeout: 30_000 }).toMatch(/e2e: hotfix while the LSASS alert is investigated/);
+    await page.screenshot({ path: resolve(OUT, 'portal-runtime-risk-page.png'), fullPage: true });
+  });
+});

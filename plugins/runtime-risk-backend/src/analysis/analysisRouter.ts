@@ -1,0 +1,82 @@
+import type express from 'express';
+import { z } from 'zod';
+import { InputError } from '@backstage/errors';
+import type { HttpAuthService } from '@backstage/backend-plugin-api';
+import {
+  EntityRefSchema,
+  analysisPhase,
+  type AnalysisResult,
+  type EntityRisk,
+} from '@internal/plugin-runtime-risk-common';
+import type { RiskService } from '../service/RiskService';
+
+/** Path of the read-only analysis route (relative to the plugin's base, `/api/runtime-risk`). */
+export const ANALYSIS_PATH = '/v1/analysis';
+
+/** One query value, given once as a string; says "is required" when absent. */
+const queryValue = () =>
+  z.string({
+    error: issue => (issue.input === undefined ? 'is required' : 'must be given once, as a string'),
+  });
+
+const AnalysisQuerySchema = z
+  .object({
+    entityRef: queryValue().pipe(EntityRefSchema),
+    environment: queryValue().min(1, { message: 'must not be empty' }),
+  })
+  .strict();
+
+function parseQuery(query: unknown): z.output<typeof AnalysisQuerySchema> {
+  const result = AnalysisQuerySchema.safeParse(query ?? {});
+  if (result.success) return result.data;
+  const message = result.error.issues
+    .map(issue => {
+      if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown query parameter(s)`;
+      return `${issue.path.map(String).join('.') || 'query'}: ${issue.message}`;
+    })
+    .join('; ');
+  throw new InputError(message);
+}
+
+/**
+ * The analysis answer of an entity's current risk: the gate decision mapped to an
+ * Argo Rollouts measurement phase (see {@link analysisPhase}), with the reasons.
+ */
+export function toAnalysisResult(risk: EntityRisk): AnalysisResult {
+  return {
+    phase: analysisPhase(risk.decision),
+    entityRef: risk.entityRef,
+    environment: risk.environment,
+    decision: risk.decision,
+    riskLevel: risk.riskLevel,
+    score: risk.score,
+    reasons: risk.reasons,
+    policy: { id: risk.policy.id, hash: risk.policy.hash },
+    evaluatedAt: risk.evaluatedAt,
+  };
+}
+
+export interface AnalysisRouteOptions {
+  risk: RiskService;
+  httpAuth: HttpAuthService;
+}
+
+/**
+ * Adds `GET /v1/analysis?entityRef=&environment=` to `router`: the gate's evaluation
+ * for Argo Rollouts' Web metric provider (and feature-flag providers). It answers 200
+ * with `phase` Successful (proceed), Failed (block) or Inconclusive (approval_required)
+ * so that the caller reads the JSON; 400 names a bad field, 404 an unknown entity,
+ * 401 without Backstage credentials. Read-only: it evaluates from the stored index and
+ * signals like `GET /v1/entities/.../risk`, records no decision and calls no EDR API.
+ */
+export function addAnalysisRoute(router: express.Router, options: AnalysisRouteOptions): express.Router {
+  const { risk, httpAuth } = options;
+  router.get(ANALYSIS_PATH, async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const query = parseQuery(req.query);
+    const [current] = await risk.risk(query.entityRef, query.environment);
+    if (!current) throw new InputError(`environment: no evaluation for '${query.environment}'`);
+    res.status(200).json(toAnalysisResult(current));
+  });
+  return router;
+}

@@ -1,0 +1,122 @@
+import type { Config } from '@backstage/config';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import type { NotificationSendOptions, NotificationService } from '@backstage/plugin-notifications-node';
+import type { GateDecision } from '@internal/plugin-runtime-risk-common';
+import type { ExceptionRecord, IndexedEntity } from '../store/types';
+
+/** Notification topic of everything this plugin sends. */
+export const NOTIFICATION_TOPIC = 'runtime-risk';
+
+/** Reads `runtimeRisk.approvers.group` (e.g. `group:default/security`) and `runtimeRisk.notifications.enabled`. */
+export function readNotificationConfig(config: Config): { approversGroup?: string; enabled: boolean } {
+  const group = config.getOptionalString('runtimeRisk.approvers.group');
+  let approversGroup: string | undefined;
+  if (group !== undefined) {
+    try {
+      approversGroup = stringifyEntityRef(parseEntityRef(group, { defaultKind: 'group', defaultNamespace: 'default' }));
+    } catch (e) {
+      throw new Error(`Invalid config at runtimeRisk.approvers.group: ${(e as Error).message}`);
+    }
+  }
+  return { approversGroup, enabled: config.getOptionalBoolean('runtimeRisk.notifications.enabled') ?? true };
+}
+
+/**
+ * Tells the owners of an entity when a deploy of theirs is blocked, and the
+ * approvers group when a decision or an exception awaits them. Sending never
+ * delays or fails the request that caused it: without the notifications
+ * backend (or with `runtimeRisk.notifications.enabled: false`) it is skipped
+ * with a debug log.
+ */
+export class RiskNotifier {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly options: {
+      notifications?: NotificationService;
+      logger: LoggerService;
+      approversGroup?: string;
+      enabled?: boolean;
+    },
+  ) {}
+
+  /** Resolves when every notification sent so far was delivered or given up (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  private send(what: string, options: NotificationSendOptions): void {
+    const { notifications, logger, enabled } = this.options;
+    if (!notifications || enabled === false) {
+      logger.debug(`runtime-risk: notifications are off; not sending '${what}'`);
+      return;
+    }
+    const sending = notifications
+      .send(options)
+      .catch((e: unknown) => {
+        logger.debug(`runtime-risk: could not send the '${what}' notification (is the notifications backend installed?): ${(e as Error)?.message ?? String(e)}`);
+      })
+      .finally(() => this.pending.delete(sending));
+    this.pending.add(sending);
+  }
+
+  private ownerRef(entity: IndexedEntity): string | undefined {
+    if (!entity.owner) return undefined;
+    try {
+      return stringifyEntityRef(parseEntityRef(entity.owner, { defaultKind: 'group', defaultNamespace: entity.namespace }));
+    } catch (e) {
+      this.options.logger.debug(`runtime-risk: owner '${entity.owner}' of ${entity.entityRef} is not an entity ref: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** After a gate answer: owners on `block`, approvers on a pending `approval_required` (never for dry runs). */
+  gateDecided(answer: GateDecision, entity: IndexedEntity): void {
+    if (answer.dryRun) return;
+    const why = answer.reasons.map(r => r.message).slice(0, 3).join('; ');
+    const link = `/catalog/${entity.namespace}/${entity.kind.toLowerCase()}/${entity.name}/runtime-risk`;
+    if (answer.decision === 'block') {
+      const owner = this.ownerRef(entity);
+      if (!owner) return;
+      this.send('deploy-blocked', {
+        recipients: { type: 'entity', entityRef: owner },
+        payload: {
+          title: `Deploy of ${entity.name} to ${answer.environment} blocked (risk ${answer.riskLevel})`,
+          description: why,
+          link,
+          severity: 'high',
+          topic: NOTIFICATION_TOPIC,
+          scope: `runtime-risk:decision:${answer.decisionId}`,
+        },
+      });
+    } else if (answer.decision === 'approval_required' && answer.status === 'pending' && this.options.approversGroup) {
+      this.send('decision-awaits-approval', {
+        recipients: { type: 'entity', entityRef: this.options.approversGroup },
+        payload: {
+          title: `Deploy of ${entity.name} to ${answer.environment} awaits approval`,
+          description: `Decision ${answer.decisionId} (risk ${answer.riskLevel}): ${why}`,
+          link,
+          severity: 'normal',
+          topic: NOTIFICATION_TOPIC,
+          scope: `runtime-risk:decision:${answer.decisionId}`,
+        },
+      });
+    }
+  }
+
+  /** After an exception request: the approvers group (without the requester). */
+  exceptionRequested(exception: ExceptionRecord): void {
+    if (!this.options.approversGroup) return;
+    this.send('exception-awaits-approval', {
+      recipients: { type: 'entity', entityRef: this.options.approversGroup, excludeEntityRef: exception.requestedBy },
+      payload: {
+        title: `Exception for ${exception.entityRef} in ${exception.environment} awaits approval`,
+        description: `${exception.requestedBy} asks until ${exception.expiresAt}: ${exception.reason}`,
+        severity: 'normal',
+        topic: NOTIFICATION_TOPIC,
+        scope: `runtime-risk:exception:${exception.id}`,
+      },
+    });
+  }
+}

@@ -1,0 +1,146 @@
+import type { Knex } from 'knex';
+import { ChainVerifier, chainHash, type ChainRow, type ChainVerification } from './chain';
+
+/** The append-only, hash-chained decision log. */
+export const AUDIT_LOG_TABLE = 'runtime_risk_audit_log';
+/** Its single-row head (seq and hash of the last record); locking it serializes appends. */
+export const AUDIT_HEAD_TABLE = 'runtime_risk_audit_head';
+
+/** Kinds of records in the decision log. */
+export type AuditRecordType =
+  | 'gate-decision'
+  | 'exception-create'
+  | 'exception-approve'
+  | 'exception-reject'
+  | 'exception-revoke'
+  | 'exception-auto-revoke'
+  | 'exception-expire'
+  | 'decision-approve'
+  | 'decision-reject'
+  | 'decision-expire'
+  | 'decision-override';
+
+/** What is appended: everything but the chain fields. */
+export interface AuditEntry {
+  at: string;
+  type: AuditRecordType;
+  /** Who caused it: a user or service principal, or `runtime-risk` for automatic changes. */
+  actor: string;
+  /** The decision id or exception id it is about. */
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+/** A stored record. */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** What the chain hash of a record covers: every column but the chain fields. */
+export function hashedContent(entry: AuditEntry): unknown {
+  return { at: entry.at, type: entry.type, actor: entry.actor, subject: entry.subject, payload: entry.payload };
+}
+
+/**
+ * Appends one record inside `tx` (the transaction of the change it records, so
+ * both commit or neither). The head row is locked first (`FOR UPDATE` on
+ * PostgreSQL; SQLite serializes writers anyway), so concurrent appenders queue up
+ * and the chain never forks.
+ */
+export async function appendAuditRecord(tx: Knex.Transaction, entry: AuditEntry): Promise<AuditRecord> {
+  const headQuery = tx(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
+  if (tx.client.config.client === 'pg' || tx.client.config.client === 'postgres' || tx.client.config.client === 'postgresql') {
+    headQuery.forUpdate();
+  }
+  const head = await headQuery;
+  if (!head) throw new Error(`${AUDIT_HEAD_TABLE} has no head row; the migrations did not run`);
+  const seq = Number(head.seq) + 1;
+  const prevHash = String(head.hash);
+  const hash = chainHash(prevHash, seq, hashedContent(entry));
+  await tx(AUDIT_LOG_TABLE).insert({
+    seq,
+    at: entry.at,
+    type: entry.type,
+    actor: entry.actor,
+    subject: entry.subject,
+    payload: JSON.stringify(entry.payload),
+    prev_hash: prevHash,
+    hash,
+  });
+  await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
+  return { ...entry, seq, prevHash, hash };
+}
+
+function rowToRecord(r: Record<string, unknown>): AuditRecord {
+  return {
+    seq: Number(r.seq),
+    at: String(r.at),
+    type: String(r.type) as AuditRecordType,
+    actor: String(r.actor),
+    subject: String(r.subject),
+    payload: JSON.parse(String(r.payload)) as Record<string, unknown>,
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+/** Records with seq > `afterSeq`, oldest first. */
+export async function listAuditRecords(
+  db: Knex,
+  options: { afterSeq?: number; limit: number; subject?: string },
+): Promise<AuditRecord[]> {
+  const q = db(AUDIT_LOG_TABLE).where('seq', '>', options.afterSeq ?? 0);
+  if (options.subject) q.where('subject', options.subject);
+  const rows: Record<string, unknown>[] = await q.orderBy('seq', 'asc').limit(options.limit);
+  return rows.map(rowToRecord);
+}
+
+/** Rows per page when verifying. */
+export const VERIFY_PAGE_SIZE = 500;
+
+/**
+ * Walks the whole log page by page (never all of it in memory) and checks every
+ * link, then that the head row agrees with the last record (records cut off the
+ * end of the log show up there).
+ */
+export async function verifyAuditLog(db: Knex, pageSize = VERIFY_PAGE_SIZE): Promise<ChainVerification> {
+  const verifier = new ChainVerifier();
+  let afterSeq = 0;
+  for (;;) {
+    const rows: Record<string, unknown>[] = await db(AUDIT_LOG_TABLE)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq', 'asc')
+      .limit(pageSize);
+    if (rows.length === 0) break;
+    const page: ChainRow[] = rows.map(r => {
+      let record: AuditRecord;
+      try {
+        record = rowToRecord(r);
+      } catch (e) {
+        // an unparseable payload was altered: hash the raw text so the link reads as modified
+        record = { ...rowToRecordRaw(r), payload: { unparseable: String(r.payload), error: (e as Error).message } };
+      }
+      return { seq: record.seq, prevHash: record.prevHash, hash: record.hash, payload: hashedContent(record) };
+    });
+    if (verifier.push(page)) return verifier.result();
+    afterSeq = Number(rows[rows.length - 1].seq);
+    if (rows.length < pageSize) break;
+  }
+  const head = await db(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
+  return verifier.result(head ? { seq: Number(head.seq), hash: String(head.hash) } : undefined);
+}
+
+function rowToRecordRaw(r: Record<string, unknown>): AuditRecord {
+  return {
+    seq: Number(r.seq),
+    at: String(r.at),
+    type: String(r.type) as AuditRecordType,
+    actor: String(r.actor),
+    subject: String(r.subject),
+    payload: {},
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}

@@ -1,0 +1,194 @@
+import '../../testing/configure';
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import { EntityProvider } from '@backstage/plugin-catalog-react';
+import type { Entity } from '@backstage/catalog-model';
+import type { EntityRisk, RiskLevel } from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
+import { makeRisk, makeSource } from '../../testing/fixtures';
+import { EntityRiskCard } from './EntityRiskCard';
+
+const entity: Entity = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Component',
+  metadata: { name: 'payments-api', namespace: 'default' },
+  spec: { type: 'service', owner: 'team-payments', lifecycle: 'production' },
+};
+const REF = 'component:default/payments-api';
+
+let server: FakeRuntimeRiskServer;
+beforeEach(async () => {
+  server = await new FakeRuntimeRiskServer().start();
+  server.sources = [makeSource()];
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+async function renderCard(pollIntervalMs?: number) {
+  return renderInTestApp(
+    <TestApiProvider apis={[[runtimeRiskApiRef, server.client()]]}>
+      <EntityProvider entity={entity}>
+        <EntityRiskCard pollIntervalMs={pollIntervalMs} />
+      </EntityProvider>
+    </TestApiProvider>,
+  );
+}
+
+const levelCases: Array<{
+  level: RiskLevel;
+  label: string;
+  score: number;
+  decision: EntityRisk['decision'];
+  reason: string;
+  statusLabel: string;
+}> = [
+  { level: 'low', label: 'Low', score: 4.2, decision: 'proceed', reason: 'no active signals on 2 hosts', statusLabel: 'Status ok' },
+  { level: 'moderate', label: 'Moderate', score: 48.7, decision: 'approval_required', reason: 'medium: Suspicious PowerShell on pay-02', statusLabel: 'Status warning' },
+  { level: 'high', label: 'High', score: 99.1, decision: 'block', reason: 'critical: Credential dumping on pay-01', statusLabel: 'Status error' },
+];
+
+describe('EntityRiskCard', () => {
+  it.each(levelCases)(
+    'shows level $level with its icon, score, gate answer and reason',
+    async ({ level, label, score, decision, reason, statusLabel }) => {
+      server.risks.set(REF, [
+        makeRisk({
+          riskLevel: level,
+          score,
+          decision,
+          reasons: [{ code: level === 'low' ? 'no_active_signals' : 'signal_active', message: reason, signalIds: [] }],
+          signals: { count: level === 'low' ? 0 : 2, freshAt: new Date().toISOString(), stale: false },
+        }),
+      ]);
+      await renderCard();
+      const section = await screen.findByRole('region', { name: 'production risk' });
+      const s = within(section);
+      expect(s.getByText(label)).toBeInTheDocument();
+      expect(s.getByLabelText(statusLabel)).toBeInTheDocument();
+      expect(s.getByText(`score ${score.toFixed(1)}`)).toBeInTheDocument();
+      expect(s.getByText(decision)).toBeInTheDocument();
+      expect(s.getByText(reason)).toBeInTheDocument();
+      expect(screen.getByText(/updated \d+ s ago/)).toBeInTheDocument();
+      // source health is loaded by its own request
+      await waitFor(() => expect(screen.getByText('file: ok')).toBeInTheDocument());
+    },
+  );
+
+  it('shows every environment the backend returns', async () => {
+    server.risks.set(REF, [
+      makeRisk({ environment: 'production', riskLevel: 'high', score: 92, decision: 'block' }),
+      makeRisk({ environment: 'staging', riskLevel: 'high', score: 92, decision: 'approval_required' }),
+    ]);
+    await renderCard();
+    const prod = await screen.findByRole('region', { name: 'production risk' });
+    const staging = screen.getByRole('region', { name: 'staging risk' });
+    expect(within(prod).getByText('block')).toBeInTheDocument();
+    expect(within(staging).getByText('approval_required')).toBeInTheDocument();
+  });
+
+  it('shows unknown for an uncorrelated entity and explains the hosts annotation', async () => {
+    server.risks.set(REF, [
+      makeRisk({
+        riskLevel: 'unknown',
+        score: null,
+        decision: 'approval_required',
+        hosts: [],
+        reasons: [{ code: 'uncorrelated', message: 'no host found for this entity', signalIds: [] }],
+      }),
+    ]);
+    await renderCard();
+    const section = await screen.findByRole('region', { name: 'production risk' });
+    expect(within(section).getByText('Unknown')).toBeInTheDocument();
+    expect(within(section).getByLabelText('Status pending')).toBeInTheDocument();
+    expect(within(section).getByText('score -')).toBeInTheDocument();
+    expect(screen.getAllByText(/runtime-risk\.io\/hosts/).length).toBeGreaterThan(0);
+    expect(screen.getByText(/No hosts were found for this entity/)).toBeInTheDocument();
+  });
+
+  it('flags stale signals and a down source', async () => {
+    server.sources = [
+      makeSource({
+        id: 'crowdstrike',
+        type: 'crowdstrike',
+        status: 'down',
+        consecutiveFailures: 4,
+        lastError: 'HTTP 503',
+        lastSuccessAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
+      }),
+    ];
+    server.risks.set(REF, [
+      makeRisk({
+        riskLevel: 'low',
+        decision: 'approval_required',
+        signals: { count: 0, freshAt: new Date(Date.now() - 3 * 3600_000).toISOString(), stale: true },
+        reasons: [
+          { code: 'signals_stale', message: 'crowdstrike last synced 3 h ago (max 15 min)', signalIds: [], source: 'crowdstrike' },
+          { code: 'no_active_signals', message: 'no active signals', signalIds: [] },
+        ],
+      }),
+    ]);
+    await renderCard();
+    const section = await screen.findByRole('region', { name: 'production risk' });
+    expect(within(section).getByText('signals stale')).toBeInTheDocument();
+    expect(within(section).getByText(/data from 3 h ago/)).toBeInTheDocument();
+    expect(within(section).getByText('crowdstrike last synced 3 h ago (max 15 min)')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByText('crowdstrike: down')).toBeInTheDocument());
+    expect(screen.getByLabelText('Status error')).toBeInTheDocument();
+  });
+
+  it('shows an active exception with its expiry', async () => {
+    server.risks.set(REF, [
+      makeRisk({
+        riskLevel: 'high',
+        score: 90,
+        decision: 'proceed',
+        exception: { id: 'exc-7', expiresAt: '2030-01-02T03:04:05.000Z' },
+        reasons: [{ code: 'exception_applied', message: 'exception exc-7 applies', signalIds: [] }],
+      }),
+    ]);
+    await renderCard();
+    expect(
+      await screen.findByText('Exception exc-7 active until 2030-01-02 03:04:05 UTC'),
+    ).toBeInTheDocument();
+  });
+
+  it('shows the server error and what to check when the backend fails', async () => {
+    server.handlers.push(req =>
+      req.path.endsWith('/risk') ? FakeRuntimeRiskServer.error(500, 'Error', 'database is locked') : undefined,
+    );
+    await renderCard();
+    expect(
+      await screen.findByText(/Could not load runtime risk for component:default\/payments-api: database is locked/),
+    ).toBeInTheDocument();
+    expect(screen.getByText(/reachable at \/api\/runtime-risk/)).toBeInTheDocument();
+  });
+
+  it('says when the backend does not know the entity', async () => {
+    await renderCard();
+    await waitFor(() => expect(screen.getByText(/does not know component:default\/payments-api/)).toBeInTheDocument());
+  });
+
+  it('explains the empty state when no environment is configured', async () => {
+    server.risks.set(REF, []);
+    await renderCard();
+    await waitFor(() => expect(screen.getByText(/No environment is configured/)).toBeInTheDocument());
+    expect(screen.getByText('runtimeRisk.policy.environments')).toBeInTheDocument();
+  });
+
+  it('refreshes on its own and on demand', async () => {
+    server.risks.set(REF, [makeRisk({ riskLevel: 'low', decision: 'proceed', score: 1 })]);
+    await renderCard(300);
+    const section = await screen.findByRole('region', { name: 'production risk' });
+    expect(within(section).getByText('proceed')).toBeInTheDocument();
+    // a new critical signal arrives: the card picks it up without a reload
+    server.risks.set(REF, [makeRisk({ riskLevel: 'high', decision: 'block', score: 97 })]);
+    await waitFor(() => expect(within(screen.getByRole('region', { name: 'production risk' })).getByText('block')).toBeInTheDocument(), { timeout: 5000 });
+    const riskCalls = () => server.requests.filter(r => r.path.endsWith('/risk')).length;
+    const before = riskCalls();
+    await userEvent.click(screen.getByRole('button', { name: 'refresh risk' }));
+    await waitFor(() => expect(riskCalls()).toBeGreaterThan(before));
+  });
+});

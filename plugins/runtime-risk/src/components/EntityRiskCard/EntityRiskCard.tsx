@@ -1,0 +1,231 @@
+import { useEffect, useState } from 'react';
+import useAsyncRetry from 'react-use/esm/useAsyncRetry';
+import useInterval from 'react-use/esm/useInterval';
+import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { Box, Divider, IconButton, Tooltip, Typography } from '@material-ui/core';
+import RefreshIcon from '@material-ui/icons/Refresh';
+import { Alert } from '@material-ui/lab';
+import type { EntityRisk, SourceHealth } from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
+import {
+  DecisionChip,
+  LEVEL_COLOR,
+  LEVEL_LABEL,
+  RiskLevelStatus,
+  SourceStatus,
+  UncorrelatedHelp,
+  formatAge,
+  formatDateTime,
+  formatScore,
+  isUncorrelated,
+  topReasons,
+  useNow,
+} from '../common';
+
+export interface EntityRiskCardProps {
+  /** How often the card refreshes, in milliseconds (default 30 s). */
+  pollIntervalMs?: number;
+}
+
+function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
+  const { risk, now } = props;
+  return (
+    <Box
+      py={1}
+      component="section"
+      aria-label={`${risk.environment} risk`}
+      data-testid={`risk-${risk.environment}`}
+    >
+      <Box display="flex" alignItems="center" flexWrap="wrap" style={{ gap: 12 }}>
+        <Typography variant="subtitle1" style={{ fontWeight: 600, minWidth: 100 }}>
+          {risk.environment}
+        </Typography>
+        <Box style={{ color: LEVEL_COLOR[risk.riskLevel] }}>
+          <RiskLevelStatus level={risk.riskLevel}>{LEVEL_LABEL[risk.riskLevel]}</RiskLevelStatus>
+        </Box>
+        <Typography variant="body2">score {formatScore(risk.score)}</Typography>
+        <Typography variant="body2" color="textSecondary">
+          gate now:
+        </Typography>
+        <DecisionChip decision={risk.decision} />
+      </Box>
+      <Box component="ul" my={0.5} pl={3}>
+        {topReasons(risk.reasons).map((r, i) => (
+          <li key={`${r.code}-${i}`}>
+            <Typography variant="body2">
+              <code>{r.code}</code> {r.message}
+            </Typography>
+          </li>
+        ))}
+      </Box>
+      <Typography variant="caption" color="textSecondary" component="div">
+        {risk.signals.count} active signal{risk.signals.count === 1 ? '' : 's'} · data from{' '}
+        {formatAge(risk.signals.freshAt, now)}
+        {risk.signals.stale ? ' · ' : ''}
+        {risk.signals.stale && (
+          <span style={{ color: LEVEL_COLOR.moderate, fontWeight: 600 }}>signals stale</span>
+        )}
+        {' · '}
+        {risk.hosts.length} host{risk.hosts.length === 1 ? '' : 's'} matched
+      </Typography>
+      {risk.exception && (
+        <Typography variant="caption" component="div">
+          Exception {risk.exception.id} active until {formatDateTime(risk.exception.expiresAt)}
+        </Typography>
+      )}
+    </Box>
+  );
+}
+
+function SourcesHealth(props: {
+  sources?: SourceHealth[];
+  error?: Error;
+  now: number;
+}) {
+  if (props.error) {
+    return (
+      <Typography variant="caption" color="error">
+        Source health unavailable: {serverMessage(props.error)}
+      </Typography>
+    );
+  }
+  if (!props.sources) return null;
+  if (props.sources.length === 0) {
+    return (
+      <Typography variant="caption">
+        No signal source is configured: add one under <code>runtimeRisk.sources</code> in
+        app-config.yaml.
+      </Typography>
+    );
+  }
+  return (
+    <Box display="flex" flexWrap="wrap" style={{ gap: 16 }} aria-label="source health">
+      {props.sources.map(s => (
+        <Tooltip
+          key={s.id}
+          title={`last success ${formatAge(s.lastSuccessAt, props.now)}${
+            s.lastError ? `; last error: ${s.lastError}` : ''
+          }`}
+        >
+          <span>
+            <SourceStatus source={s} />
+            <Typography variant="caption" color="textSecondary">
+              {' '}
+              (synced {formatAge(s.lastSuccessAt, props.now)})
+            </Typography>
+          </span>
+        </Tooltip>
+      ))}
+    </Box>
+  );
+}
+
+/** Overview card: for each environment, the level, score, what the gate would answer and why. */
+export function EntityRiskCard(props: EntityRiskCardProps) {
+  const pollIntervalMs = props.pollIntervalMs ?? 30_000;
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  const api = useApi(runtimeRiskApiRef);
+  const now = useNow(1000);
+  const [updatedAt, setUpdatedAt] = useState<number | undefined>();
+
+  const risk = useAsyncRetry(async () => {
+    const items = await api.getEntityRisk(entityRef);
+    setUpdatedAt(Date.now());
+    return items;
+  }, [api, entityRef]);
+  const sources = useAsyncRetry(() => api.getSources(), [api]);
+
+  useInterval(() => {
+    risk.retry();
+    sources.retry();
+  }, pollIntervalMs);
+
+  // Keep the last good answer visible while a refresh runs.
+  const [lastGood, setLastGood] = useState<EntityRisk[] | undefined>();
+  useEffect(() => {
+    if (risk.value) setLastGood(risk.value);
+  }, [risk.value]);
+  const items = risk.value ?? lastGood;
+
+  const action = (
+    <Box display="flex" alignItems="center">
+      {updatedAt !== undefined && (
+        <Typography variant="caption" color="textSecondary">
+          updated {formatAge(new Date(updatedAt).toISOString(), now)}
+        </Typography>
+      )}
+      <IconButton
+        aria-label="refresh risk"
+        size="small"
+        onClick={() => {
+          risk.retry();
+          sources.retry();
+        }}
+      >
+        <RefreshIcon fontSize="small" />
+      </IconButton>
+    </Box>
+  );
+
+  let content;
+  if (!items && risk.loading) {
+    content = <Progress />;
+  } else if (!items && risk.error) {
+    const notFound = isResponseError(risk.error) && risk.error.statusCode === 404;
+    content = (
+      <>
+        <Alert severity="error">
+          {notFound
+            ? `The runtime-risk backend does not know ${entityRef}. Check that the entity is in the catalog and that the runtime-risk backend has refreshed its correlation index.`
+            : `Could not load runtime risk for ${entityRef}: ${serverMessage(risk.error)}. Check that the runtime-risk backend plugin is installed and reachable at /api/runtime-risk.`}
+        </Alert>
+        {!notFound && (
+          <Box mt={1}>
+            <ResponseErrorPanel error={risk.error} />
+          </Box>
+        )}
+      </>
+    );
+  } else if (!items || items.length === 0) {
+    content = (
+      <Alert severity="info">
+        No environment is configured in the runtime-risk policy. Add environments under{' '}
+        <code>runtimeRisk.policy.environments</code> in app-config.yaml (for example production
+        and staging).
+      </Alert>
+    );
+  } else {
+    const uncorrelated = items.some(isUncorrelated);
+    content = (
+      <>
+        {risk.error && (
+          <Alert severity="warning">
+            Refresh failed ({serverMessage(risk.error)}); showing the last answer.
+          </Alert>
+        )}
+        {items.map((r, i) => (
+          <Box key={r.environment}>
+            {i > 0 && <Divider />}
+            <EnvironmentRisk risk={r} now={now} />
+          </Box>
+        ))}
+        {uncorrelated && <UncorrelatedHelp entityName={entity.metadata.name} />}
+        <Divider />
+        <Box pt={1}>
+          <SourcesHealth sources={sources.value?.items} error={sources.error} now={now} />
+        </Box>
+      </>
+    );
+  }
+
+  return (
+    <InfoCard title="Runtime risk" subheader="Would a deploy go through right now?" action={action}>
+      {content}
+    </InfoCard>
+  );
+}

@@ -1,0 +1,2 @@
+export { EntityRiskCard } from './EntityRiskCard';
+export type { EntityRiskCardProps } from './EntityRiskCard';

@@ -1,0 +1,345 @@
+import { useMemo } from 'react';
+import useAsyncRetry from 'react-use/esm/useAsyncRetry';
+import useInterval from 'react-use/esm/useInterval';
+import {
+  InfoCard,
+  Link,
+  Progress,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { Box, Grid, Typography } from '@material-ui/core';
+import { Alert } from '@material-ui/lab';
+import type {
+  GateDecision,
+  MatchedHost,
+  Signal,
+} from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { serverMessage } from '../../api/RuntimeRiskClient';
+import {
+  DecisionChip,
+  LEVEL_COLOR,
+  RiskLevelStatus,
+  UncorrelatedHelp,
+  formatDateTime,
+  formatScore,
+  isUncorrelated,
+} from '../common';
+import { RiskChart } from './RiskChart';
+import { ExceptionRequestForm } from './ExceptionRequestForm';
+import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
+
+const SEVERITY_COLOR: Record<Signal['severity'], string> = {
+  critical: '#b71c1c',
+  high: '#e22134',
+  medium: '#f5a623',
+  low: '#2e77d0',
+  informational: '#9e9e9e',
+};
+
+export function signalHost(s: Signal): string {
+  const a = s.asset;
+  return a.hostname ?? a.fqdn ?? a.deviceId ?? a.instanceId ?? a.k8s?.pod ?? a.ips[0] ?? '-';
+}
+
+const signalColumns: TableColumn<Signal>[] = [
+  {
+    title: 'Severity',
+    field: 'severity',
+    render: s => (
+      <span style={{ color: SEVERITY_COLOR[s.severity], fontWeight: 600 }}>{s.severity}</span>
+    ),
+  },
+  {
+    title: 'Title',
+    field: 'title',
+    render: s => (
+      <>
+        <span>{s.title}</span>
+        {s.url && (
+          <Box component="span" ml={1}>
+            <Link to={s.url} target="_blank" rel="noopener noreferrer">
+              open in {s.source} console
+            </Link>
+          </Box>
+        )}
+      </>
+    ),
+  },
+  { title: 'Host', render: s => signalHost(s) },
+  {
+    title: 'Tactics / techniques',
+    render: s => [...s.tactics, ...s.techniques].join(', ') || '-',
+  },
+  { title: 'First seen', field: 'firstSeenAt', render: s => formatDateTime(s.firstSeenAt) },
+  { title: 'Last seen', field: 'lastSeenAt', render: s => formatDateTime(s.lastSeenAt) },
+  { title: 'Status', field: 'status' },
+  { title: 'Source', field: 'source' },
+];
+
+type HostRow = MatchedHost & { environment: string };
+const hostColumns: TableColumn<HostRow>[] = [
+  { title: 'Environment', field: 'environment' },
+  { title: 'Host', field: 'id' },
+  { title: 'Matched by', field: 'matchedBy' },
+  { title: 'Value', render: h => h.value ?? '-' },
+  { title: 'Sources', render: h => (h.sources?.length ? h.sources.join(', ') : '-') },
+];
+
+const decisionColumns: TableColumn<GateDecision>[] = [
+  { title: 'When', field: 'evaluatedAt', render: d => formatDateTime(d.evaluatedAt), defaultSort: 'desc' },
+  { title: 'Environment', field: 'environment' },
+  {
+    title: 'Decision',
+    render: d => (
+      <>
+        <DecisionChip decision={d.decision} />
+        {d.dryRun && (
+          <Typography variant="caption" component="div">
+            dry run{d.wouldHaveBeen ? `, would have been ${d.wouldHaveBeen}` : ''}
+          </Typography>
+        )}
+        {d.status && d.status !== 'final' && (
+          <Typography variant="caption" component="div">
+            {d.status}
+          </Typography>
+        )}
+      </>
+    ),
+  },
+  {
+    title: 'Level',
+    render: d => (
+      <span style={{ color: LEVEL_COLOR[d.riskLevel] }}>
+        <RiskLevelStatus level={d.riskLevel}>{d.riskLevel}</RiskLevelStatus>
+      </span>
+    ),
+  },
+  { title: 'Score', render: d => formatScore(d.score) },
+  {
+    title: 'Reasons',
+    cellStyle: { minWidth: 320 },
+    render: d => (
+      <Box component="ul" m={0} pl={2}>
+        {d.reasons.map((r, i) => (
+          <li key={i}>
+            <code>{r.code}</code> {r.message}
+          </li>
+        ))}
+      </Box>
+    ),
+  },
+  {
+    title: 'Policy',
+    render: d => (
+      <span title={d.policy.hash}>
+        {d.policy.id} <code>{d.policy.hash.slice(0, 19)}</code>
+      </span>
+    ),
+  },
+];
+
+const WEEK_MS = 7 * 24 * 3600_000;
+
+/** Dry-run (shadow mode) decisions of the last 7 days, by what they would have been. */
+export function shadowCounts(decisions: GateDecision[], now = Date.now()) {
+  const recent = decisions.filter(
+    d => d.dryRun && now - Date.parse(d.evaluatedAt) <= WEEK_MS,
+  );
+  return {
+    total: recent.length,
+    block: recent.filter(d => d.wouldHaveBeen === 'block').length,
+    approval: recent.filter(d => d.wouldHaveBeen === 'approval_required').length,
+  };
+}
+
+function plural(n: number, one: string, many: string) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function ShadowMode(props: { decisions: GateDecision[] }) {
+  const c = shadowCounts(props.decisions);
+  return (
+    <InfoCard title="Shadow mode (last 7 days)">
+      <Typography variant="h6" component="p">
+        {plural(c.block, 'deploy', 'deploys')} would have been blocked in the last 7 days
+      </Typography>
+      <Typography variant="body2" color="textSecondary">
+        {plural(c.approval, 'deploy', 'deploys')} would have needed approval, out of{' '}
+        {plural(c.total, 'dry-run gate call', 'dry-run gate calls')}. Dry runs (
+        <code>dryRun: true</code>) record the decision but never block.
+      </Typography>
+    </InfoCard>
+  );
+}
+
+/** The "Runtime risk" tab of an entity page. */
+export function EntityRiskContent(props: { pollIntervalMs?: number }) {
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  const api = useApi(runtimeRiskApiRef);
+
+  const risk = useAsyncRetry(() => api.getEntityRisk(entityRef), [api, entityRef]);
+  const signals = useAsyncRetry(() => api.getSignals({ entityRef, limit: 200 }), [api, entityRef]);
+  const decisions = useAsyncRetry(async () => {
+    // Newest first, up to 5 pages of 100: enough for the chart and the 7-day shadow counts.
+    const first = await api.getDecisions({ entityRef, limit: 100 });
+    const items = [...first.items];
+    let cursor = first.nextCursor;
+    for (let page = 1; cursor && page < 5; page++) {
+      const next = await api.getDecisions({ entityRef, limit: 100, cursor });
+      items.push(...next.items);
+      cursor = next.nextCursor;
+    }
+    return { items, totalCount: first.totalCount };
+  }, [api, entityRef]);
+  const exceptions = useAsyncRetry(
+    () => api.listExceptions({ entityRef, limit: 100 }),
+    [api, entityRef],
+  );
+  useInterval(() => {
+    risk.retry();
+    signals.retry();
+    decisions.retry();
+    exceptions.retry();
+  }, props.pollIntervalMs ?? 30_000);
+
+  const hostRows = useMemo<HostRow[]>(
+    () => (risk.value ?? []).flatMap(r => r.hosts.map(h => ({ ...h, environment: r.environment }))),
+    [risk.value],
+  );
+  const environments = useMemo(() => (risk.value ?? []).map(r => r.environment), [risk.value]);
+  const activeSignals = useMemo(
+    () => (signals.value?.items ?? []).filter(s => s.status === 'active'),
+    [signals.value],
+  );
+
+  return (
+    <Grid container spacing={3} alignItems="stretch">
+      {risk.error && !risk.value && (
+        <Grid item xs={12}>
+          <Alert severity="error">
+            Could not load runtime risk for {entityRef}: {serverMessage(risk.error)}
+          </Alert>
+        </Grid>
+      )}
+      {risk.value?.some(isUncorrelated) && (
+        <Grid item xs={12}>
+          <InfoCard title="No hosts found">
+            <UncorrelatedHelp entityName={entity.metadata.name} />
+          </InfoCard>
+        </Grid>
+      )}
+      <Grid item xs={12} md={8}>
+        <InfoCard title="Risk over time" subheader="Score of each gate decision, per environment">
+          {decisions.loading && !decisions.value && <Progress />}
+          {decisions.error && (
+            <Alert severity="error">Decision history unavailable: {serverMessage(decisions.error)}</Alert>
+          )}
+          {decisions.value && <RiskChart decisions={decisions.value.items} />}
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} md={4}>
+        {decisions.value ? (
+          <ShadowMode decisions={decisions.value.items} />
+        ) : (
+          <InfoCard title="Shadow mode (last 7 days)">
+            {decisions.loading ? <Progress /> : 'No decision history.'}
+          </InfoCard>
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        {signals.error ? (
+          <Alert severity="error">Signals unavailable: {serverMessage(signals.error)}</Alert>
+        ) : (
+          <Table<Signal>
+            title={`Signals (${signals.value?.totalCount ?? 0})`}
+            isLoading={signals.loading && !signals.value}
+            columns={signalColumns}
+            data={signals.value?.items ?? []}
+            options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, padding: 'dense' }}
+            emptyContent={
+              <Box p={2}>
+                <Typography variant="body2">
+                  No signals on this entity's hosts. If you expected some, check the hosts below and
+                  the source health on the Runtime risk page.
+                </Typography>
+              </Box>
+            }
+          />
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        <Table<HostRow>
+          title="Hosts and how each was matched"
+          isLoading={risk.loading && !risk.value}
+          columns={hostColumns}
+          data={hostRows}
+          options={{ paging: false, search: false, padding: 'dense' }}
+          emptyContent={
+            <Box p={2}>
+              <Typography variant="body2">No hosts matched.</Typography>
+            </Box>
+          }
+        />
+      </Grid>
+      <Grid item xs={12}>
+        {decisions.error ? null : (
+          <Table<GateDecision>
+            title={`Decision history (${decisions.value?.totalCount ?? 0})`}
+            isLoading={decisions.loading && !decisions.value}
+            columns={decisionColumns}
+            data={decisions.value?.items ?? []}
+            options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, padding: 'dense' }}
+            emptyContent={
+              <Box p={2}>
+                <Typography variant="body2">
+                  The gate has not been asked about this entity yet.
+                </Typography>
+              </Box>
+            }
+          />
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        <InfoCard title="Request an exception">
+          {environments.length > 0 ? (
+            <ExceptionRequestForm
+              entityRef={entityRef}
+              environments={environments}
+              signals={activeSignals}
+              onRequested={() => {
+                risk.retry();
+                exceptions.retry();
+              }}
+            />
+          ) : (
+            <Typography variant="body2">
+              {risk.loading ? 'Loading environments…' : 'No environment to request an exception for.'}
+            </Typography>
+          )}
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12}>
+        {exceptions.error ? (
+          <Alert severity="error">Exceptions unavailable: {serverMessage(exceptions.error)}</Alert>
+        ) : (
+          <ExceptionsTable
+            title="Exceptions"
+            exceptions={exceptions.value?.items ?? []}
+            isLoading={exceptions.loading && !exceptions.value}
+            emptyText="No exception has been requested for this entity."
+            onChanged={() => {
+              exceptions.retry();
+              risk.retry();
+            }}
+          />
+        )}
+      </Grid>
+    </Grid>
+  );
+}

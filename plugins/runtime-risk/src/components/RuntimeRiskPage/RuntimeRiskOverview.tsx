@@ -1,0 +1,346 @@
+import { useMemo, useState } from 'react';
+import useAsyncRetry from 'react-use/esm/useAsyncRetry';
+import { InfoCard, Progress, Table, TableColumn } from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { catalogApiRef, EntityRefLink } from '@backstage/plugin-catalog-react';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
+import { Box, Button, Grid, TextField, Typography } from '@material-ui/core';
+import { Alert } from '@material-ui/lab';
+import type { EntityRisk, RiskLevel, SourceHealth } from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
+import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
+import {
+  DecisionChip,
+  HOSTS_ANNOTATION,
+  LEVEL_COLOR,
+  LEVEL_LABEL,
+  LEVEL_RANK,
+  RiskLevelStatus,
+  SourceStatus,
+  formatAge,
+  formatScore,
+  formatSeconds,
+  isUncorrelated,
+  topReasons,
+} from '../common';
+
+interface ServiceInfo {
+  ref: string;
+  name: string;
+  title?: string;
+  owner: string;
+  system: string;
+}
+
+export interface RiskRow {
+  id: string;
+  rank: number;
+  service: ServiceInfo;
+  risk: EntityRisk;
+}
+
+interface ServiceResult {
+  service: ServiceInfo;
+  risks?: EntityRisk[];
+  error?: Error;
+}
+
+const ALL = '';
+
+function serviceInfo(e: Entity): ServiceInfo {
+  const spec = (e.spec ?? {}) as { owner?: unknown; system?: unknown };
+  return {
+    ref: stringifyEntityRef(e),
+    name: e.metadata.name,
+    title: e.metadata.title,
+    owner: typeof spec.owner === 'string' ? spec.owner : '-',
+    system: typeof spec.system === 'string' ? spec.system : '-',
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Highest score first; unscored (unknown) last; then by level, then by name. */
+export function rankRows(rows: Omit<RiskRow, 'rank'>[]): RiskRow[] {
+  return [...rows]
+    .sort((a, b) => {
+      const sa = a.risk.score ?? -1;
+      const sb = b.risk.score ?? -1;
+      if (sb !== sa) return sb - sa;
+      const lr = LEVEL_RANK[b.risk.riskLevel] - LEVEL_RANK[a.risk.riskLevel];
+      if (lr !== 0) return lr;
+      return a.service.ref.localeCompare(b.service.ref) || a.risk.environment.localeCompare(b.risk.environment);
+    })
+    .map((r, i) => ({ ...r, rank: i + 1 }));
+}
+
+function FilterSelect(props: {
+  label: string;
+  value: string;
+  options: string[];
+  onChange: (v: string) => void;
+  allLabel?: string;
+}) {
+  const id = `runtime-risk-filter-${props.label.toLowerCase()}`;
+  return (
+    <TextField
+      select
+      id={id}
+      label={props.label}
+      value={props.value}
+      onChange={e => props.onChange(e.target.value)}
+      SelectProps={{ native: true }}
+      InputLabelProps={{ shrink: true }}
+      style={{ minWidth: 160 }}
+    >
+      <option value={ALL}>{props.allLabel ?? 'All'}</option>
+      {props.options.map(o => (
+        <option key={o} value={o}>
+          {o}
+        </option>
+      ))}
+    </TextField>
+  );
+}
+
+const sourceColumns: TableColumn<SourceHealth>[] = [
+  { title: 'Source', render: s => <SourceStatus source={s} /> },
+  { title: 'Type', field: 'type' },
+  { title: 'Last success', render: s => formatAge(s.lastSuccessAt) },
+  { title: 'Last attempt', render: s => formatAge(s.lastAttemptAt) },
+  { title: 'Consecutive failures', field: 'consecutiveFailures' },
+  { title: 'Lag', render: s => formatSeconds(s.lagSeconds) },
+  { title: 'Last error', render: s => s.lastError ?? '-' },
+];
+
+/** The org-wide risk page: every service ranked by risk, per environment. */
+export function RuntimeRiskOverview() {
+  const catalogApi = useApi(catalogApiRef);
+  const api = useApi(runtimeRiskApiRef);
+
+  const results = useAsyncRetry(async (): Promise<ServiceResult[]> => {
+    const { items } = await catalogApi.getEntities({
+      filter: { kind: 'Component' },
+      fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.title', 'spec.owner', 'spec.system'],
+    });
+    return mapLimit(items, 6, async entity => {
+      const service = serviceInfo(entity);
+      try {
+        return { service, risks: await api.getEntityRisk(service.ref) };
+      } catch (e) {
+        return { service, error: e instanceof Error ? e : new Error(String(e)) };
+      }
+    });
+  }, [catalogApi, api]);
+  const sources = useAsyncRetry(() => api.getSources(), [api]);
+  const pending = useAsyncRetry(() => api.listExceptions({ status: 'pending', limit: 100 }), [api]);
+
+  const [owner, setOwner] = useState(ALL);
+  const [system, setSystem] = useState(ALL);
+  const [level, setLevel] = useState(ALL);
+  const [environment, setEnvironment] = useState<string | undefined>(undefined);
+
+  const all = results.value ?? [];
+  const environments = useMemo(
+    () => [...new Set(all.flatMap(r => r.risks?.map(x => x.environment) ?? []))].sort(),
+    [all],
+  );
+  // Default to production when the policy has it: that is where a block hurts.
+  const env = environment ?? (environments.includes('production') ? 'production' : ALL);
+  const owners = useMemo(() => [...new Set(all.map(r => r.service.owner))].sort(), [all]);
+  const systems = useMemo(() => [...new Set(all.map(r => r.service.system))].sort(), [all]);
+
+  const rows = useMemo(() => {
+    const flat = all.flatMap(r =>
+      (r.risks ?? []).map(risk => ({ id: `${r.service.ref}|${risk.environment}`, service: r.service, risk })),
+    );
+    return rankRows(
+      flat.filter(
+        r =>
+          (owner === ALL || r.service.owner === owner) &&
+          (system === ALL || r.service.system === system) &&
+          (level === ALL || r.risk.riskLevel === level) &&
+          (env === ALL || r.risk.environment === env),
+      ),
+    );
+  }, [all, owner, system, level, env]);
+
+  const uncorrelated = all.filter(r => r.risks?.some(isUncorrelated));
+  const failed = all.filter(r => r.error);
+  const evaluated = all.filter(r => r.risks && r.risks.length > 0);
+
+  const columns: TableColumn<RiskRow>[] = [
+    { title: 'Rank', field: 'rank', width: '60px' },
+    {
+      title: 'Service',
+      cellStyle: { whiteSpace: 'nowrap' },
+      render: r => <EntityRefLink entityRef={r.service.ref}>{r.service.title ?? r.service.name}</EntityRefLink>,
+    },
+    { title: 'Owner', render: r => r.service.owner },
+    { title: 'System', render: r => r.service.system },
+    { title: 'Environment', render: r => r.risk.environment },
+    {
+      title: 'Level',
+      cellStyle: { whiteSpace: 'nowrap' },
+      render: r => (
+        <span style={{ color: LEVEL_COLOR[r.risk.riskLevel] }}>
+          <RiskLevelStatus level={r.risk.riskLevel}>{LEVEL_LABEL[r.risk.riskLevel]}</RiskLevelStatus>
+        </span>
+      ),
+    },
+    { title: 'Score', render: r => formatScore(r.risk.score) },
+    { title: 'Gate now', render: r => <DecisionChip decision={r.risk.decision} /> },
+    {
+      title: 'Top reason',
+      cellStyle: { minWidth: 320 },
+      render: r => topReasons(r.risk.reasons, 1).map(x => x.message).join('') || '-',
+    },
+  ];
+
+  if (results.loading && !results.value) return <Progress />;
+  if (results.error) {
+    return (
+      <Alert severity="error">
+        Could not list services from the catalog: {serverMessage(results.error)}
+      </Alert>
+    );
+  }
+
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12}>
+        <Box display="flex" alignItems="flex-end" flexWrap="wrap" style={{ gap: 16 }}>
+          <FilterSelect label="Environment" value={env} options={environments} onChange={setEnvironment} allLabel="All environments" />
+          <FilterSelect label="Owner" value={owner} options={owners} onChange={setOwner} />
+          <FilterSelect label="System" value={system} options={systems} onChange={setSystem} />
+          <FilterSelect
+            label="Level"
+            value={level}
+            options={['high', 'moderate', 'low', 'unknown'] satisfies RiskLevel[]}
+            onChange={setLevel}
+          />
+          <Button
+            variant="outlined"
+            onClick={() => {
+              results.retry();
+              sources.retry();
+              pending.retry();
+            }}
+          >
+            Refresh
+          </Button>
+          <Typography variant="body2" color="textSecondary">
+            Coverage: {evaluated.length - uncorrelated.length} of {all.length} services correlated with
+            hosts
+          </Typography>
+        </Box>
+      </Grid>
+      <Grid item xs={12} component="section" aria-label="services ranked by risk">
+        <Table<RiskRow>
+          title={`Services ranked by risk (${rows.length})`}
+          columns={columns}
+          data={rows}
+          options={{ paging: rows.length > 20, pageSize: 20, search: true, padding: 'dense' }}
+          emptyContent={
+            <Box p={2}>
+              <Typography variant="body2">
+                {all.length === 0
+                  ? 'The catalog has no Components yet. Register catalog-info.yaml files to see their runtime risk here.'
+                  : 'No service matches these filters.'}
+              </Typography>
+            </Box>
+          }
+        />
+      </Grid>
+      <Grid item xs={12} lg={4}>
+        <InfoCard title={`Uncorrelated services (${uncorrelated.length})`}>
+          {uncorrelated.length === 0 ? (
+            <Typography variant="body2">Every evaluated service is matched to at least one host.</Typography>
+          ) : (
+            <>
+              <Typography variant="body2" paragraph>
+                No host was found for these services, so their risk is unknown and the policy's{' '}
+                <code>uncorrelated</code> action applies. Add the <code>{HOSTS_ANNOTATION}</code>{' '}
+                annotation to their catalog-info.yaml.
+              </Typography>
+              <Box component="ul" aria-label="uncorrelated services" m={0} pl={2}>
+                {uncorrelated.map(r => (
+                  <li key={r.service.ref}>
+                    <EntityRefLink entityRef={r.service.ref}>{r.service.title ?? r.service.name}</EntityRefLink> (owner{' '}
+                    {r.service.owner})
+                  </li>
+                ))}
+              </Box>
+            </>
+          )}
+          {failed.length > 0 && (
+            <Box mt={2}>
+              <Typography variant="subtitle2">Not evaluated ({failed.length})</Typography>
+              <Box component="ul" m={0} pl={2}>
+                {failed.map(r => (
+                  <li key={r.service.ref}>
+                    {r.service.ref}:{' '}
+                    {isResponseError(r.error) && r.error.statusCode === 404
+                      ? 'not known to the runtime-risk backend yet'
+                      : serverMessage(r.error)}
+                  </li>
+                ))}
+              </Box>
+            </Box>
+          )}
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} lg={8}>
+        {sources.error ? (
+          <Alert severity="error">Source health unavailable: {serverMessage(sources.error)}</Alert>
+        ) : (
+          <Table<SourceHealth>
+            title="Signal sources"
+            isLoading={sources.loading && !sources.value}
+            columns={sourceColumns}
+            data={sources.value?.items ?? []}
+            options={{ paging: false, search: false, padding: 'dense' }}
+            emptyContent={
+              <Box p={2}>
+                <Typography variant="body2">
+                  No signal source is configured: add one under <code>runtimeRisk.sources</code> in
+                  app-config.yaml.
+                </Typography>
+              </Box>
+            }
+          />
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        {pending.error ? (
+          <Alert severity="error">Exceptions unavailable: {serverMessage(pending.error)}</Alert>
+        ) : (
+          <ExceptionsTable
+            title="Exceptions waiting for approval"
+            showEntity
+            exceptions={pending.value?.items ?? []}
+            isLoading={pending.loading && !pending.value}
+            emptyText="No exception is waiting for approval."
+            onChanged={() => {
+              pending.retry();
+              results.retry();
+            }}
+          />
+        )}
+      </Grid>
+    </Grid>
+  );
+}

@@ -1,0 +1,1 @@
+export { RuntimeRiskPage, RuntimeRiskPageContent } from './RuntimeRiskPage';

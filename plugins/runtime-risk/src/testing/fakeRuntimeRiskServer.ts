@@ -1,0 +1,173 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  EntityRisk,
+  GateDecision,
+  Signal,
+  SourceHealth,
+} from '@internal/plugin-runtime-risk-common';
+import { RuntimeRiskClient } from '../api/RuntimeRiskClient';
+import type { RiskException } from '../api/RuntimeRiskApi';
+
+/** One request the fake backend received. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface FakeReply {
+  status: number;
+  body: unknown;
+}
+
+export type FakeHandler = (req: RecordedRequest) => FakeReply | undefined;
+
+/**
+ * A real HTTP server on loopback that speaks the runtime-risk API shapes, so the
+ * components are tested through the real `RuntimeRiskClient` (discovery + fetch).
+ * Errors use Backstage's JSON error body, as the backend's error handler sends them.
+ */
+export class FakeRuntimeRiskServer {
+  readonly requests: RecordedRequest[] = [];
+  /** Risk per entity ref; the value is the list of environments. */
+  risks = new Map<string, EntityRisk[]>();
+  signals = new Map<string, Signal[]>();
+  decisions = new Map<string, GateDecision[]>();
+  sources: SourceHealth[] = [];
+  exceptions: RiskException[] = [];
+  /** Overrides checked before the default routes. */
+  handlers: FakeHandler[] = [];
+  private server?: http.Server;
+  private baseUrl = '';
+
+  /** Base URL of the fake plugin, as discovery would give it. */
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  static error(status: number, name: string, message: string): FakeReply {
+    return {
+      status,
+      body: {
+        error: { name, message },
+        request: { method: 'GET', url: '/' },
+        response: { statusCode: status },
+      },
+    };
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', c => chunks.push(c));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = undefined;
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch (e) {
+            body = text;
+          }
+        }
+        const recorded: RecordedRequest = {
+          method: req.method ?? 'GET',
+          path: url.pathname.replace(/^\/api\/runtime-risk/, ''),
+          query: url.searchParams,
+          body,
+        };
+        this.requests.push(recorded);
+        const reply = this.route(recorded);
+        res.writeHead(reply.status, {
+          'content-type': 'application/json; charset=utf-8',
+          'access-control-allow-origin': '*',
+        });
+        res.end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}/api/runtime-risk`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>(resolve => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** A real client pointed at this server. */
+  client(): RuntimeRiskClient {
+    return new RuntimeRiskClient({
+      discoveryApi: { getBaseUrl: async () => this.baseUrl },
+      fetchApi: { fetch: (input, init) => globalThis.fetch(input, init) },
+    });
+  }
+
+  private route(req: RecordedRequest): FakeReply {
+    for (const h of this.handlers) {
+      const r = h(req);
+      if (r) return r;
+    }
+    const risk = req.path.match(/^\/v1\/entities\/([^/]+)\/([^/]+)\/([^/]+)\/risk$/);
+    if (req.method === 'GET' && risk) {
+      const ref = `${decodeURIComponent(risk[1])}:${decodeURIComponent(risk[2])}/${decodeURIComponent(
+        risk[3],
+      )}`.toLowerCase();
+      const items = this.risks.get(ref);
+      if (!items) return FakeRuntimeRiskServer.error(404, 'NotFoundError', `entity ${ref} not found`);
+      const env = req.query.get('environment');
+      if (env) {
+        const one = items.find(i => i.environment === env);
+        return one
+          ? { status: 200, body: one }
+          : FakeRuntimeRiskServer.error(400, 'InputError', `environment: unknown environment '${env}'`);
+      }
+      return { status: 200, body: { items } };
+    }
+    if (req.method === 'GET' && req.path === '/v1/signals') {
+      const ref = req.query.get('entityRef') ?? '';
+      const items = this.signals.get(ref) ?? [];
+      return { status: 200, body: { items, totalCount: items.length } };
+    }
+    if (req.method === 'GET' && req.path === '/v1/decisions') {
+      const ref = req.query.get('entityRef') ?? '';
+      const env = req.query.get('environment');
+      const all = (this.decisions.get(ref) ?? []).filter(d => !env || d.environment === env);
+      // pages like the backend: default 20, at most 100, opaque cursor
+      const limit = Math.min(Number(req.query.get('limit') ?? 20), 100);
+      const offset = Number(req.query.get('cursor') ?? 0);
+      const items = all.slice(offset, offset + limit);
+      const body: { items: GateDecision[]; totalCount: number; nextCursor?: string } = {
+        items,
+        totalCount: all.length,
+      };
+      if (offset + items.length < all.length) body.nextCursor = String(offset + items.length);
+      return { status: 200, body };
+    }
+    if (req.method === 'GET' && req.path === '/v1/sources') {
+      return { status: 200, body: { items: this.sources } };
+    }
+    if (req.method === 'GET' && req.path === '/v1/exceptions') {
+      const ref = req.query.get('entityRef');
+      const status = req.query.get('status');
+      const items = this.exceptions.filter(
+        e => (!ref || e.entityRef === ref) && (!status || e.status === status),
+      );
+      return { status: 200, body: { items, totalCount: items.length } };
+    }
+    const decide = req.path.match(/^\/v1\/exceptions\/([^/]+)\/(approve|reject|revoke)$/);
+    if (req.method === 'POST' && decide) {
+      const found = this.exceptions.find(e => e.id === decodeURIComponent(decide[1]));
+      if (!found) return FakeRuntimeRiskServer.error(404, 'NotFoundError', `exception ${decide[1]} not found`);
+      found.status = ({ approve: 'approved', reject: 'rejected', revoke: 'revoked' } as const)[
+        decide[2] as 'approve' | 'reject' | 'revoke'
+      ];
+      found.decidedBy = 'user:default/approver';
+      return { status: 200, body: found };
+    }
+    return FakeRuntimeRiskServer.error(404, 'NotFoundError', `no route for ${req.method} ${req.path}`);
+  }
+}
