@@ -29,6 +29,15 @@ beforeAll(async () => {
   ).catch(e => {
     throw new Error(`${e.message}\n--- backend log ---\n${backend.logs().slice(-6000)}`);
   });
+  // label selectors are resolved when the index is rebuilt after the first ingestion
+  await waitFor(
+    async () => {
+      const r = await gate({ entityRef: 'component:default/cart-service', environment: 'production' });
+      return r.status === 200 && r.body.hosts.length > 0 ? r : undefined;
+    },
+    90_000,
+    'cart-service to be correlated through its label selector',
+  );
 });
 
 afterAll(async () => {
@@ -65,6 +74,33 @@ describe('demo backend', () => {
         riskLevel,
       });
     }
+  });
+
+  it('fans a node detection out to the workloads on that node only', async () => {
+    const cart = await gate({ entityRef: 'component:default/cart-service', environment: 'production' });
+    expect(cart.status).toBe(200);
+    expect(cart.body).toMatchObject({ decision: 'block', riskLevel: 'high' });
+    expect(cart.body.reasons.find((x: any) => x.code === 'signal_active').signalIds).toContain('file:det-1005');
+    expect(cart.body.hosts.map((h: any) => h.matchedBy).join(' ')).toMatch(/kubernetes:node/);
+    const catalog = await gate({ entityRef: 'component:default/catalog-service', environment: 'production' });
+    expect(catalog.body).toMatchObject({ decision: 'proceed', riskLevel: 'low' });
+    expect(catalog.body.hosts.map((h: any) => h.matchedBy).join(' ')).toMatch(/kubernetes:label-selector/);
+  });
+
+  it('reaches a VM through the host Resource the service depends on', async () => {
+    const r = await gate({ entityRef: 'component:default/billing-batch', environment: 'production' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ decision: 'proceed', riskLevel: 'low' });
+    expect(r.body.hosts.map((h: any) => h.matchedBy).join(' ')).toMatch(/relation:dependsOn:resource:default\/billing-vm-01/);
+    expect(r.body.reasons.find((x: any) => x.code === 'signal_active').signalIds).toContain('file:det-1006');
+  });
+
+  it('lists the uncorrelated demo entity in the coverage report', async () => {
+    const res = await fetch(`${backend.baseUrl}/api/runtime-risk/v1/coverage?environment=production`, {
+      headers: { authorization: `Bearer ${DEMO_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toContain('component:default/recommendations');
   });
 
   it('marks checkout-api stale because its source data is two days old', async () => {

@@ -85,6 +85,21 @@ export const runtimeRiskPlugin = createBackendPlugin({
           return { source, frequencyMs: frequencyToMs(frequency) };
         });
 
+        // Label selectors and CIDRs are resolved against the assets known at index
+        // time, so a batch of new signals (new pods, new IPs) asks for a rebuild now
+        // rather than at the next correlation tick; throttled to one a minute.
+        let lastIndexTrigger = 0;
+        const refreshIndexForNewAssets = async () => {
+          if (Date.now() - lastIndexTrigger < 60_000) return;
+          try {
+            await scheduler.triggerTask('runtime-risk-correlate');
+            lastIndexTrigger = Date.now();
+          } catch (e) {
+            // not scheduled yet (start-up) or already running: the next tick picks the assets up
+            logger.debug(`correlation rebuild not triggered: ${(e as Error).message}`);
+          }
+        };
+
         for (const source of sources) {
           if (isPushSource(source)) continue;
           await scheduler.scheduleTask({
@@ -93,7 +108,8 @@ export const runtimeRiskPlugin = createBackendPlugin({
             timeout: source.schedule?.timeout ?? schedules.ingestion.timeout,
             scope: 'global',
             fn: async abortSignal => {
-              await runner.run(source, abortSignal);
+              const result = await runner.run(source, abortSignal);
+              if (result.stored > 0) await refreshIndexForNewAssets();
             },
           });
         }

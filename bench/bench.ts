@@ -1,0 +1,943 @@
+/**
+ * `npm run bench`: performance harness of the runtime-risk backend on PostgreSQL.
+ *
+ * Phases (each bounded by a count and a time cap):
+ *  1. create a scratch PostgreSQL database, seed entities / hosts / signals (seeded RNG);
+ *  2. correlation index rebuild at 1k and at the full entity count;
+ *  3. start the backend (runtime-risk plugin, mock catalog with the seeded entities) and load
+ *     `POST /api/runtime-risk/v1/gate` and `/.backstage/health/v1/readiness` with N connections;
+ *  4. ingestion from a paged fake Falcon API (the real CrowdStrike adapter) into PostgreSQL,
+ *     then an incremental sync of new alerts;
+ *  5. write bench/results.json and bench/results.md; drop the scratch database.
+ *
+ * Run `npm run bench -- --help` for the flags.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import knexFactory, { type Knex } from 'knex';
+import { mockCredentials, mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
+import {
+  coreServices,
+  createBackendModule,
+  createServiceFactory,
+  type LoggerService,
+  type SchedulerService,
+  type SchedulerServiceTaskScheduleDefinition,
+} from '@backstage/backend-plugin-api';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import type { Entity } from '@backstage/catalog-model';
+import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskSignalSourcesExtensionPoint } from '@internal/plugin-runtime-risk-node';
+import { fakeTokenIssuer, startFakeServer, type FakeServer } from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { runtimeRiskPlugin } from '../plugins/runtime-risk-backend/src/plugin';
+import { DatabaseRuntimeRiskStore } from '../plugins/runtime-risk-backend/src/store/DatabaseRuntimeRiskStore';
+import { IngestionRunner } from '../plugins/runtime-risk-backend/src/ingestion/IngestionRunner';
+import { validateSignals } from '../plugins/runtime-risk-backend/src/ingestion/validate';
+import { EntityIndexer } from '../plugins/runtime-risk-backend/src/correlation/EntityIndexer';
+import { MemoryPullSource } from '../plugins/runtime-risk-backend/src/testUtils/fixtures';
+import { RiskService } from '../plugins/runtime-risk-backend/src/service/RiskService';
+import { readPolicyConfig } from '../plugins/runtime-risk-backend/src/engine';
+import type { RuntimeRiskStore } from '../plugins/runtime-risk-backend/src/store/types';
+import { ConfigReader } from '@backstage/config';
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import type { PullSignalSource } from '@internal/plugin-runtime-risk-node';
+import { CrowdStrikeSignalSource } from '../plugins/runtime-risk-backend-module-crowdstrike/src/CrowdStrikeSignalSource';
+import { seededRandom } from '../plugins/runtime-risk-backend/src/faults/helpers';
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  entities: number;
+  hosts: number;
+  signals: number;
+  alerts: number;
+  incremental: number;
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  maxRequests: number;
+  seed: number;
+  pg: string;
+  seedTimeoutS: number;
+  keepDb: boolean;
+  replicas: boolean;
+  out: string;
+}
+
+const DEFAULTS: Options = {
+  entities: 10_000,
+  hosts: 50_000,
+  signals: 200_000,
+  alerts: 20_000,
+  incremental: 1_000,
+  connections: 100,
+  durationS: 15,
+  warmupS: 3,
+  maxRequests: 200_000,
+  seed: 42,
+  pg: process.env.RUNTIME_RISK_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432',
+  seedTimeoutS: 150,
+  keepDb: false,
+  replicas: true,
+  out: path.resolve(__dirname, '..'),
+};
+
+const QUICK: Partial<Options> = { entities: 1_000, hosts: 5_000, signals: 20_000, alerts: 5_000, durationS: 5, warmupS: 1 };
+
+const HELP = `npm run bench -- [flags]
+  --quick                 scaled down (1k entities, 5k hosts, 20k signals, 5k alerts, 5 s load phases)
+  --entities N            catalog entities (default ${DEFAULTS.entities})
+  --hosts N               hosts named by the entities (default ${DEFAULTS.hosts})
+  --signals N             stored signals (default ${DEFAULTS.signals})
+  --alerts N              alerts served by the fake Falcon API for the full sync (default ${DEFAULTS.alerts})
+  --incremental N         new alerts for the incremental sync (default ${DEFAULTS.incremental})
+  --connections N         concurrent connections of the load generator (default ${DEFAULTS.connections})
+  --duration S            seconds per load phase, after a warm-up (default ${DEFAULTS.durationS})
+  --warmup S              warm-up seconds per load phase (default ${DEFAULTS.warmupS})
+  --max-requests N        request cap per load phase (default ${DEFAULTS.maxRequests})
+  --seed-timeout S        time cap of seeding; the seeded count is reported (default ${DEFAULTS.seedTimeoutS})
+  --seed N                PRNG seed (default ${DEFAULTS.seed})
+  --pg URL                PostgreSQL server (default ${DEFAULTS.pg}; env RUNTIME_RISK_BENCH_PG)
+  --out DIR               write DIR/results.json and DIR/results.md (default bench/)
+  --no-replicas           skip the two-replica phase
+  --keep-db               keep the scratch database
+  --profile               write a V8 CPU profile to bench/.out/`;
+
+function parseArgs(argv: string[]): Options {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const o: Options = { ...DEFAULTS, ...(argv.includes('--quick') ? QUICK : {}) };
+  const num = (flag: string, key: keyof Options) => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return;
+    const v = Number(argv[i + 1]);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`${flag}: expected a non-negative number, got '${argv[i + 1]}'`);
+    (o as unknown as Record<string, number>)[key] = v;
+  };
+  num('--entities', 'entities');
+  num('--hosts', 'hosts');
+  num('--signals', 'signals');
+  num('--alerts', 'alerts');
+  num('--incremental', 'incremental');
+  num('--connections', 'connections');
+  num('--duration', 'durationS');
+  num('--warmup', 'warmupS');
+  num('--max-requests', 'maxRequests');
+  num('--seed-timeout', 'seedTimeoutS');
+  num('--seed', 'seed');
+  const out = argv.indexOf('--out');
+  if (out >= 0) o.out = path.resolve(argv[out + 1]);
+  const pg = argv.indexOf('--pg');
+  if (pg >= 0) o.pg = argv[pg + 1];
+  o.keepDb = argv.includes('--keep-db');
+  o.replicas = !argv.includes('--no-replicas');
+  if (o.entities < 1) throw new Error('--entities: at least 1');
+  return o;
+}
+
+// ---------------------------------------------------------------- helpers
+
+const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** A logger that drops debug/info (the bench prints its own progress) and counts warnings. */
+function quietLogger(counter = { warnings: 0 }): LoggerService {
+  const logger: LoggerService = {
+    error: (m: string) => log(`error: ${m}`),
+    warn: () => {
+      counter.warnings++;
+    },
+    info: () => {},
+    debug: () => {},
+    child: () => logger,
+  };
+  return logger;
+}
+
+async function timed<X>(fn: () => Promise<X>): Promise<{ value: X; seconds: number }> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return { value, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
+}
+
+const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+
+/** Wraps methods of an object so that the time spent in each is summed (ms) into `totals`. */
+function withTimings<T extends object>(target: T, methods: (keyof T & string)[], totals: Record<string, number>): T {
+  const wrapped: T = Object.create(target);
+  for (const m of methods) {
+    const original = (target[m] as unknown as (...a: unknown[]) => Promise<unknown>).bind(target);
+    totals[m] = 0;
+    (wrapped as Record<string, unknown>)[m] = async (...args: unknown[]) => {
+      const t = process.hrtime.bigint();
+      try {
+        return await original(...args);
+      } finally {
+        totals[m] += Number(process.hrtime.bigint() - t) / 1e6;
+      }
+    };
+  }
+  return wrapped;
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]) : null;
+};
+
+// ---------------------------------------------------------------- data
+
+const hostName = (h: number) => `h-${h}`;
+const entityName = (e: number) => `svc-${e}`;
+
+/** Entities with `runtime-risk.io/hosts`: entity e names hosts e, e+E, e+2E, ... (every host belongs to one entity). */
+function makeEntities(count: number, hosts: number): Entity[] {
+  const entities: Entity[] = [];
+  for (let e = 0; e < count; e++) {
+    const names: string[] = [];
+    for (let h = e; h < hosts; h += count) names.push(hostName(h));
+    entities.push({
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Component',
+      metadata: { name: entityName(e), namespace: 'default', annotations: names.length ? { 'runtime-risk.io/hosts': names.join(',') } : {} },
+      spec: { type: 'service', lifecycle: 'production', owner: `team-${e % 50}`, system: `system-${e % 200}` },
+    });
+  }
+  return entities;
+}
+
+const SEVERITIES = ['informational', 'low', 'low', 'medium', 'medium', 'high', 'critical'] as const;
+const STATUSES = ['active', 'active', 'resolved', 'resolved', 'resolved', 'false_positive'] as const;
+
+function makeSignal(i: number, rand: () => number, hosts: number, now: number): SignalInput {
+  // 90 % on catalog hosts, 10 % on hosts no entity names
+  const onKnown = rand() < 0.9;
+  const host = onKnown ? hostName(Math.floor(rand() * hosts)) : `stray-${Math.floor(rand() * hosts)}`;
+  const lastSeen = new Date(now - Math.floor(rand() * 7 * 24 * 3600_000)).toISOString();
+  return {
+    sourceId: `sig-${i}`,
+    kind: 'detection',
+    severity: SEVERITIES[Math.floor(rand() * SEVERITIES.length)],
+    confidence: round(0.3 + rand() * 0.7),
+    status: STATUSES[Math.floor(rand() * STATUSES.length)],
+    title: `Detection ${i}`,
+    tactics: ['Execution'],
+    techniques: ['T1059'],
+    asset: {
+      hostname: `${host}.prod.example.com`,
+      deviceId: `dev-${i % 100_000}`,
+      ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+      macs: [],
+    },
+    firstSeenAt: lastSeen,
+    lastSeenAt: lastSeen,
+  };
+}
+
+// ---------------------------------------------------------------- backend
+
+/** A scheduler that records tasks and never runs them (the bench drives ingestion and correlation itself). */
+function recordingScheduler() {
+  const tasks: SchedulerServiceTaskScheduleDefinition[] = [];
+  const scheduler: SchedulerService = {
+    scheduleTask: async task => {
+      tasks.push(task as SchedulerServiceTaskScheduleDefinition);
+    },
+    createScheduledTaskRunner: () => ({ run: async () => {} }),
+    getScheduledTasks: async () => [],
+    triggerTask: async () => {},
+    cancelTask: async () => {},
+  };
+  return { tasks, factory: createServiceFactory({ service: coreServices.scheduler, deps: {}, factory: () => scheduler }) };
+}
+
+async function startBenchBackend(knex: Knex, entities: Entity[], sourceId: string): Promise<TestBackend> {
+  const sourcesModule = createBackendModule({
+    pluginId: 'runtime-risk',
+    moduleId: 'bench-sources',
+    register(env) {
+      env.registerInit({
+        deps: { sources: runtimeRiskSignalSourcesExtensionPoint },
+        async init({ sources }) {
+          // the seeded signals' source, idle: the bench never runs its task
+          sources.addSignalSource(new MemoryPullSource(sourceId));
+        },
+      });
+    },
+  });
+  return startTestBackend({
+    features: [
+      runtimeRiskPlugin,
+      sourcesModule,
+      catalogServiceMock.factory({ entities }),
+      mockServices.database.factory({ knex }),
+      mockServices.rootConfig.factory({
+        data: { runtimeRisk: { ingestion: { frequency: { hours: 1 } }, correlation: { frequency: { hours: 1 } } } },
+      }),
+      mockServices.rootLogger.factory({ level: 'error' }),
+      recordingScheduler().factory,
+    ],
+  });
+}
+
+// ---------------------------------------------------------------- load
+
+interface LoadResult {
+  requests: number;
+  ok: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+function runLoader(spec: Record<string, unknown>): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'loader.mjs'), JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', d => {
+      out += String(d);
+    });
+    child.on('error', reject);
+    child.on('exit', code => {
+      if (code !== 0) reject(new Error(`loader exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as LoadResult);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- fake Falcon
+
+interface FakeFalcon {
+  server: FakeServer;
+  add(alerts: Record<string, unknown>[]): void;
+}
+
+function falconAlert(n: number, rand: () => number, hosts: number, at: number): Record<string, unknown> {
+  const host = Math.floor(rand() * hosts);
+  const ts = new Date(at).toISOString();
+  return {
+    composite_id: `cid:ind:dev${host}:alert${n}`,
+    severity: [10, 30, 50, 70, 90][Math.floor(rand() * 5)],
+    confidence: 50 + Math.floor(rand() * 50),
+    status: rand() < 0.7 ? 'new' : 'closed',
+    display_name: `Alert ${n}`,
+    description: 'Suspicious process',
+    mitre_attack: [{ tactic: 'Execution', tactic_id: 'TA0002', technique: 'PowerShell', technique_id: 'T1059.001' }],
+    created_timestamp: ts,
+    updated_timestamp: ts,
+    device: {
+      device_id: `dev${host}`,
+      hostname: hostName(host).toUpperCase(),
+      machine_domain: 'prod.example.com',
+      local_ip: `10.1.${(host >> 8) & 255}.${host & 255}`,
+    },
+  };
+}
+
+/** The Falcon endpoints the adapter calls, answering from memory in O(log n) per page. */
+async function startFakeFalcon(): Promise<FakeFalcon> {
+  const issuer = fakeTokenIssuer({ clientId: 'bench', clientSecret: 'bench-secret', status: 201 });
+  const sorted: Record<string, unknown>[] = [];
+  const times: number[] = [];
+  const byId = new Map<string, Record<string, unknown>>();
+  const unauthorized = { status: 401, json: { errors: [{ code: 401, message: 'access denied' }] } };
+  const server = await startFakeServer({
+    'POST /oauth2/token': issuer.route,
+    'GET /alerts/queries/alerts/v2': req => {
+      if (!issuer.authorized(req)) return unauthorized;
+      const m = /updated_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
+      let start = 0;
+      if (m) {
+        const since = Date.parse(m[1]);
+        let lo = 0;
+        let hi = times.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (times[mid] > since) hi = mid;
+          else lo = mid + 1;
+        }
+        start = lo;
+      }
+      const offset = Number(req.query.get('offset') ?? 0);
+      const limit = Number(req.query.get('limit') ?? 100);
+      const total = times.length - start;
+      const resources = sorted.slice(start + offset, start + offset + limit).map(a => String(a.composite_id));
+      return { json: { meta: { pagination: { offset, limit, total } }, resources, errors: [] } };
+    },
+    'POST /alerts/entities/alerts/v2': req => {
+      if (!issuer.authorized(req)) return unauthorized;
+      const ids: string[] = JSON.parse(req.body).composite_ids;
+      return { json: { resources: ids.map(id => byId.get(id)).filter(Boolean), errors: [] } };
+    },
+    'GET /devices/queries/devices/v1': req => (issuer.authorized(req) ? { json: { meta: { pagination: { total: 0 } }, resources: [] } } : unauthorized),
+    'POST /devices/entities/devices/v2': req => {
+      if (!issuer.authorized(req)) return unauthorized;
+      const ids: string[] = JSON.parse(req.body).ids;
+      return {
+        json: {
+          resources: ids.map(id => ({ device_id: id, hostname: hostName(Number(id.slice(3))), machine_domain: 'prod.example.com', last_seen: new Date().toISOString() })),
+        },
+      };
+    },
+  });
+  return {
+    server,
+    add(alerts) {
+      for (const a of alerts) {
+        sorted.push(a);
+        times.push(Date.parse(String(a.updated_timestamp)));
+        byId.set(String(a.composite_id), a);
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- two replicas
+
+interface ReplicaResult {
+  entities: number;
+  signals: number;
+  one: LoadResult;
+  two: LoadResult;
+  throughputRatio: number;
+  ingestion: { frequencySeconds: number; runs: { replica: string; at: string }[]; perReplica: Record<string, number>; minGapSeconds: number | null; overlapping: number; exactlyOnePerTick: boolean };
+}
+
+/**
+ * Two backend replicas (each with its own connection pool and the real,
+ * database-coordinated Backstage scheduler) on one PostgreSQL database: gate
+ * throughput with one replica, then round-robin over both, and which replica ran
+ * each tick of the global ingestion task. Runs on its own small database so that
+ * the correlation task each replica schedules at start-up stays short.
+ */
+async function replicaPhase(o: Options, rand: () => number, admin: Knex, dbName: string): Promise<ReplicaResult> {
+  const FREQUENCY_S = 5;
+  const entityCount = Math.min(o.entities, 1000);
+  const hosts = entityCount * 5;
+  const signalCount = Math.min(o.signals, 10_000);
+  await admin.raw(`create database ${dbName}`);
+  const conn = `${o.pg.replace(/\/$/, '')}/${dbName}`;
+  const knexes: Knex[] = [knexFactory({ client: 'pg', connection: conn, pool: { min: 1, max: 10 } })];
+  const backends: TestBackend[] = [];
+  try {
+    const logger = quietLogger();
+    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex: knexes[0] }) });
+    const now = Date.now();
+    for (let n = 0; n < signalCount; n += 1000) {
+      const inputs = Array.from({ length: Math.min(1000, signalCount - n) }, (_, k) => makeSignal(n + k, rand, hosts, now));
+      const at = new Date().toISOString();
+      const { signals } = validateSignals({ sourceId: 'edr', inputs, fetchedAt: at, logger });
+      await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals, cursor: null, at });
+    }
+    const entities = makeEntities(entityCount, hosts);
+    await new EntityIndexer({ catalog: catalogServiceMock({ entities }), auth: mockServices.auth(), store, logger }).rebuild();
+
+    const runs: { replica: string; at: number }[] = [];
+    const start = async (replica: string) => {
+      const knex = knexFactory({ client: 'pg', connection: conn, pool: { min: 1, max: 10 } });
+      knexes.push(knex);
+      const source: PullSignalSource = {
+        id: 'edr',
+        type: 'memory',
+        mode: 'pull',
+        fetch: async ({ cursor }) => {
+          runs.push({ replica, at: Date.now() });
+          return { signals: [], cursor, hasMore: false };
+        },
+      };
+      const backend = await startTestBackend({
+        features: [
+          runtimeRiskPlugin,
+          createBackendModule({
+            pluginId: 'runtime-risk',
+            moduleId: `bench-replica-${replica}`,
+            register(env) {
+              env.registerInit({
+                deps: { sources: runtimeRiskSignalSourcesExtensionPoint },
+                async init({ sources }) {
+                  sources.addSignalSource(source);
+                },
+              });
+            },
+          }),
+          catalogServiceMock.factory({ entities }),
+          mockServices.database.factory({ knex }),
+          mockServices.rootConfig.factory({
+            data: { runtimeRisk: { ingestion: { frequency: { seconds: FREQUENCY_S } }, correlation: { frequency: { hours: 1 } } } },
+          }),
+          mockServices.rootLogger.factory({ level: 'error' }),
+          schedulerServiceFactory,
+        ],
+      });
+      backends.push(backend);
+      return `http://127.0.0.1:${(backend.server.address() as AddressInfo).port}`;
+    };
+
+    const refs = Array.from({ length: 200 }, () => `component:default/${entityName(Math.floor(rand() * entityCount))}`);
+    const gateSpec = {
+      connections: o.connections,
+      durationMs: o.durationS * 1000,
+      warmupMs: o.warmupS * 1000,
+      maxRequests: o.maxRequests,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: mockCredentials.service.header() },
+      bodies: refs.map(entityRef => JSON.stringify({ entityRef, environment: 'production' })),
+    };
+    const a = await start('A');
+    const probe = await fetch(`${a}/api/runtime-risk/v1/gate`, { method: 'POST', headers: gateSpec.headers, body: gateSpec.bodies[0] });
+    if (probe.status !== 200) throw new Error(`replica gate probe answered ${probe.status}: ${await probe.text()}`);
+    log(`replicas: loading replica A alone (${o.connections} connections, ${o.durationS} s)`);
+    const one = await runLoader({ ...gateSpec, urls: [`${a}/api/runtime-risk/v1/gate`] });
+    log(`replicas: one replica: ${JSON.stringify(one)}`);
+    const b = await start('B');
+    log(`replicas: loading A and B round-robin`);
+    const two = await runLoader({ ...gateSpec, urls: [a, b].map(u => `${u}/api/runtime-risk/v1/gate`) });
+    log(`replicas: two replicas: ${JSON.stringify(two)}`);
+    if (one.ok !== one.requests || two.ok !== two.requests) log('replicas: WARNING: some gate calls did not answer 2xx (see statuses)');
+    // let a few more ticks pass with both replicas up (bounded)
+    const bothUpAt = Date.now() - o.durationS * 1000;
+    const deadline = Date.now() + 4 * FREQUENCY_S * 1000;
+    while (Date.now() < deadline && runs.filter(r => r.at >= bothUpAt).length < 4) await new Promise(r => setTimeout(r, 500));
+
+    const sorted = [...runs].sort((x, y) => x.at - y.at);
+    const gaps = sorted.slice(1).map((r, i) => (r.at - sorted[i].at) / 1000);
+    const overlapping = gaps.filter(g => g < FREQUENCY_S / 2).length;
+    const perReplica: Record<string, number> = {};
+    for (const r of sorted) perReplica[r.replica] = (perReplica[r.replica] ?? 0) + 1;
+    return {
+      entities: entityCount,
+      signals: signalCount,
+      one,
+      two,
+      throughputRatio: round(two.rps / one.rps),
+      ingestion: {
+        frequencySeconds: FREQUENCY_S,
+        runs: sorted.map(r => ({ replica: r.replica, at: new Date(r.at).toISOString() })),
+        perReplica,
+        minGapSeconds: gaps.length ? round(Math.min(...gaps)) : null,
+        overlapping,
+        exactlyOnePerTick: sorted.length > 1 && overlapping === 0,
+      },
+    };
+  } finally {
+    for (const backend of backends) await backend.stop().catch(e => log(`replica stop failed: ${(e as Error).message}`));
+    for (const knex of knexes) await knex.destroy();
+    if (!o.keepDb) await admin.raw(`drop database if exists ${dbName} with (force)`);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  status: 'met' | 'missed' | 'not measured';
+  by: string;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  log(`options: ${JSON.stringify({ ...o, out: undefined })}`);
+  const rand = seededRandom(o.seed);
+  const dbName = `runtime_risk_bench_${process.pid}_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: `${o.pg.replace(/\/$/, '')}/postgres`, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${dbName}`);
+  log(`created database ${dbName}`);
+  const knex = knexFactory({ client: 'pg', connection: `${o.pg.replace(/\/$/, '')}/${dbName}`, pool: { min: 1, max: 10 } });
+  let backend: TestBackend | undefined;
+  let falcon: FakeFalcon | undefined;
+  const results: Record<string, unknown> = {
+    startedAt: startedAt.toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version },
+    options: { ...o, out: undefined, pg: o.pg.replace(/\/\/[^@]*@/, '//***@') },
+  };
+  try {
+    const database = mockServices.database({ knex });
+    const store = await DatabaseRuntimeRiskStore.create({ database });
+    const warnings = { warnings: 0 };
+    const logger = quietLogger(warnings);
+
+    // 1. seed signals (the same validation and store path as ingestion), bounded by count and time
+    const SEED_SOURCE = 'seed';
+    const now = Date.now();
+    const seedDeadline = Date.now() + o.seedTimeoutS * 1000;
+    const seeded = await timed(async () => {
+      let n = 0;
+      const batch = 1000;
+      while (n < o.signals && Date.now() < seedDeadline) {
+        const size = Math.min(batch, o.signals - n);
+        const inputs = Array.from({ length: size }, (_, k) => makeSignal(n + k, rand, o.hosts, now));
+        const at = new Date().toISOString();
+        const { signals } = validateSignals({ sourceId: SEED_SOURCE, inputs, fetchedAt: at, logger });
+        await store.commitBatch({ sourceId: SEED_SOURCE, sourceType: 'memory', signals, cursor: String(n + size), at });
+        n += size;
+        if (n % 20_000 === 0) log(`seeded ${n} signals`);
+      }
+      return n;
+    });
+    const identifierRows = Number((await knex('runtime_risk_signal_identifiers').count({ n: '*' }).first())?.n ?? 0);
+    log(`seeded ${seeded.value} signals (${identifierRows} identifier rows) in ${round(seeded.seconds)} s`);
+    results.seed = {
+      signals: seeded.value,
+      signalsRequested: o.signals,
+      identifierRows,
+      seconds: round(seeded.seconds),
+      signalsPerSecond: round(seeded.value / seeded.seconds, 0),
+      cappedByTime: seeded.value < o.signals,
+    };
+
+    // 2. correlation index rebuild at 1k and at the full entity count
+    const entities = makeEntities(o.entities, o.hosts);
+    const rebuilds: { entities: number; seconds: number; indexedHosts: number }[] = [];
+    for (const count of [...new Set([Math.min(1000, o.entities), o.entities])]) {
+      const indexer = new EntityIndexer({
+        catalog: catalogServiceMock({ entities: entities.slice(0, count) }),
+        auth: mockServices.auth(),
+        store,
+        logger,
+      });
+      const r = await timed(() => indexer.rebuild());
+      const indexedHosts = Number((await knex('runtime_risk_entity_hosts').count({ n: '*' }).first())?.n ?? 0);
+      rebuilds.push({ entities: count, seconds: round(r.seconds, 3), indexedHosts });
+      log(`rebuild at ${count} entities: ${round(r.seconds, 3)} s (${indexedHosts} host rows)`);
+    }
+    results.correlation = { rebuilds };
+
+    // 3. the gate vs the bare readiness endpoint of the same backend
+    backend = await startBenchBackend(knex, entities, SEED_SOURCE);
+    const port = (backend.server.address() as AddressInfo).port;
+    const base = `http://127.0.0.1:${port}`;
+    const sampleRefs = Array.from({ length: 500 }, () => `component:default/${entityName(Math.floor(rand() * o.entities))}`);
+    const probe = await fetch(`${base}/api/runtime-risk/v1/gate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: mockCredentials.service.header() },
+      body: JSON.stringify({ entityRef: sampleRefs[0], environment: 'production' }),
+    });
+    const probeBody = (await probe.json()) as { decision?: string; hosts?: unknown[]; signals?: { count: number } };
+    if (probe.status !== 200) throw new Error(`gate probe answered ${probe.status}: ${JSON.stringify(probeBody)}`);
+    log(`gate probe: ${probeBody.decision}, ${probeBody.hosts?.length} hosts, ${probeBody.signals?.count} signals`);
+    const decisionsBefore = Number((await knex('runtime_risk_decisions').count({ n: '*' }).first())?.n ?? 0);
+    const common = { connections: o.connections, durationMs: o.durationS * 1000, warmupMs: o.warmupS * 1000, maxRequests: o.maxRequests };
+    log(`loading /.backstage/health/v1/readiness: ${o.connections} connections, ${o.durationS} s`);
+    const health = await runLoader({ ...common, url: `${base}/.backstage/health/v1/readiness`, method: 'GET' });
+    log(`health: ${JSON.stringify(health)}`);
+    log(`loading POST /api/runtime-risk/v1/gate: ${o.connections} connections, ${o.durationS} s`);
+    const gate = await runLoader({
+      ...common,
+      url: `${base}/api/runtime-risk/v1/gate`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: mockCredentials.service.header() },
+      bodies: sampleRefs.map(entityRef => JSON.stringify({ entityRef, environment: 'production' })),
+    });
+    log(`gate: ${JSON.stringify(gate)}`);
+    const decisionsWritten = Number((await knex('runtime_risk_decisions').count({ n: '*' }).first())?.n ?? 0) - decisionsBefore;
+    results.load = {
+      connections: o.connections,
+      durationS: o.durationS,
+      health,
+      gate,
+      gateDecisionsWritten: decisionsWritten,
+      ratios: { p50: round(gate.p50 / health.p50), p99: round(gate.p99 / health.p99), rps: round(gate.rps / health.rps, 3) },
+      sampleDecision: { decision: probeBody.decision, hosts: probeBody.hosts?.length, signals: probeBody.signals?.count },
+    };
+    await backend.stop();
+    backend = undefined;
+
+    // 3b. where the gate's time goes: the same RiskService in-process, store calls timed
+    const storeMs: Record<string, number> = {};
+    const timedStore = withTimings(store as RuntimeRiskStore, ['getEntity', 'findSignalsByIdentifiers', 'listSourceStates', 'listActiveExceptions', 'insertDecision'], storeMs);
+    const risk = new RiskService({
+      store: timedStore,
+      indexer: new EntityIndexer({ catalog: catalogServiceMock({ entities }), auth: mockServices.auth(), store: timedStore, logger }),
+      policy: readPolicyConfig(new ConfigReader({})),
+      sources: () => [{ source: new MemoryPullSource(SEED_SOURCE), frequencyMs: 3600_000 }],
+    });
+    const breakdown: Record<string, unknown> = {};
+    for (const [mode, concurrency] of [['sequential', 1], ['concurrent', Math.min(o.connections, 100)]] as const) {
+      for (const k of Object.keys(storeMs)) storeMs[k] = 0;
+      const calls = 200;
+      const latencies: number[] = [];
+      let next = 0;
+      const wall = await timed(() =>
+        Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < calls) {
+              const ref = sampleRefs[next++ % sampleRefs.length];
+              const t = process.hrtime.bigint();
+              await risk.gate({ entityRef: ref, environment: 'production', dryRun: false }, { requestedBy: 'bench' });
+              latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+            }
+          }),
+        ),
+      );
+      const total = latencies.reduce((a, b) => a + b, 0);
+      breakdown[mode] = {
+        calls,
+        concurrency,
+        callsPerSecond: round(calls / wall.seconds, 1),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        // share of the summed call time spent in each store method (the rest: correlation matching, scoring, JSON)
+        shareOfCallTime: Object.fromEntries(
+          [...Object.entries(storeMs).map(([k, v]) => [k, round(v / total, 3)]), ['other', round(1 - Object.values(storeMs).reduce((a, b) => a + b, 0) / total, 3)]],
+        ),
+        msPerCall: Object.fromEntries(Object.entries(storeMs).map(([k, v]) => [k, round(v / calls, 2)])),
+      };
+      log(`gate breakdown (${mode}): ${JSON.stringify(breakdown[mode])}`);
+    }
+    (results.load as Record<string, unknown>).breakdown = breakdown;
+
+    // 4. ingestion from a paged fake Falcon API through the real adapter and runner
+    falcon = await startFakeFalcon();
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    falcon.add(Array.from({ length: o.alerts }, (_, n) => falconAlert(n, rand, o.hosts, t0 + n * 1000)));
+    const ingestMs: Record<string, number> = {};
+    const source = withTimings(
+      new CrowdStrikeSignalSource({ id: 'falcon', baseUrl: falcon.server.url, clientId: 'bench', clientSecret: 'bench-secret' }),
+      ['fetch'],
+      ingestMs,
+    );
+    const runner = new IngestionRunner({ store: withTimings(store as RuntimeRiskStore, ['commitBatch'], ingestMs), logger });
+    const full = await timed(async () => {
+      const totals = { pages: 0, stored: 0, rejected: 0, runs: 0 };
+      // one run fetches up to 50 pages; more runs only if the vendor still has more (bounded)
+      for (let run = 0; run < 20; run++) {
+        const r = await runner.run(source);
+        if (r.error) throw new Error(`ingestion failed: ${r.error}`);
+        totals.runs++;
+        totals.pages += r.pages;
+        totals.stored += r.stored;
+        totals.rejected += r.rejected;
+        if (totals.stored >= o.alerts || r.stored === 0) break;
+      }
+      return totals;
+    });
+    log(`full sync: ${full.value.stored} detections in ${round(full.seconds)} s (${round(full.value.stored / full.seconds, 0)}/s)`);
+    const fullSplit = { fetchSeconds: round(ingestMs.fetch / 1000, 3), commitSeconds: round(ingestMs.commitBatch / 1000, 3) };
+    log(`full sync split: ${JSON.stringify(fullSplit)}`);
+    ingestMs.fetch = 0;
+    ingestMs.commitBatch = 0;
+    const tInc = t0 + o.alerts * 1000 + 60_000;
+    falcon.add(Array.from({ length: o.incremental }, (_, n) => falconAlert(o.alerts + n, rand, o.hosts, tInc + n * 1000)));
+    const inc = await timed(() => runner.run(source));
+    if (inc.value.error) throw new Error(`incremental sync failed: ${inc.value.error}`);
+    log(`incremental sync: ${inc.value.stored} detections in ${round(inc.seconds, 3)} s`);
+    const falconStored = Number((await knex('runtime_risk_signals').where({ source: 'falcon' }).count({ n: '*' }).first())?.n ?? 0);
+    results.ingestion = {
+      full: { ...full.value, alerts: o.alerts, seconds: round(full.seconds, 3), detectionsPerSecond: round(full.value.stored / full.seconds, 0), ...fullSplit },
+      incremental: {
+        alerts: o.incremental,
+        stored: inc.value.stored,
+        seconds: round(inc.seconds, 3),
+        detectionsPerSecond: round(inc.value.stored / inc.seconds, 0),
+        fetchSeconds: round(ingestMs.fetch / 1000, 3),
+        commitSeconds: round(ingestMs.commitBatch / 1000, 3),
+      },
+      storedFalconSignals: falconStored,
+      requestsToFakeFalcon: falcon.server.requests.length,
+      rejectedWarnings: warnings.warnings,
+    };
+
+    // 5. two replicas on one database (stretch)
+    if (o.replicas) {
+      const replicas = await replicaPhase(o, rand, admin, `${dbName}_r`);
+      log(`replicas: throughput x${replicas.throughputRatio}; ingestion runs ${JSON.stringify(replicas.ingestion.perReplica)}, min gap ${replicas.ingestion.minGapSeconds} s`);
+      results.replicas = replicas;
+    }
+
+    // 6. targets
+    const targets = evaluateTargets(results, o);
+    results.targets = targets;
+    results.finishedAt = new Date().toISOString();
+    results.totalSeconds = round((Date.now() - startedAt.getTime()) / 1000, 1);
+    fs.mkdirSync(o.out, { recursive: true });
+    fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const md = markdown(results, targets);
+    fs.writeFileSync(path.join(o.out, 'results.md'), md);
+    process.stdout.write(`\n${md}\n`);
+    log(`wrote ${path.join(o.out, 'results.json')} and results.md (${results.totalSeconds} s)`);
+  } finally {
+    await backend?.stop().catch(e => log(`backend stop failed: ${(e as Error).message}`));
+    await falcon?.server.close().catch(() => {});
+    await knex.destroy();
+    if (!o.keepDb) {
+      await admin.raw(`drop database if exists ${dbName} with (force)`);
+      log(`dropped database ${dbName}`);
+    }
+    await admin.destroy();
+  }
+}
+
+function evaluateTargets(results: Record<string, unknown>, o: Options): Target[] {
+  const load = results.load as { health: LoadResult; gate: LoadResult; ratios: { p50: number; p99: number } };
+  const ingestion = results.ingestion as { full: { detectionsPerSecond: number } };
+  const rebuilds = (results.correlation as { rebuilds: { entities: number; seconds: number }[] }).rebuilds;
+  const full = rebuilds[rebuilds.length - 1];
+  const ratioTarget = (name: string, ratio: number, max: number, what: string): Target => ({
+    name,
+    target: `<= ${max}x health ${what}`,
+    measured: `${ratio}x (gate ${what === 'p50' ? load.gate.p50 : load.gate.p99} ms vs health ${what === 'p50' ? load.health.p50 : load.health.p99} ms)`,
+    status: ratio <= max ? 'met' : 'missed',
+    by: ratio <= max ? `${round(max / ratio)}x margin` : `${round(ratio / max)}x over the target`,
+  });
+  const atLeast = (name: string, value: number, min: number, unit: string): Target => ({
+    name,
+    target: `>= ${min} ${unit}`,
+    measured: `${value} ${unit}`,
+    status: value >= min ? 'met' : 'missed',
+    by: value >= min ? `+${round((value / min - 1) * 100, 0)} %` : `${round((1 - value / min) * 100, 0)} % short`,
+  });
+  const notMeasured = (name: string, target: string, why: string): Target => ({ name, target, measured: '-', status: 'not measured', by: why });
+  return [
+    ratioTarget('gate p50 vs bare health endpoint', load.ratios.p50, 1.5, 'p50'),
+    ratioTarget('gate p99 vs bare health endpoint', load.ratios.p99, 2, 'p99'),
+    atLeast(`gate throughput (${o.connections} connections)`, load.gate.rps, 1000, 'req/s'),
+    notMeasured('gate vs Tech Insights check run', 'faster than the check run', 'Tech Insights backend not installed (stretch goal)'),
+    atLeast('ingestion from paged Falcon API', ingestion.full.detectionsPerSecond, 20000, 'detections/s'),
+    {
+      name: `correlation rebuild at ${full.entities} entities`,
+      target: '< 5 s at 10k entities',
+      measured: `${full.seconds} s`,
+      status: full.entities < 10_000 ? 'not measured' : full.seconds < 5 ? 'met' : 'missed',
+      by:
+        full.entities < 10_000
+          ? `scaled-down run (${full.entities} entities)`
+          : full.seconds < 5
+            ? `${round(5 / full.seconds)}x margin`
+            : `${round(full.seconds / 5)}x over the target`,
+    },
+    replicasTarget(results.replicas as ReplicaResult | undefined),
+  ];
+}
+
+function replicasTarget(r: ReplicaResult | undefined): Target {
+  const name = 'two replicas on one PostgreSQL';
+  const target = 'throughput vs one replica; exactly one replica ingests per tick';
+  if (!r) return { name, target, measured: '-', status: 'not measured', by: 'skipped (--no-replicas)' };
+  return {
+    name,
+    target,
+    measured: `x${r.throughputRatio} req/s (${r.one.rps} -> ${r.two.rps}); ${r.ingestion.runs.length} ingestion runs ${JSON.stringify(r.ingestion.perReplica)}, min gap ${r.ingestion.minGapSeconds} s`,
+    status: r.ingestion.exactlyOnePerTick ? 'met' : 'missed',
+    by: r.ingestion.exactlyOnePerTick
+      ? `one ingester per tick (no two runs within ${r.ingestion.frequencySeconds / 2} s); throughput x${r.throughputRatio}`
+      : `${r.ingestion.overlapping} overlapping run(s)`,
+  };
+}
+
+function markdown(results: Record<string, unknown>, targets: Target[]): string {
+  const r = results as {
+    startedAt: string;
+    totalSeconds: number;
+    machine: { cpus: number; cpuModel?: string; memoryGb: number; node: string };
+    seed: { signals: number; identifierRows: number; seconds: number; signalsPerSecond: number; cappedByTime: boolean };
+    options: Options;
+    correlation: { rebuilds: { entities: number; seconds: number; indexedHosts: number }[] };
+    load: {
+      health: LoadResult;
+      gate: LoadResult;
+      ratios: { p50: number; p99: number; rps: number };
+      gateDecisionsWritten: number;
+      connections: number;
+      durationS: number;
+      breakdown: Record<string, { calls: number; concurrency: number; callsPerSecond: number; p50: number; p99: number; shareOfCallTime: Record<string, number>; msPerCall: Record<string, number> }>;
+    };
+    ingestion: {
+      full: { alerts: number; stored: number; seconds: number; detectionsPerSecond: number; pages: number; runs: number; fetchSeconds: number; commitSeconds: number };
+      incremental: { alerts: number; stored: number; seconds: number; detectionsPerSecond: number; fetchSeconds: number; commitSeconds: number };
+    };
+  };
+  const lines: string[] = [];
+  lines.push(`# Runtime Risk benchmark results`);
+  lines.push('');
+  lines.push(
+    `Run ${r.startedAt} on ${r.machine.cpus} CPU(s) (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGb} GB, Node ${r.machine.node}, PostgreSQL; total ${r.totalSeconds} s.`,
+  );
+  lines.push(
+    `Data: ${r.options.entities} entities, ${r.options.hosts} hosts, ${r.seed.signals} signals${r.seed.cappedByTime ? ` (seeding capped by time; ${r.options.signals} requested)` : ''}, ${r.seed.identifierRows} identifier rows (seeded in ${r.seed.seconds} s, ${r.seed.signalsPerSecond} signals/s through the store).`,
+  );
+  lines.push('');
+  lines.push('## Targets');
+  lines.push('');
+  lines.push('| target | goal | measured | status | by how much |');
+  lines.push('| --- | --- | --- | --- | --- |');
+  for (const t of targets) lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.status} | ${t.by} |`);
+  lines.push('');
+  lines.push(`## Load (${r.load.connections} connections, ${r.load.durationS} s per endpoint, same backend process)`);
+  lines.push('');
+  lines.push('| endpoint | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | statuses |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const [name, l] of [
+    ['GET /.backstage/health/v1/readiness', r.load.health],
+    ['POST /api/runtime-risk/v1/gate', r.load.gate],
+  ] as const) {
+    lines.push(`| ${name} | ${l.requests} | ${l.rps} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.max} | ${JSON.stringify(l.statuses)} |`);
+  }
+  lines.push('');
+  lines.push(`Ratios gate/health: p50 ${r.load.ratios.p50}x, p99 ${r.load.ratios.p99}x, req/s ${r.load.ratios.rps}x. Gate decisions recorded: ${r.load.gateDecisionsWritten}.`);
+  lines.push('');
+  lines.push('### Where the gate time goes (RiskService.gate in-process, store calls timed; no HTTP, auth or audit middleware)');
+  lines.push('');
+  const storeKeys = Object.keys(Object.values(r.load.breakdown)[0]?.shareOfCallTime ?? {});
+  lines.push(`| mode | calls/s | p50 ms | p99 ms | ${storeKeys.map(k => `${k} share`).join(' | ')} |`);
+  lines.push(`| --- | --- | --- | --- | ${storeKeys.map(() => '---').join(' | ')} |`);
+  for (const [mode, b] of Object.entries(r.load.breakdown)) {
+    lines.push(`| ${mode} (${b.concurrency}) | ${b.callsPerSecond} | ${b.p50} | ${b.p99} | ${storeKeys.map(k => `${round((b.shareOfCallTime[k] ?? 0) * 100, 1)} %`).join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push('## Ingestion (fake Falcon API on loopback, real CrowdStrike adapter and ingestion runner, PostgreSQL)');
+  lines.push('');
+  lines.push('| sync | alerts | stored | seconds | detections/s | in fetch (vendor HTTP + normalize) s | in commit (PostgreSQL) s |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    `| full (${r.ingestion.full.pages} pages, ${r.ingestion.full.runs} run(s)) | ${r.ingestion.full.alerts} | ${r.ingestion.full.stored} | ${r.ingestion.full.seconds} | ${r.ingestion.full.detectionsPerSecond} | ${r.ingestion.full.fetchSeconds} | ${r.ingestion.full.commitSeconds} |`,
+  );
+  lines.push(
+    `| incremental | ${r.ingestion.incremental.alerts} | ${r.ingestion.incremental.stored} | ${r.ingestion.incremental.seconds} | ${r.ingestion.incremental.detectionsPerSecond} | ${r.ingestion.incremental.fetchSeconds} | ${r.ingestion.incremental.commitSeconds} |`,
+  );
+  lines.push('');
+  lines.push('## Correlation index rebuild');
+  lines.push('');
+  lines.push('| entities | seconds | host rows |');
+  lines.push('| --- | --- | --- |');
+  for (const b of r.correlation.rebuilds) lines.push(`| ${b.entities} | ${b.seconds} | ${b.indexedHosts} |`);
+  lines.push('');
+  const rep = results.replicas as ReplicaResult | undefined;
+  if (rep) {
+    lines.push(`## Two replicas on one PostgreSQL (${rep.entities} entities, ${rep.signals} signals, real scheduler)`);
+    lines.push('');
+    lines.push('| setup | requests | req/s | p50 ms | p99 ms | statuses |');
+    lines.push('| --- | --- | --- | --- | --- | --- |');
+    lines.push(`| one replica | ${rep.one.requests} | ${rep.one.rps} | ${rep.one.p50} | ${rep.one.p99} | ${JSON.stringify(rep.one.statuses)} |`);
+    lines.push(`| two replicas, round-robin | ${rep.two.requests} | ${rep.two.rps} | ${rep.two.p50} | ${rep.two.p99} | ${JSON.stringify(rep.two.statuses)} |`);
+    lines.push('');
+    lines.push(
+      `Global ingestion task every ${rep.ingestion.frequencySeconds} s: ${rep.ingestion.runs.length} runs (${rep.ingestion.runs.map(r => `${r.replica} ${r.at.slice(11, 19)}`).join(', ')}); smallest gap ${rep.ingestion.minGapSeconds} s; ${rep.ingestion.exactlyOnePerTick ? 'exactly one replica per tick' : `${rep.ingestion.overlapping} overlapping runs`}.`,
+    );
+    lines.push('');
+  }
+  lines.push(`Not measured: Tech Insights comparison (stretch goal)${rep ? '' : ' and two replicas'}.`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+main().then(
+  () => process.exit(0),
+  e => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
