@@ -26,9 +26,12 @@ export interface RunningBackend {
 /**
  * Starts the real packages/backend (new backend system) with the repository's
  * app-config.yaml, as `npm start` does, on a free port. Extra config may be
- * given as a JSON-like object through APP_CONFIG_ environment variables.
+ * given as a JSON-like object through APP_CONFIG_ environment variables, and
+ * as further config files (`configFiles`, relative to the repository root).
  */
-export async function startDemoBackend(options: { extraEnv?: Record<string, string> } = {}): Promise<RunningBackend> {
+export async function startDemoBackend(
+  options: { extraEnv?: Record<string, string>; configFiles?: string[] } = {},
+): Promise<RunningBackend> {
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   let output = '';
@@ -40,6 +43,7 @@ export async function startDemoBackend(options: { extraEnv?: Record<string, stri
       'src/index.ts',
       '--config',
       resolve(ROOT, 'app-config.yaml'),
+      ...(options.configFiles ?? []).flatMap(file => ['--config', resolve(ROOT, file)]),
     ],
     {
       cwd: resolve(ROOT, 'packages/backend'),

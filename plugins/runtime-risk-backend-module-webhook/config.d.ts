@@ -13,7 +13,7 @@ export interface Config {
         toleranceSeconds?: number;
         /** Require the timestamp header (default true); false accepts a signature over the raw body alone. */
         requireTimestamp?: boolean;
-        /** Largest accepted body in bytes; default 1048576. */
+        /** Largest accepted body in bytes (bigger pushes get 413); default 1048576, at most 10485760 (the router reads no more). */
         maxBodyBytes?: number;
         /** Most signals in one push; default 1000. */
         maxSignals?: number;

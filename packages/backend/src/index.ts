@@ -5,12 +5,15 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { runtimeRiskPermissionPolicyModule } from './permissionPolicy';
+import { demoApproverAuthModule } from './demoApproverAuth';
 
 const backend = createBackend();
 
 backend.add(import('@backstage/plugin-app-backend'));
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+// DEMO ONLY: a second sign-in (Sam, security approver); refuses outside auth.environment development.
+backend.add(demoApproverAuthModule);
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'));
 backend.add(import('@backstage/plugin-permission-backend'));

@@ -1,18 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import {
-  FakeReply,
-  FakeServer,
-  FakeTokenIssuer,
-  fakeClock,
-  fakeTokenIssuer,
-  tokenCountsOverLifecycle,
-  vendorRoutes,
-  registeredSources,
-  sourceError,
-  startFakeServer,
-} from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { startFakeFalcon, type FakeFalcon } from '@internal/plugin-runtime-risk-node/src/http/fakes';
 import { CrowdStrikeSignalSource, crowdStrikeSignal } from './CrowdStrikeSignalSource';
 import { readCrowdStrikeConfig } from './config';
 import crowdStrikeModule from './index';
@@ -43,55 +33,17 @@ function alert(n: number, overrides: Record<string, unknown> = {}) {
   };
 }
 
-interface FakeFalcon {
-  server: FakeServer;
-  alerts: Array<Record<string, unknown>>;
-  faults: FakeReply[];
-  issuer: FakeTokenIssuer;
-}
-
 async function startFalcon(alerts: Array<Record<string, unknown>>): Promise<FakeFalcon> {
-  const issuer = fakeTokenIssuer({ clientId: 'cid', clientSecret: 'falcon-secret', status: 201 });
-  const { faults, guard: guarded } = vendorRoutes({
-    authorized: req => issuer.authorized(req),
-    unauthorized: { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } },
+  return startFakeFalcon({
+    clientId: 'cid',
+    clientSecret: 'falcon-secret',
+    alerts,
+    devices: [
+      { device_id: 'dev1', hostname: 'WEB-01', instance_id: 'i-0abc', pod_name: 'web-7f9', pod_namespace: 'shop', k8s_cluster_id: 'c-1',
+        pod_labels: ['app:web', 'team=payments'], service_provider: 'AWS_EC2_V2', service_provider_account_id: '123', last_seen: '2026-01-01T00:00:00Z' },
+      { device_id: 'dev9', hostname: 'db-09', mac_address: '0242ac110009', modified_timestamp: '2026-01-01T00:00:00Z' },
+    ],
   });
-  const devices = [
-    { device_id: 'dev1', hostname: 'WEB-01', instance_id: 'i-0abc', pod_name: 'web-7f9', pod_namespace: 'shop', k8s_cluster_id: 'c-1',
-      pod_labels: ['app:web', 'team=payments'], service_provider: 'AWS_EC2_V2', service_provider_account_id: '123', last_seen: '2026-01-01T00:00:00Z' },
-    { device_id: 'dev9', hostname: 'db-09', mac_address: '0242ac110009', modified_timestamp: '2026-01-01T00:00:00Z' },
-  ];
-  const server = await startFakeServer({
-    'POST /oauth2/token': issuer.route,
-    'GET /alerts/queries/alerts/v2': guarded(req => {
-      const m = /^updated_timestamp:>'([^']+)'$/.exec(req.query.get('filter') ?? '');
-      const matching = alerts
-        .filter(a => !m || Date.parse(String(a.updated_timestamp)) > Date.parse(m[1]))
-        .sort((a, b) => String(a.updated_timestamp).localeCompare(String(b.updated_timestamp)));
-      const offset = Number(req.query.get('offset'));
-      const limit = Number(req.query.get('limit'));
-      return {
-        json: {
-          meta: { pagination: { offset, limit, total: matching.length } },
-          resources: matching.slice(offset, offset + limit).map(a => a.composite_id),
-          errors: [],
-        },
-      };
-    }),
-    'POST /alerts/entities/alerts/v2': guarded(req => {
-      const ids: string[] = JSON.parse(req.body).composite_ids;
-      return { json: { resources: alerts.filter(a => ids.includes(String(a.composite_id))), errors: [] } };
-    }),
-    'GET /devices/queries/devices/v1': guarded(() => ({ json: { meta: { pagination: { total: 1 } }, resources: ['dev9'] } })),
-    'POST /devices/entities/devices/v2': guarded(req => {
-      const ids: string[] = JSON.parse(req.body).ids;
-      const found = devices.filter(d => ids.includes(d.device_id));
-      // like Falcon: 404 when none of the ids is known
-      if (!found.length) return { status: 404, json: { errors: [{ code: 404, message: 'No devices found' }], resources: [] } };
-      return { json: { resources: found } };
-    }),
-  });
-  return { server, alerts, faults, issuer };
 }
 
 describe('CrowdStrikeSignalSource against a fake Falcon API', () => {

@@ -1,19 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import {
-  FakeReply,
-  FakeRequest,
-  FakeServer,
-  FakeTokenIssuer,
-  fakeClock,
-  fakeTokenIssuer,
-  tokenCountsOverLifecycle,
-  vendorRoutes,
-  registeredSources,
-  sourceError,
-  startFakeServer,
-} from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { startFakeDefender, type FakeDefender } from '@internal/plugin-runtime-risk-node/src/http/fakes';
 import { DefenderSignalSource, defenderSignal } from './DefenderSignalSource';
 import { readDefenderConfig } from './config';
 import defenderModule from './index';
@@ -42,32 +31,14 @@ function alert(n: number, overrides: Record<string, unknown> = {}) {
   };
 }
 
-interface FakeDefender {
-  server: FakeServer;
-  alerts: Array<Record<string, unknown>>;
-  faults: FakeReply[];
-  issuer: FakeTokenIssuer;
-}
-
 async function startDefender(alerts: Array<Record<string, unknown>>): Promise<FakeDefender> {
-  const issuer = fakeTokenIssuer({ clientId: 'app-id', clientSecret: 'mde-secret', expiresIn: 3599 });
-  const { faults, guard: guarded } = vendorRoutes({
-    authorized: req => issuer.authorized(req),
-    unauthorized: { status: 401, json: { error: { code: 'Unauthorized', message: 'Authorization token is invalid' } } },
-  });
-  const server = await startFakeServer({
-    'POST /tenant-1/oauth2/v2.0/token': issuer.route,
-    'GET /api/alerts': guarded(req => {
-      const filter = req.query.get('$filter');
-      const m = /^lastUpdateTime ge (\S+)$/.exec(filter ?? '');
-      if (filter && !m) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: `bad $filter ${filter}` } } };
-      const matching = alerts.filter(a => !m || Date.parse(String(a.lastUpdateTime)) >= Date.parse(m[1]));
-      const skip = Number(req.query.get('$skip'));
-      const top = Number(req.query.get('$top'));
-      return { json: { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value: matching.slice(skip, skip + top) } };
-    }),
-    'GET /api/machines/m1': guarded(() => ({
-      json: {
+  return startFakeDefender({
+    tenantId: 'tenant-1',
+    clientId: 'app-id',
+    clientSecret: 'mde-secret',
+    alerts,
+    machines: [
+      {
         id: 'm1',
         computerDnsName: 'web-01.prod.example.com',
         lastIpAddress: '10.0.0.5',
@@ -79,9 +50,8 @@ async function startDefender(alerts: Array<Record<string, unknown>>): Promise<Fa
         ],
         vmMetadata: { vmId: 'vm-1', cloudProvider: 'Azure', subscriptionId: 'sub-1', resourceId: '/x' },
       },
-    })),
+    ],
   });
-  return { server, alerts, faults, issuer };
 }
 
 describe('DefenderSignalSource against a fake Defender API', () => {

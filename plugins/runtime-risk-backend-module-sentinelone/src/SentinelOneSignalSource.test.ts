@@ -1,16 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import {
-  FakeReply,
-  FakeRequest,
-  FakeServer,
-  fakeClock,
-  registeredSources,
-  vendorRoutes,
-  sourceError,
-  startFakeServer,
-} from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { fakeClock, registeredSources, sourceError } from '@internal/plugin-runtime-risk-node/src/http/testing';
+import { startFakeSentinelOne, type FakeSentinelOne } from '@internal/plugin-runtime-risk-node/src/http/fakes';
 import { SentinelOneSignalSource, sentinelOneApiUrl, sentinelOneSignal } from './SentinelOneSignalSource';
 import { readSentinelOneConfig } from './config';
 import sentinelOneModule from './index';
@@ -45,46 +37,24 @@ function threat(n: number, overrides: Record<string, unknown> = {}, info: Record
   };
 }
 
-interface FakeS1 {
-  server: FakeServer;
-  threats: Array<Record<string, unknown>>;
-  faults: FakeReply[];
-}
-
-async function startS1(threats: Array<Record<string, unknown>>): Promise<FakeS1> {
-  const { faults, guard: guarded } = vendorRoutes({
-    authorized: req => req.headers.authorization === `ApiToken ${TOKEN}`,
-    unauthorized: { status: 401, json: { errors: [{ code: 4010010, title: 'Authentication Failed', detail: null }] } },
-  });
-  const server = await startFakeServer({
-    'GET /web/api/v2.1/threats': guarded(req => {
-      const since = req.query.get('updatedAt__gte');
-      const matching = threats
-        .filter(t => !since || Date.parse((t.threatInfo as { updatedAt: string }).updatedAt) >= Date.parse(since))
-        .sort((a, b) => (a.threatInfo as { updatedAt: string }).updatedAt.localeCompare((b.threatInfo as { updatedAt: string }).updatedAt));
-      const start = Number(req.query.get('cursor') ?? 0);
-      const limit = Number(req.query.get('limit'));
-      const next = start + limit < matching.length ? String(start + limit) : null;
-      return { json: { data: matching.slice(start, start + limit), pagination: { nextCursor: next, totalItems: matching.length } } };
-    }),
-    'GET /web/api/v2.1/agents': guarded(req => ({
-      json: {
-        data: (req.query.get('ids') ?? '').split(',').filter(id => id === 'agent-1').map(id => ({
-          id,
-          computerName: 'WEB-01',
-          externalIp: '198.51.100.7',
-          lastActiveDate: '2026-01-01T00:00:00Z',
-          networkInterfaces: [{ inet: ['10.0.0.7'], physical: '02:42:ac:11:00:07' }, { inet: ['10.1.0.7'], physical: '02-42-AC-11-00-08' }],
-        })),
-        pagination: { nextCursor: null },
+async function startS1(threats: Array<Record<string, unknown>>): Promise<FakeSentinelOne> {
+  return startFakeSentinelOne({
+    apiToken: TOKEN,
+    threats,
+    agents: [
+      {
+        id: 'agent-1',
+        computerName: 'WEB-01',
+        externalIp: '198.51.100.7',
+        lastActiveDate: '2026-01-01T00:00:00Z',
+        networkInterfaces: [{ inet: ['10.0.0.7'], physical: '02:42:ac:11:00:07' }, { inet: ['10.1.0.7'], physical: '02-42-AC-11-00-08' }],
       },
-    })),
+    ],
   });
-  return { server, threats, faults };
 }
 
 describe('SentinelOneSignalSource against a fake SentinelOne API', () => {
-  let s1: FakeS1;
+  let s1: FakeSentinelOne;
   let clock: ReturnType<typeof fakeClock>;
   afterEach(() => s1?.server.close());
 

@@ -63,13 +63,18 @@ export class WebhookSignalSource implements PushSignalSource {
     this.id = options.id;
   }
 
+  /** Largest accepted body, bytes (the router answers 413 above it). */
+  get maxBodyBytes(): number {
+    return this.opts.maxBodyBytes ?? 1024 * 1024;
+  }
+
   private now() {
     return (this.opts.now ?? Date.now)();
   }
 
   /** Throws (the backend answers 401 and logs the reason) unless the push is signed, fresh and new. */
   verify({ rawBody, headers }: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): boolean {
-    const maxBytes = this.opts.maxBodyBytes ?? 1024 * 1024;
+    const maxBytes = this.maxBodyBytes;
     if (rawBody.length > maxBytes) throw new Error(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed`);
     const given = header(headers, SIGNATURE_HEADER);
     if (!given) throw new Error(`signature: missing ${SIGNATURE_HEADER} header`);

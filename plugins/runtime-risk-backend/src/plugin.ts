@@ -132,6 +132,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           policy,
           sources: () => registered,
           onDecision: (answer, entity) => notifier.gateDecided(answer, entity),
+          logger,
         });
         const exceptions = new ExceptionService({
           store,

@@ -5,6 +5,7 @@ import { MemoryPullSource, sign, signalInput, testPushSource } from './testUtils
 import { countDecisions, startBackend, type Harness } from './testUtils/backend';
 import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
 import { loadOpenApiSpec } from './schema/openapi';
+import webhookModule, { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from '@internal/plugin-runtime-risk-backend-module-webhook';
 
 /** The `required` properties of a schema in openapi.yaml. */
 function requiredOf(schema: string): string[] {
@@ -86,6 +87,18 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
     expect(res.body.error.message).toContain(field);
     expect(await countDecisions(knex)).toBe(before);
   });
+
+  it.each(['a/b/c/', 'component:default/payments/', 'component:default/a/b', 'component:a:b/c', 'component:default/pay ments', `component:default/${'x'.repeat(64)}`])(
+    'gate answers 400 naming entityRef (not 404) for the malformed ref %j',
+    async entityRef => {
+      const before = await countDecisions(knex);
+      const res = await request(server).post('/api/runtime-risk/v1/gate').set('Authorization', USER).send({ entityRef, environment: 'production' });
+      expect(res.status).toBe(400);
+      expect(res.body.error.name).toBe('InputError');
+      expect(res.body.error.message).toMatch(/^entityRef: malformed entity ref/);
+      expect(await countDecisions(knex)).toBe(before);
+    },
+  );
 
   it('gate answers 400 for a body that is not JSON', async () => {
     const res = await request(server)
@@ -355,6 +368,31 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
     expect(hooks).toMatchObject({ type: 'webhook', status: 'ok', consecutiveFailures: 0 });
     expect(hooks.lastSuccessAt).not.toBeNull();
   });
+
+  it('refuses oversized pushes with 413 naming the limit, storing nothing', async () => {
+    const count = async () => Number((await knex('runtime_risk_signals').where({ source: 'hooks' }).count({ n: '*' }).first())?.n);
+    const before = await count();
+    // over the source's limit (1 MiB default), correctly signed: refused before verification
+    const padding = 'x'.repeat(1024 * 1024);
+    const big = JSON.stringify({ signals: [signalInput('big-1', { hostname: 'app-01', description: padding })] });
+    const overSource = await request(server)
+      .post('/api/runtime-risk/v1/signals/webhook/hooks')
+      .set('Content-Type', 'application/json')
+      .set('x-signature', sign(big))
+      .send(big);
+    expect(overSource.status).toBe(413);
+    expect(overSource.body.error.message).toBe(`body: ${Buffer.byteLength(big)} bytes is more than the 1048576 allowed by source 'hooks'`);
+    // over the router's hard cap: refused while reading
+    const huge = 'x'.repeat(10 * 1024 * 1024 + 1);
+    const overCap = await request(server)
+      .post('/api/runtime-risk/v1/signals/webhook/hooks')
+      .set('Content-Type', 'application/octet-stream')
+      .set('x-signature', sign(huge))
+      .send(Buffer.from(huge));
+    expect(overCap.status).toBe(413);
+    expect(overCap.body.error.message).toBe('body: more than the 10485760 bytes allowed');
+    expect(await count()).toBe(before);
+  });
 });
 
 describe.each(databases.eachSupportedId())('runtime-risk sources and policy changes on %p', databaseId => {
@@ -465,5 +503,86 @@ describe.each(databases.eachSupportedId())('runtime-risk sources and policy chan
         config: { runtimeRisk: { policy: { id: 'x', environments: { production: { thresholds: { moderate: 'lots' } } } } } },
       }),
     ).rejects.toThrow(/runtimeRisk\.policy/);
+  });
+});
+
+describe.each(databases.eachSupportedId())('runtime-risk webhook pushes through the webhook module on %p', databaseId => {
+  const SECRET = 'ndjson-test-secret';
+  let knex: Knex;
+  let harness: Harness;
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    harness = await startBackend({
+      knex,
+      sources: [],
+      features: [webhookModule],
+      config: {
+        runtimeRisk: {
+          ingestion: { frequency: { seconds: 30 } },
+          sources: { webhook: { sources: [{ id: 'ndjson', secret: SECRET }] } },
+        },
+      },
+    });
+    await harness.runTask('runtime-risk-correlate');
+  });
+
+  afterAll(async () => {
+    await harness?.backend.stop();
+  });
+
+  /** A push signed as the webhook module expects: HMAC-SHA256 over `<timestamp>.<raw body>`. */
+  const push = (body: string, contentType = 'application/x-ndjson') => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    return request(harness.backend.server)
+      .post('/api/runtime-risk/v1/signals/webhook/ndjson')
+      .set('Content-Type', contentType)
+      .set(TIMESTAMP_HEADER, timestamp)
+      .set(SIGNATURE_HEADER, signWebhookBody(SECRET, body, timestamp))
+      .send(body);
+  };
+  const stored = async () =>
+    (await knex('runtime_risk_signals').where({ source: 'ndjson' }).select('id')).map((r: { id: string }) => r.id).sort();
+
+  it('accepts a signed multi-line NDJSON push and stores every line', async () => {
+    const body = `${[
+      signalInput('nd-1', { hostname: 'web-01', severity: 'critical' }),
+      signalInput('nd-2', { hostname: 'app-01', severity: 'low' }),
+    ]
+      .map(s => JSON.stringify(s))
+      .join('\n')}\n`;
+    const res = await push(body);
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toEqual({ accepted: 2, rejected: 0 });
+    expect(await stored()).toEqual(['ndjson:nd-1', 'ndjson:nd-2']);
+
+    const gate = await request(harness.backend.server)
+      .post('/api/runtime-risk/v1/gate')
+      .set('Authorization', USER)
+      .send({ entityRef: 'component:default/payments', environment: 'production' });
+    expect(gate.status).toBe(200);
+    expect(gate.body.decision).toBe('block');
+    expect(gate.body.reasons.flatMap((r: { signalIds: string[] }) => r.signalIds)).toContain('ndjson:nd-1');
+  });
+
+  it('still answers 400 (and stores nothing) for signed bodies that are neither JSON nor NDJSON signals', async () => {
+    const before = await stored();
+    const goodLine = JSON.stringify(signalInput('nd-3', { hostname: 'web-01' }));
+    for (const [body, field] of [
+      [`${goodLine}\nnot json at all`, 'line 2'],
+      ['{"signals": [', 'line 1'],
+      ['   \n  ', 'body'],
+      [`${goodLine}\n${JSON.stringify({ ...signalInput('nd-4'), severity: 'apocalyptic' })}`, 'severity'],
+    ] as const) {
+      const res = await push(body);
+      expect(res.status, body).toBe(400);
+      expect(res.body.error.name).toBe('InputError');
+      expect(res.body.error.message, body).toContain(field);
+    }
+    // a JSON document is still read as JSON
+    const json = JSON.stringify({ signals: [signalInput('nd-5', { hostname: 'web-01' })] });
+    const ok = await push(json, 'application/json');
+    expect(ok.status, ok.text).toBe(202);
+    expect(await stored()).toEqual([...before, 'ndjson:nd-5'].sort());
   });
 });

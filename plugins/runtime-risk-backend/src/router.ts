@@ -2,7 +2,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import { z } from 'zod';
-import { AuthenticationError, InputError, NotFoundError } from '@backstage/errors';
+import { AuthenticationError, CustomErrorBase, InputError, NotFoundError } from '@backstage/errors';
 import type {
   AuditorService,
   BackstageCredentials,
@@ -36,6 +36,27 @@ import {
 
 /** Path prefix of the HMAC-signed push route that is reachable without Backstage credentials. */
 export const WEBHOOK_PATH_PREFIX = '/v1/signals/webhook';
+
+/** Hard cap on a webhook body whatever the source allows; bigger bodies are refused (413) while being read. */
+export const WEBHOOK_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Limit for push sources that do not say (`PushSignalSource.maxBodyBytes`). */
+const DEFAULT_PUSH_MAX_BODY_BYTES = 1024 * 1024;
+
+/** 413 naming the limit (@backstage/errors has no such class; the error handler answers `statusCode`). */
+export class PayloadTooLargeError extends CustomErrorBase {
+  readonly statusCode = 413;
+}
+
+const parseRawBody = express.raw({ type: () => true, limit: WEBHOOK_MAX_BODY_BYTES });
+/** `express.raw` whose too-large error (body-parser's `entity.too.large`) names the limit. */
+const rawWebhookBody: express.RequestHandler = (req, res, next) =>
+  parseRawBody(req, res, (err?: unknown) => {
+    if ((err as { type?: unknown } | undefined)?.type === 'entity.too.large') {
+      next(new PayloadTooLargeError(`body: more than the ${WEBHOOK_MAX_BODY_BYTES} bytes allowed`));
+    } else {
+      next(err);
+    }
+  });
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
@@ -138,7 +159,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // (HMAC over the raw body) is its authentication.
   router.post(
     `${WEBHOOK_PATH_PREFIX}/:source`,
-    express.raw({ type: () => true, limit: '10mb' }),
+    rawWebhookBody,
     async (req, res) => {
       const id = req.params.source;
       const registered = options.sources().find(r => r.source.id === id);
@@ -147,6 +168,10 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       }
       const source = registered.source;
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const maxBytes = source.maxBodyBytes ?? DEFAULT_PUSH_MAX_BODY_BYTES;
+      if (rawBody.length > maxBytes) {
+        throw new PayloadTooLargeError(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed by source '${id}'`);
+      }
       let verified = false;
       try {
         verified = source.verify({ rawBody, headers: req.headers });
@@ -156,17 +181,24 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       }
       if (!verified) throw new AuthenticationError(`signature: the request to source '${id}' is not correctly signed`);
 
+      // A JSON document is parsed here; anything else (NDJSON, one signal per line)
+      // goes to the source as text, and the source decides whether it can read it.
+      const text = rawBody.toString('utf8');
+      if (!text.trim()) throw new InputError('body: empty; expected JSON or NDJSON signals');
       let body: unknown;
+      let jsonError: string | undefined;
       try {
-        body = JSON.parse(rawBody.toString('utf8'));
+        body = JSON.parse(text);
       } catch (e) {
-        throw new InputError(`body: not valid JSON (${(e as Error).message})`);
+        jsonError = (e as Error).message;
+        body = text;
       }
       let inputs: unknown;
       try {
         inputs = source.parse(body);
       } catch (e) {
-        throw new InputError((e as Error).message);
+        const message = (e as Error).message;
+        throw new InputError(jsonError === undefined ? message : `body: not valid JSON (${jsonError}), nor accepted as text: ${message}`);
       }
       if (!Array.isArray(inputs)) throw new InputError(`body: source '${id}' found no list of signals in the payload`);
       const at = (options.clock?.() ?? new Date()).toISOString();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { parseEntityRefStrict } from './entityRef';
 import { ActionSchema } from './policy';
 
 export const RISK_LEVELS = ['low', 'moderate', 'high', 'unknown'] as const;
@@ -32,9 +33,12 @@ export const ReasonSchema = z.object({
 });
 export type Reason = z.infer<typeof ReasonSchema>;
 
-/** Parses and canonicalizes an entity ref (`component:default/payments`); throws on malformed refs. */
+/**
+ * Parses and canonicalizes an entity ref (`component:default/payments`); throws on malformed refs:
+ * exactly `[kind:][namespace/]name`, each part non-empty and valid (see `parseEntityRefStrict`).
+ */
 export function canonicalEntityRef(ref: string): string {
-  const parsed = parseEntityRef(ref, { defaultKind: 'component', defaultNamespace: 'default' });
+  const parsed = parseEntityRefStrict(ref, { defaultKind: 'component', defaultNamespace: 'default' });
   return stringifyEntityRef(parsed).toLowerCase();
 }
 
@@ -42,7 +46,11 @@ export const EntityRefSchema = z.string().min(1).transform((v, ctx) => {
   try {
     return canonicalEntityRef(v);
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: `malformed entity ref '${v}': expected kind:namespace/name` });
+    const shown = v.length > 80 ? `${v.slice(0, 80)}...` : v;
+    ctx.addIssue({
+      code: 'custom',
+      message: `malformed entity ref ${JSON.stringify(shown)} (${(e as Error).message}): expected [kind:][namespace/]name`,
+    });
     return z.NEVER;
   }
 });

@@ -14,3 +14,4 @@ export const ANNOTATION_HOSTS = 'runtime-risk.io/hosts';
 /** Plugin id and HTTP base path. */
 export const RUNTIME_RISK_PLUGIN_ID = 'runtime-risk';
 export * from './analysis';
+export * from './entityRef';

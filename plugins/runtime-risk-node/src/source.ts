@@ -70,6 +70,8 @@ export interface PushSignalSource extends SignalSourceBase {
   verify(request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): boolean;
   /** Turns a verified body into normalized signals; throw an Error naming the bad field to reject with 400. */
   parse(body: unknown): SignalInput[];
+  /** Largest body accepted, in bytes; a bigger push is refused with 413 before `verify`. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
 }
 
 export type SignalSource = PullSignalSource | PushSignalSource;

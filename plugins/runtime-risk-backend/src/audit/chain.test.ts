@@ -1,4 +1,5 @@
-import { GENESIS_HASH, canonicalJson, chainHash, verifyChain, type ChainRow } from './chain';
+import { GENESIS_HASH, canonicalJson, chainHash, chainHashOfCanonical, verifyChain, type ChainRow } from './chain';
+import { hashedContent, prepareAuditEntry } from './log';
 
 function build(payloads: unknown[]): ChainRow[] {
   const rows: ChainRow[] = [];
@@ -43,5 +44,20 @@ describe('audit hash chain', () => {
     const edited = { b: 2, decision: 'proceed' };
     rows[1] = { ...rows[1], payload: edited, hash: chainHash(rows[1].prevHash, 2, edited) };
     expect(verifyChain(rows)).toMatchObject({ ok: false, brokenAt: 3, problem: 'relinked' });
+  });
+
+  it('hashes a payload prepared before the lock exactly as the payload itself', () => {
+    const entry = {
+      at: '2026-11-23T12:00:00.000Z',
+      type: 'gate-decision' as const,
+      actor: 'user:default/dév',
+      subject: 'd1',
+      payload: { z: 1, a: { y: [2, 'ü'], b: null }, skipped: undefined },
+    };
+    const prepared = prepareAuditEntry(entry);
+    expect(prepared.canonical).toBe(canonicalJson(hashedContent(entry)));
+    expect(JSON.parse(prepared.payloadJson)).toEqual({ z: 1, a: { y: [2, 'ü'], b: null } });
+    expect(chainHashOfCanonical(GENESIS_HASH, 7, prepared.canonical)).toBe(chainHash(GENESIS_HASH, 7, hashedContent(entry)));
+    expect(chainHashOfCanonical(GENESIS_HASH, 8, prepared.canonical)).not.toBe(chainHash(GENESIS_HASH, 7, hashedContent(entry)));
   });
 });

@@ -19,7 +19,12 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** Hash of one audit-log record, chained to the previous record's hash. */
 export function chainHash(prevHash: string, seq: number, payload: unknown): string {
-  return createHash('sha256').update(`${prevHash}\n${seq}\n${canonicalJson(payload)}`).digest('hex');
+  return chainHashOfCanonical(prevHash, seq, canonicalJson(payload));
+}
+
+/** {@link chainHash} of a payload already in canonical JSON (computed before the chain head is locked). */
+export function chainHashOfCanonical(prevHash: string, seq: number, canonicalPayload: string): string {
+  return createHash('sha256').update(`${prevHash}\n${seq}\n${canonicalPayload}`).digest('hex');
 }
 
 export interface ChainRow {

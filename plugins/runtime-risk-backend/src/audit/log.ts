@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ChainVerifier, chainHash, type ChainRow, type ChainVerification } from './chain';
+import { ChainVerifier, canonicalJson, chainHashOfCanonical, type ChainRow, type ChainVerification } from './chain';
 
 /** The append-only, hash-chained decision log. */
 export const AUDIT_LOG_TABLE = 'runtime_risk_audit_log';
@@ -43,33 +43,68 @@ export function hashedContent(entry: AuditEntry): unknown {
   return { at: entry.at, type: entry.type, actor: entry.actor, subject: entry.subject, payload: entry.payload };
 }
 
+/** An entry with everything that does not depend on the chain head computed (before the head is locked). */
+export interface PreparedAuditEntry {
+  entry: AuditEntry;
+  /** Canonical JSON of {@link hashedContent}: what the chain hash covers. */
+  canonical: string;
+  /** The stored payload column. */
+  payloadJson: string;
+}
+
+/** Serializes an entry for appending; call it before the transaction that appends it. */
+export function prepareAuditEntry(entry: AuditEntry): PreparedAuditEntry {
+  return { entry, canonical: canonicalJson(hashedContent(entry)), payloadJson: JSON.stringify(entry.payload) };
+}
+
+function isPostgres(tx: Knex.Transaction): boolean {
+  const client = tx.client.config.client;
+  return client === 'pg' || client === 'postgres' || client === 'postgresql';
+}
+
 /**
  * Appends one record inside `tx` (the transaction of the change it records, so
  * both commit or neither). The head row is locked first (`FOR UPDATE` on
  * PostgreSQL; SQLite serializes writers anyway), so concurrent appenders queue up
- * and the chain never forks.
+ * and the chain never forks. Everything that does not need the head (canonical
+ * JSON, payload serialization) is done before the lock (pass a
+ * {@link prepareAuditEntry} result to do it before the transaction); while the
+ * lock is held only the head is read, the chain hash computed and the record
+ * and new head written (one statement on PostgreSQL).
  */
-export async function appendAuditRecord(tx: Knex.Transaction, entry: AuditEntry): Promise<AuditRecord> {
+export async function appendAuditRecord(tx: Knex.Transaction, input: AuditEntry | PreparedAuditEntry): Promise<AuditRecord> {
+  const prepared = 'canonical' in input ? input : prepareAuditEntry(input);
+  const { entry } = prepared;
+  const pg = isPostgres(tx);
   const headQuery = tx(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
-  if (tx.client.config.client === 'pg' || tx.client.config.client === 'postgres' || tx.client.config.client === 'postgresql') {
-    headQuery.forUpdate();
-  }
+  if (pg) headQuery.forUpdate();
+  // --- critical section: from here to the commit of `tx` the head row is locked ---
   const head = await headQuery;
   if (!head) throw new Error(`${AUDIT_HEAD_TABLE} has no head row; the migrations did not run`);
   const seq = Number(head.seq) + 1;
   const prevHash = String(head.hash);
-  const hash = chainHash(prevHash, seq, hashedContent(entry));
-  await tx(AUDIT_LOG_TABLE).insert({
+  const hash = chainHashOfCanonical(prevHash, seq, prepared.canonical);
+  const row = {
     seq,
     at: entry.at,
     type: entry.type,
     actor: entry.actor,
     subject: entry.subject,
-    payload: JSON.stringify(entry.payload),
+    payload: prepared.payloadJson,
     prev_hash: prevHash,
     hash,
-  });
-  await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
+  };
+  if (pg) {
+    // the record and the new head in one round trip
+    await tx.raw(
+      'with appended as (insert into ?? (seq, at, type, actor, subject, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?)) ' +
+        'update ?? set seq = ?, hash = ? where id = 1',
+      [AUDIT_LOG_TABLE, row.seq, row.at, row.type, row.actor, row.subject, row.payload, row.prev_hash, row.hash, AUDIT_HEAD_TABLE, seq, hash],
+    );
+  } else {
+    await tx(AUDIT_LOG_TABLE).insert(row);
+    await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
+  }
   return { ...entry, seq, prevHash, hash };
 }
 

@@ -7,7 +7,7 @@ import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
 import { InventorySource } from './inventory';
 
 const PAGE_SIZE = 500;
-const SIGNAL_PAGE_SIZE = 1000;
+const SIGNAL_PAGE_SIZE = 5000;
 const FIELDS = [
   'kind',
   'metadata.name',
@@ -62,11 +62,13 @@ export class EntityIndexer {
   /** Every stored signal's asset (any status: a resolved detection still tells where a pod runs). */
   private async knownAssets(): Promise<KnownAssets> {
     const assets = new KnownAssets();
-    for (let offset = 0; ; offset += SIGNAL_PAGE_SIZE) {
-      const page = await this.options.store.listSignals({ limit: SIGNAL_PAGE_SIZE, offset });
+    // keyset paging in listSignals order (last seen first): the newest signal's pod labels win, as before
+    let after: { lastSeenAt: string; id: string } | undefined;
+    do {
+      const page = await this.options.store.listSignalAssets(after ? { after, limit: SIGNAL_PAGE_SIZE } : { limit: SIGNAL_PAGE_SIZE });
       for (const s of page.items) assets.addAsset(s.asset);
-      if (page.items.length < SIGNAL_PAGE_SIZE || offset + page.items.length >= page.totalCount) break;
-    }
+      after = page.next;
+    } while (after);
     return assets;
   }
 

@@ -120,7 +120,12 @@ describe.each(databases.eachSupportedId())('catalog outage on %p', databaseId =>
       .post('/api/runtime-risk/v1/gate')
       .set('Authorization', USER)
       .send({ entityRef: 'component:default/not-indexed-yet', environment: 'production' });
-    expect(unknownWhileDown.status).toBeGreaterThanOrEqual(500);
+    expect(unknownWhileDown.status).toBe(503);
+    expect(unknownWhileDown.body.error).toMatchObject({
+      name: 'ServiceUnavailableError',
+      message: 'catalog unavailable, cannot resolve component:default/not-indexed-yet; retry',
+    });
+    expect(unknownWhileDown.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|7007/);
     expect((await rowCounts(knex)).runtime_risk_decisions).toBe(decisionsBefore);
     const again = await gate('payments');
     expect(again.body).toMatchObject({ decision: 'block', hosts: healthy.body.hosts });

@@ -64,18 +64,37 @@ function nonString(rand: Rand): Json {
 }
 
 /**
- * Entity refs the project's parser rejects: not strings, empty parts, or random
- * strings kept only when `canonicalEntityRef` throws. (Backstage's parseEntityRef
- * is lenient: `a/b/c/` parses, so such refs answer 404 as unknown entities; they
- * are not part of this 400-only fuzz.)
+ * Entity refs the project's parser rejects: not strings, empty parts, refs that
+ * Backstage's lenient parseEntityRef accepts but `canonicalEntityRef` (strict
+ * `[kind:][namespace/]name`) rejects (`a/b/c/`, extra separators, bad characters,
+ * over-long parts), or random strings kept only when `canonicalEntityRef` throws.
  */
 function badEntityRef(rand: Rand): Json {
-  const fixed: Json[] = ['', 'component:default/', 'component:/x', ':default/x', 'component:', '/', ':/'];
+  const fixed: Json[] = [
+    '',
+    'component:default/',
+    'component:/x',
+    ':default/x',
+    'component:',
+    '/',
+    ':/',
+    'a/b/c/',
+    'component:default/payments/',
+    'component:default/a/b',
+    'component:a:b/c',
+    'a:b:c',
+    'component:default/pay ments',
+    'component:default/-payments',
+    'component:default/payments.',
+    'component:default/pay\u0000',
+    `component:default/${'x'.repeat(64)}`,
+    `component:${'x'.repeat(64)}/payments`,
+  ];
   const choice = int(rand, 3);
   if (choice === 0) return nonString(rand);
   if (choice === 1) return pick(rand, fixed);
   for (let attempt = 0; attempt < 20; attempt++) {
-    const candidate = `${pick(rand, ['', 'component:', ':', 'a:b:'])}${randomString(rand, 12)}${pick(rand, ['/', ':/', '/:', ''])}`;
+    const candidate = `${pick(rand, ['', 'component:', ':', 'a:b:', 'component:default/', 'default/', 'a/b/'])}${randomString(rand, 12)}${pick(rand, ['/', ':/', '/:', ''])}`;
     if (!parses(candidate)) return candidate;
   }
   return pick(rand, fixed);

@@ -1,4 +1,5 @@
-import { InputError, NotFoundError, ConflictError } from '@backstage/errors';
+import { InputError, NotFoundError, ConflictError, ServiceUnavailableError, isError } from '@backstage/errors';
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
   durationToMs,
   type Decision,
@@ -26,6 +27,9 @@ import type { RegisteredSource } from './sources';
 
 /** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;
+
+/** Errors of a catalog lookup that describe the request, not an outage: passed on as they are. */
+const CLIENT_ERRORS = new Set(['InputError', 'NotFoundError', 'NotAllowedError', 'AuthenticationError', 'ConflictError']);
 
 /** The replay of a stored decision. */
 export interface ReplayResult {
@@ -59,6 +63,8 @@ export class RiskService {
       clock?: () => Date;
       /** Told of every recorded gate answer (notifications); must not throw. */
       onDecision?: (answer: GateDecision, entity: IndexedEntity) => void;
+      /** Where the underlying error of a failed catalog lookup is logged (it is not sent to the caller). */
+      logger?: LoggerService;
     },
   ) {}
 
@@ -82,7 +88,18 @@ export class RiskService {
   async resolveEntity(entityRef: string): Promise<IndexedEntity> {
     const indexed = await this.options.store.getEntity(entityRef);
     if (indexed) return indexed;
-    const fetched = await this.options.indexer.indexOne(entityRef);
+    let fetched: IndexedEntity | undefined;
+    try {
+      fetched = await this.options.indexer.indexOne(entityRef);
+    } catch (e) {
+      // Fail closed, but as a retryable 503 with a clean message: the catalog's
+      // address and error text go to the log only, never to the caller.
+      if (isError(e) && CLIENT_ERRORS.has(e.name)) throw e;
+      this.options.logger?.warn(
+        `runtime-risk could not resolve '${entityRef}' from the catalog: ${isError(e) ? e.message : String(e)}`,
+      );
+      throw new ServiceUnavailableError(`catalog unavailable, cannot resolve ${entityRef}; retry`);
+    }
     if (!fetched) throw new NotFoundError(`entityRef: no entity '${entityRef}' in the catalog`);
     return fetched;
   }

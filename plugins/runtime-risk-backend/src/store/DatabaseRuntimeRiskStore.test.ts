@@ -75,6 +75,62 @@ describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', dat
     expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
   });
 
+  it('pages through every signal asset with keyset paging, in listSignals order, ties on last seen included', async () => {
+    const { store } = await createStore();
+    const batch = Array.from({ length: 23 }, (_, i) =>
+      signal(`s${String(i).padStart(2, '0')}`, {
+        // groups of equal last-seen times, so that pages end inside a group
+        lastSeenAt: `2026-11-23T10:0${i % 4}:00.000Z`,
+        asset: { hostname: `host-${i}`, ips: [`10.0.1.${i}`], macs: [] },
+      }),
+    );
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: batch, cursor: null, at: '2026-11-23T10:05:00.000Z' });
+    const expected = (await store.listSignals({ limit: 100, offset: 0 })).items.map(s => [s.id, s.asset]);
+    const seen: unknown[] = [];
+    let after: { lastSeenAt: string; id: string } | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listSignalAssets(after ? { after, limit: 5 } : { limit: 5 });
+      seen.push(...page.items.map(i => [i.id, i.asset]));
+      after = page.next;
+      pages += 1;
+    } while (after && pages < 50);
+    expect(seen).toEqual(expected);
+    expect(seen).toHaveLength(23);
+    expect(pages).toBe(5);
+    // a page size that divides the count exactly ends with one empty page
+    const whole = await store.listSignalAssets({ limit: 23 });
+    expect(whole.items).toHaveLength(23);
+    expect(await store.listSignalAssets({ after: whole.next, limit: 23 })).toEqual({ items: [] });
+  });
+
+  it('commits large batches in chunks and replaces only the identifiers of signals whose asset changed', async () => {
+    const { knex, store } = await createStore();
+    const at = '2026-11-23T10:01:00.000Z';
+    const n = 1203; // more than one multi-row insert and one IN list on either database
+    const first = Array.from({ length: n }, (_, i) => signal(`big-${i}`, { asset: { hostname: `h-${i}`, ips: [`10.1.${i % 250}.${i % 200}`], macs: [] } }));
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: first, cursor: 'c1', at });
+    expect((await store.listSignals({ limit: 1, offset: 0 })).totalCount).toBe(n);
+    const countIdentifiers = async () => Number((await knex('runtime_risk_signal_identifiers').count({ c: '*' }).first())?.c);
+    expect(await countIdentifiers()).toBe(2 * n);
+
+    // every third signal moves to another host; a duplicate in the batch: the last one wins
+    const second = first.map((s, i) => (i % 3 === 0 ? { ...s, asset: { hostname: `moved-${i}`, ips: [], macs: [] } } : s));
+    second.push({ ...first[1], title: 'last one wins', asset: { hostname: 'dup-1', ips: [], macs: [] } });
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: second, cursor: 'c2', at });
+    const moved = Math.ceil(n / 3);
+    expect(await countIdentifiers()).toBe(2 * n - moved - 1);
+    expect((await store.findSignalsByIdentifiers(['moved-0'])).map(s => s.signal.id)).toEqual(['edr:big-0']);
+    expect(await store.findSignalsByIdentifiers(['h-0', 'h-3', 'h-1'])).toEqual([]);
+    expect((await store.findSignalsByIdentifiers(['h-2'])).map(s => s.signal.id)).toEqual(['edr:big-2']);
+    const dup = await store.findSignalsByIdentifiers(['dup-1']);
+    expect(dup.map(s => [s.signal.id, s.signal.title, s.identifiers])).toEqual([
+      ['edr:big-1', 'last one wins', [{ kind: 'hostname', value: 'dup-1' }]],
+    ]);
+    expect((await store.listSignals({ limit: 1, offset: 0 })).totalCount).toBe(n);
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
+  });
+
   it('finds signals by host identifiers through the identifier index', async () => {
     const { store } = await createStore();
     await store.commitBatch({

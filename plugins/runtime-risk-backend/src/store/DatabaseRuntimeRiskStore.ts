@@ -4,7 +4,14 @@ import type { Knex } from 'knex';
 import type { Signal } from '@internal/plugin-runtime-risk-common';
 import { createHash } from 'node:crypto';
 import { assetIdentifiers } from '../correlation/identifiers';
-import { appendAuditRecord, listAuditRecords, verifyAuditLog, type AuditEntry, type AuditRecord } from '../audit/log';
+import {
+  appendAuditRecord,
+  listAuditRecords,
+  prepareAuditEntry,
+  verifyAuditLog,
+  type AuditEntry,
+  type AuditRecord,
+} from '../audit/log';
 import { canonicalJson, type ChainVerification } from '../audit/chain';
 import type {
   CommitBatchOptions,
@@ -22,6 +29,7 @@ import type {
   Page,
   RecordFailureOptions,
   RuntimeRiskStore,
+  SignalAssetPage,
   SourceState,
 } from './types';
 
@@ -40,10 +48,42 @@ const T = {
 /** The actor of automatic changes (same as the exception service's). */
 const SYSTEM_ACTOR = 'runtime-risk';
 
-/** Rows per multi-row insert; keeps SQLite under its bound-variable limit. */
-const CHUNK = 40;
 /** Values per `IN (...)` list. */
 const IN_CHUNK = 500;
+/**
+ * Bound variables per statement: SQLite allows 32,766, PostgreSQL 65,535; both
+ * kept well below.
+ */
+const MAX_VARIABLES = { sqlite: 30_000, pg: 60_000 } as const;
+/**
+ * Rows per multi-row insert on SQLite: knex writes them as one compound
+ * `SELECT ... UNION ALL ...`, which SQLite caps at 500 terms.
+ */
+const SQLITE_MAX_ROWS = 500;
+/** Rows per multi-row insert on PostgreSQL (bounds the statement's size). */
+const PG_MAX_ROWS = 5_000;
+
+function isPostgres(db: Knex): boolean {
+  const client = db.client.config.client;
+  return client === 'pg' || client === 'postgres' || client === 'postgresql';
+}
+
+/** Rows of `columns` columns per multi-row insert on this database. */
+export function rowsPerInsert(db: Knex, columns: number): number {
+  const pg = isPostgres(db);
+  const byVariables = Math.floor((pg ? MAX_VARIABLES.pg : MAX_VARIABLES.sqlite) / Math.max(1, columns));
+  return Math.max(1, Math.min(byVariables, pg ? PG_MAX_ROWS : SQLITE_MAX_ROWS));
+}
+
+/** Values per `IN (...)` list on this database (PostgreSQL takes longer lists well). */
+function inListSize(db: Knex): number {
+  return isPostgres(db) ? 5_000 : IN_CHUNK;
+}
+
+/** Number of columns of a batch of rows (all rows of a batch have the same keys). */
+function columnsOf(rows: Row[]): number {
+  return rows.length ? Object.keys(rows[0]).length : 1;
+}
 
 type Row = Record<string, unknown>;
 
@@ -146,6 +186,27 @@ function rowToDecision(r: Row): DecisionRecord {
   return d;
 }
 
+function decisionRow(record: DecisionRecord): Row {
+  return {
+    id: record.id,
+    entity_ref: record.entityRef,
+    environment: record.environment,
+    decision: record.decision,
+    risk_level: record.riskLevel,
+    score: record.score,
+    reasons: JSON.stringify(record.reasons),
+    inputs: JSON.stringify(record.inputs),
+    result: JSON.stringify(record.result),
+    policy_id: record.policyId,
+    policy_hash: record.policyHash,
+    dry_run: record.dryRun,
+    status: record.status,
+    created_at: record.createdAt,
+    prev_hash: null,
+    hash: null,
+  };
+}
+
 /** What the audit log records of a gate decision (the full inputs stay in the decisions table; their hash is logged). */
 function decisionAuditEntry(record: DecisionRecord): AuditEntry {
   const result = (record.result ?? {}) as { exception?: { id?: string }; request?: Record<string, unknown> };
@@ -224,21 +285,19 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   private constructor(private readonly db: Knex) {}
 
   async commitBatch(options: CommitBatchOptions): Promise<void> {
+    // the same signal twice in one batch: the last one wins (as consecutive upserts would)
+    const byId = new Map<string, Signal>();
+    for (const s of options.signals) {
+      byId.delete(s.id);
+      byId.set(s.id, s);
+    }
+    const signals = [...byId.values()];
     await this.db.transaction(async tx => {
-      const rows = options.signals.map(signalToRow);
-      for (const chunk of chunks(rows, CHUNK)) {
+      const rows = signals.map(signalToRow);
+      for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
         await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
       }
-      const ids = options.signals.map(s => s.id);
-      for (const chunk of chunks(ids, IN_CHUNK)) {
-        await tx(T.identifiers).whereIn('signal_id', chunk).delete();
-      }
-      const identRows = options.signals.flatMap(s =>
-        assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
-      );
-      for (const chunk of chunks(identRows, CHUNK * 4)) {
-        await tx(T.identifiers).insert(chunk);
-      }
+      await this.replaceIdentifiers(tx, signals);
       const existing = await tx(T.sources).where({ id: options.sourceId }).first();
       const state: Row = {
         type: options.sourceType,
@@ -256,6 +315,50 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
         await tx(T.sources).insert({ id: options.sourceId, cursor: null, as_of: null, ...state });
       }
     });
+  }
+
+  /**
+   * Makes the identifier rows of `signals` match their assets: rows of signals
+   * whose identifiers did not change stay as they are; the others are replaced.
+   * Runs after the signals' upsert in the same transaction (which holds their
+   * row locks), so concurrent commits of the same signals see committed rows.
+   */
+  private async replaceIdentifiers(tx: Knex.Transaction, signals: Signal[]): Promise<void> {
+    if (signals.length === 0) return;
+    const wanted = new Map<string, { signal_id: string; kind: string; value: string }[]>();
+    for (const s of signals) {
+      wanted.set(
+        s.id,
+        assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
+      );
+    }
+    const stored = new Map<string, Set<string>>();
+    for (const chunk of chunks([...wanted.keys()], inListSize(tx))) {
+      const rows: Row[] = await tx(T.identifiers).whereIn('signal_id', chunk).select('signal_id', 'kind', 'value');
+      for (const r of rows) {
+        const id = str(r.signal_id);
+        const set = stored.get(id) ?? new Set<string>();
+        set.add(`${str(r.kind)}\u0000${str(r.value)}`);
+        stored.set(id, set);
+      }
+    }
+    const changed: string[] = [];
+    const insert: { signal_id: string; kind: string; value: string }[] = [];
+    for (const [id, rows] of wanted) {
+      const have = stored.get(id);
+      if (have) {
+        const same = have.size === rows.length && rows.every(r => have.has(`${r.kind}\u0000${r.value}`));
+        if (same) continue;
+        changed.push(id);
+      }
+      insert.push(...rows);
+    }
+    for (const chunk of chunks(changed, inListSize(tx))) {
+      await tx(T.identifiers).whereIn('signal_id', chunk).delete();
+    }
+    for (const chunk of chunks(insert, rowsPerInsert(tx, 3))) {
+      await tx(T.identifiers).insert(chunk);
+    }
   }
 
   async recordFailure(options: RecordFailureOptions): Promise<void> {
@@ -341,31 +444,43 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     return { items: rows.map(rowToSignal), totalCount: Number(countRow?.n ?? 0) };
   }
 
-  async insertDecision(record: DecisionRecord): Promise<void> {
-    await this.db.transaction(async tx => {
-      await this.insertDecisionRow(tx, record);
-      await appendAuditRecord(tx, decisionAuditEntry(record));
-    });
+  async listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage> {
+    const q = this.db(T.signals).select('id', 'last_seen_at', 'asset');
+    const after = options.after;
+    if (after) {
+      // keyset on (last_seen_at DESC, id ASC): the rows after the last one returned
+      // (the `<=` bound alone lets the database scan the last_seen_at index from there)
+      q.where('last_seen_at', '<=', after.lastSeenAt).andWhere(w =>
+        w.where('last_seen_at', '<', after.lastSeenAt).orWhere('id', '>', after.id),
+      );
+    }
+    const rows: Row[] = await q
+      .orderBy([
+        { column: 'last_seen_at', order: 'desc' },
+        { column: 'id', order: 'asc' },
+      ])
+      .limit(options.limit);
+    const items = rows.map(r => ({
+      id: str(r.id),
+      lastSeenAt: str(r.last_seen_at),
+      asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    }));
+    const page: SignalAssetPage = { items };
+    if (items.length === options.limit) {
+      const last = items[items.length - 1];
+      page.next = { lastSeenAt: last.lastSeenAt, id: last.id };
+    }
+    return page;
   }
 
-  private async insertDecisionRow(tx: Knex.Transaction, record: DecisionRecord): Promise<void> {
-    await tx(T.decisions).insert({
-      id: record.id,
-      entity_ref: record.entityRef,
-      environment: record.environment,
-      decision: record.decision,
-      risk_level: record.riskLevel,
-      score: record.score,
-      reasons: JSON.stringify(record.reasons),
-      inputs: JSON.stringify(record.inputs),
-      result: JSON.stringify(record.result),
-      policy_id: record.policyId,
-      policy_hash: record.policyHash,
-      dry_run: record.dryRun,
-      status: record.status,
-      created_at: record.createdAt,
-      prev_hash: null,
-      hash: null,
+  async insertDecision(record: DecisionRecord): Promise<void> {
+    // serialize and hash before the transaction: it then holds a connection, and the
+    // audit head's lock, only for the writes
+    const row = decisionRow(record);
+    const audit = prepareAuditEntry(decisionAuditEntry(record));
+    await this.db.transaction(async tx => {
+      await tx(T.decisions).insert(row);
+      await appendAuditRecord(tx, audit);
     });
   }
 
@@ -460,11 +575,11 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       system: e.system ?? null,
       updated_at: e.updatedAt,
     }));
-    for (const chunk of chunks(rows, CHUNK)) await tx(T.entities).insert(chunk);
+    for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.entities).insert(chunk);
     const hostRows = entities.flatMap(e =>
       e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
     );
-    for (const chunk of chunks(hostRows, CHUNK * 2)) await tx(T.entityHosts).insert(chunk);
+    for (const chunk of chunks(hostRows, rowsPerInsert(tx, columnsOf(hostRows)))) await tx(T.entityHosts).insert(chunk);
   }
 
   async listEntityIndex(): Promise<IndexedEntity[]> {
@@ -570,24 +685,25 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
 
   async insertException(record: ExceptionRecord): Promise<void> {
+    const audit = prepareAuditEntry({
+      at: record.createdAt,
+      type: 'exception-create',
+      actor: record.requestedBy,
+      subject: record.id,
+      payload: {
+        exceptionId: record.id,
+        entityRef: record.entityRef,
+        environment: record.environment,
+        reason: record.reason,
+        status: record.status,
+        expiresAt: record.expiresAt,
+        signalIds: record.signalIds,
+        maxLevel: record.maxLevel,
+      },
+    });
     await this.db.transaction(async tx => {
       await this.insertExceptionRow(tx, record);
-      await appendAuditRecord(tx, {
-        at: record.createdAt,
-        type: 'exception-create',
-        actor: record.requestedBy,
-        subject: record.id,
-        payload: {
-          exceptionId: record.id,
-          entityRef: record.entityRef,
-          environment: record.environment,
-          reason: record.reason,
-          status: record.status,
-          expiresAt: record.expiresAt,
-          signalIds: record.signalIds,
-          maxLevel: record.maxLevel,
-        },
-      });
+      await appendAuditRecord(tx, audit);
     });
   }
 

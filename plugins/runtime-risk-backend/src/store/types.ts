@@ -44,6 +44,13 @@ export interface IdentifiedSignal {
   identifiers: { kind: IdentifierKind; value: string }[];
 }
 
+/** One page of stored signal assets, in `listSignals` order (last seen first, then id). */
+export interface SignalAssetPage {
+  items: { id: string; lastSeenAt: string; asset: Signal['asset'] }[];
+  /** Pass back as `after` for the next page; absent on the last page. */
+  next?: { lastSeenAt: string; id: string };
+}
+
 export interface ListSignalsOptions {
   /** Only signals with any of these identifier values (lower-cased); `[]` matches nothing. */
   identifierValues?: string[];
@@ -181,6 +188,11 @@ export interface RuntimeRiskStore {
   /** Signals having any of the given identifier values (lower-cased), with the identifiers that matched. */
   findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]>;
   listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }>;
+  /**
+   * The assets of every stored signal (any status), a page at a time, in the
+   * order of `listSignals` (keyset paging: no OFFSET, no count).
+   */
+  listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage>;
 
   /** Stores a decision and appends `gate-decision` to the audit log, in one transaction. */
   insertDecision(record: DecisionRecord): Promise<void>;

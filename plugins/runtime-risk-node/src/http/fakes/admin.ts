@@ -1,0 +1,35 @@
+/** The admin route of the fake vendor servers: adds an alert at run time. */
+import type { FakeRoute } from './server';
+
+/** A vendor record as the fake serves it (vendor JSON, not normalized). */
+export type VendorRecord = Record<string, unknown>;
+
+/**
+ * `POST /_admin/alerts` with a JSON object (`hostname` required; the vendor's
+ * builder gives the other fields defaults) or `{ "raw": <vendor record> }`:
+ * appends the record to `records` and answers 201 with it.
+ */
+export function adminAlertsRoute<T extends { hostname: string }>(records: VendorRecord[], build: (input: T) => VendorRecord): FakeRoute {
+  return req => {
+    let input: unknown;
+    try {
+      input = JSON.parse(req.body || '{}');
+    } catch (e) {
+      return { status: 400, json: { error: `body: not valid JSON (${(e as Error).message})` } };
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      return { status: 400, json: { error: 'body: must be a JSON object' } };
+    }
+    const body = input as Record<string, unknown>;
+    if (typeof body.raw === 'object' && body.raw !== null && !Array.isArray(body.raw)) {
+      records.push(body.raw as VendorRecord);
+      return { status: 201, json: body.raw };
+    }
+    if (typeof body.hostname !== 'string' || !body.hostname) {
+      return { status: 400, json: { error: 'hostname: required (or give the vendor record as raw)' } };
+    }
+    const record = build(body as T);
+    records.push(record);
+    return { status: 201, json: record };
+  };
+}

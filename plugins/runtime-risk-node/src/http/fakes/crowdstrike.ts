@@ -1,0 +1,109 @@
+/**
+ * A fake CrowdStrike Falcon API: OAuth2 token, Alerts API v2 (ids query with
+ * FQL `updated_timestamp:>'<cursor>'`, offset paging, then entities) and the
+ * Hosts API (devices query by `modified_timestamp`, then entities).
+ */
+import { adminAlertsRoute, type VendorRecord } from './admin';
+import { fakeTokenIssuer, startFakeServer, vendorRoutes, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from './server';
+
+export interface FakeFalconOptions extends FakeServerOptions {
+  clientId: string;
+  clientSecret: string;
+  /** Alerts served (the array is shared: push to it to add alerts). */
+  alerts?: VendorRecord[];
+  /** Hosts API devices (`device_id`, optional `modified_timestamp`). */
+  devices?: VendorRecord[];
+  /** Status of a successful token answer (Falcon answers 201). */
+  tokenStatus?: number;
+  /** Adds `POST /_admin/alerts`, building an alert with {@link falconAlert}. */
+  admin?: boolean;
+}
+
+export interface FakeFalcon {
+  server: FakeServer;
+  alerts: VendorRecord[];
+  devices: VendorRecord[];
+  /** Replies answered first, one per authorized request (429, 5xx, malformed bodies). */
+  faults: FakeReply[];
+  issuer: FakeTokenIssuer;
+}
+
+const byString = (field: string) => (a: VendorRecord, b: VendorRecord) => String(a[field]).localeCompare(String(b[field]));
+
+export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeFalcon> {
+  const alerts = options.alerts ?? [];
+  const devices = options.devices ?? [];
+  const issuer = fakeTokenIssuer({ clientId: options.clientId, clientSecret: options.clientSecret, status: options.tokenStatus ?? 201 });
+  const { faults, guard } = vendorRoutes({
+    authorized: req => issuer.authorized(req),
+    unauthorized: { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } },
+  });
+  const page = (ids: string[], query: URLSearchParams): FakeReply => {
+    const offset = Number(query.get('offset') ?? 0);
+    const limit = Number(query.get('limit') ?? 100);
+    return { json: { meta: { pagination: { offset, limit, total: ids.length } }, resources: ids.slice(offset, offset + limit), errors: [] } };
+  };
+  const server = await startFakeServer(
+    {
+      'POST /oauth2/token': issuer.route,
+      'GET /alerts/queries/alerts/v2': guard(req => {
+        const m = /^updated_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
+        const matching = alerts
+          .filter(a => !m || Date.parse(String(a.updated_timestamp)) > Date.parse(m[1]))
+          .sort(byString('updated_timestamp'));
+        return page(matching.map(a => String(a.composite_id)), req.query);
+      }),
+      'POST /alerts/entities/alerts/v2': guard(req => {
+        const ids: string[] = JSON.parse(req.body).composite_ids;
+        return { json: { resources: alerts.filter(a => ids.includes(String(a.composite_id))), errors: [] } };
+      }),
+      'GET /devices/queries/devices/v1': guard(req => {
+        const m = /^modified_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
+        const matching = devices
+          .filter(d => d.modified_timestamp !== undefined && (!m || Date.parse(String(d.modified_timestamp)) > Date.parse(m[1])))
+          .sort(byString('modified_timestamp'));
+        return page(matching.map(d => String(d.device_id)), req.query);
+      }),
+      'POST /devices/entities/devices/v2': guard(req => {
+        const ids: string[] = JSON.parse(req.body).ids;
+        const found = devices.filter(d => ids.includes(String(d.device_id)));
+        // like Falcon: 404 when none of the ids is known
+        if (!found.length) return { status: 404, json: { errors: [{ code: 404, message: 'No devices found' }], resources: [] } };
+        return { json: { resources: found } };
+      }),
+      ...(options.admin ? { 'POST /_admin/alerts': adminAlertsRoute(alerts, falconAlert) } : {}),
+    },
+    options,
+  );
+  return { server, alerts, devices, faults, issuer };
+}
+
+export interface DemoAlert {
+  /** Host the alert is on (short name, or FQDN for Defender). */
+  hostname: string;
+  /** Unique alert id; default derived from the host and the time. */
+  id?: string;
+  title?: string;
+  /** When the alert was last updated; default now. */
+  at?: string;
+}
+
+/** A Falcon Alerts v2 record for a demo host; `severity` is 1-100 (default 70, high). */
+export function falconAlert(a: DemoAlert & { severity?: number; status?: string; domain?: string }): VendorRecord {
+  const at = a.at ?? new Date().toISOString();
+  const deviceId = `dev-${a.hostname}`;
+  const id = a.id ?? `${a.hostname}-${Date.parse(at)}`;
+  return {
+    composite_id: `fake:ind:${deviceId}:${id}`,
+    severity: a.severity ?? 70,
+    confidence: 90,
+    status: a.status ?? 'new',
+    display_name: a.title ?? `Suspicious process on ${a.hostname}`,
+    description: 'Fake Falcon alert',
+    mitre_attack: [{ tactic: 'Execution', tactic_id: 'TA0002', technique: 'PowerShell', technique_id: 'T1059.001' }],
+    created_timestamp: at,
+    updated_timestamp: at,
+    falcon_host_link: `https://falcon.crowdstrike.com/activity-v2/detections/${id}`,
+    device: { device_id: deviceId, hostname: a.hostname, ...(a.domain ? { machine_domain: a.domain } : {}) },
+  };
+}

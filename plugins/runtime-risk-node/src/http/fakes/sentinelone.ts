@@ -1,0 +1,79 @@
+/**
+ * A fake SentinelOne API (`/web/api/v2.1`): `Authorization: ApiToken <token>`,
+ * `GET /threats` with `updatedAt__gte`, ascending `updatedAt` and cursor paging
+ * (`pagination.nextCursor`), and `GET /agents?ids=`.
+ */
+import { adminAlertsRoute, type VendorRecord } from './admin';
+import type { DemoAlert } from './crowdstrike';
+import { startFakeServer, vendorRoutes, type FakeReply, type FakeServer, type FakeServerOptions } from './server';
+
+export interface FakeSentinelOneOptions extends FakeServerOptions {
+  apiToken: string;
+  /** Threats served (the array is shared: push to it to add threats). */
+  threats?: VendorRecord[];
+  /** Agents by `id` (`GET /agents?ids=`). */
+  agents?: VendorRecord[];
+  /** Adds `POST /_admin/alerts`, building a threat with {@link sentinelOneThreat}. */
+  admin?: boolean;
+}
+
+export interface FakeSentinelOne {
+  server: FakeServer;
+  threats: VendorRecord[];
+  agents: VendorRecord[];
+  faults: FakeReply[];
+}
+
+const updatedAt = (t: VendorRecord) => String((t.threatInfo as { updatedAt?: unknown } | undefined)?.updatedAt);
+
+export async function startFakeSentinelOne(options: FakeSentinelOneOptions): Promise<FakeSentinelOne> {
+  const threats = options.threats ?? [];
+  const agents = options.agents ?? [];
+  const { faults, guard } = vendorRoutes({
+    authorized: req => req.headers.authorization === `ApiToken ${options.apiToken}`,
+    unauthorized: { status: 401, json: { errors: [{ code: 4010010, title: 'Authentication Failed', detail: null }] } },
+  });
+  const server = await startFakeServer(
+    {
+      'GET /web/api/v2.1/threats': guard(req => {
+        const since = req.query.get('updatedAt__gte');
+        const matching = threats
+          .filter(t => !since || Date.parse(updatedAt(t)) >= Date.parse(since))
+          .sort((a, b) => updatedAt(a).localeCompare(updatedAt(b)));
+        const start = Number(req.query.get('cursor') ?? 0);
+        const limit = Number(req.query.get('limit') ?? 1000);
+        const next = start + limit < matching.length ? String(start + limit) : null;
+        return { json: { data: matching.slice(start, start + limit), pagination: { nextCursor: next, totalItems: matching.length } } };
+      }),
+      'GET /web/api/v2.1/agents': guard(req => {
+        const ids = (req.query.get('ids') ?? '').split(',');
+        return { json: { data: agents.filter(a => ids.includes(String(a.id))), pagination: { nextCursor: null } } };
+      }),
+      ...(options.admin ? { 'POST /_admin/alerts': adminAlertsRoute(threats, sentinelOneThreat) } : {}),
+    },
+    options,
+  );
+  return { server, threats, agents, faults };
+}
+
+/** A SentinelOne threat for a demo host; `confidenceLevel` malicious (high, default) / suspicious (medium). */
+export function sentinelOneThreat(a: DemoAlert & { confidenceLevel?: string; incidentStatus?: string; agentId?: string }): VendorRecord {
+  const at = a.at ?? new Date().toISOString();
+  const id = a.id ?? String(Date.parse(at));
+  return {
+    id,
+    threatInfo: {
+      threatId: id,
+      threatName: a.title ?? `mimikatz on ${a.hostname}`,
+      confidenceLevel: a.confidenceLevel ?? 'malicious',
+      analystVerdict: 'undefined',
+      incidentStatus: a.incidentStatus ?? 'unresolved',
+      classification: 'Malware',
+      createdAt: at,
+      identifiedAt: at,
+      updatedAt: at,
+    },
+    agentRealtimeInfo: { agentId: a.agentId ?? `agent-${a.hostname}`, agentComputerName: a.hostname },
+    indicators: [{ category: 'Exploitation', tactics: [{ name: 'Credential Access', source: 'MITRE', techniques: [{ name: 'T1003' }] }] }],
+  };
+}
