@@ -1,60 +1,22 @@
-import { TestDatabases, mockCredentials, mockServices } from '@backstage/backend-test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import type { PermissionsService } from '@backstage/backend-plugin-api';
-import type { Knex } from 'knex';
+import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { MemoryPullSource, signalInput } from './testUtils/fixtures';
-import { startBackend, type Harness } from './testUtils/backend';
+import { signalInput } from './testUtils/fixtures';
+import { seededBackendPerDatabase } from './testUtils/backend';
+import { DEV, LEAD, OUTSIDER, SECURITY, securityTeamPolicy } from './testUtils/permissions';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-
-const DEV = 'user:default/dev';
-const LEAD = 'user:default/security-lead';
-const SECURITY = 'user:default/security';
-const OUTSIDER = 'user:default/outsider';
-const APPROVERS = new Set([LEAD, SECURITY]);
-
-/** The permission policy of the test: approvers are the security people, anyone but the outsider may request. */
-const authorize: PermissionsService['authorize'] = async (requests, options) => {
-  const principal = options.credentials.principal as { type: string; userEntityRef?: string };
-  const user = principal.type === 'user' ? principal.userEntityRef : undefined;
-  return requests.map(r => {
-    const name = r.permission.name;
-    let allow = false;
-    if (name === 'runtime-risk.exception.create') allow = user !== OUTSIDER;
-    if (name === 'runtime-risk.exception.approve') allow = !!user && APPROVERS.has(user);
-    return { result: allow ? AuthorizeResult.ALLOW : AuthorizeResult.DENY };
-  });
-};
 
 const as = (user: string) => mockCredentials.user.header(user);
 const inHours = (h: number) => new Date(Date.now() + h * 3600_000).toISOString();
 
 describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
-  let knex: Knex;
-  let harness: Harness;
-  let server: Harness['backend']['server'];
-
-  beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
-    harness = await startBackend({
-      knex,
-      sources: [edr],
-      features: [mockServices.permissions.mock({ authorize }).factory],
-    });
-    server = harness.backend.server;
-    await harness.runTask('runtime-risk-ingest-edr');
-    await harness.runTask('runtime-risk-correlate');
-  });
-
-  afterAll(async () => {
-    await harness?.backend.stop();
+  const seeded = seededBackendPerDatabase(databases, databaseId, {
+    signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })],
+    authorize: securityTeamPolicy(),
   });
 
   const gate = async () => {
-    const res = await request(server)
+    const res = await request(seeded.server)
       .post('/api/runtime-risk/v1/gate')
       .set('Authorization', as(DEV))
       .send({ entityRef: 'component:default/payments', environment: 'production' });
@@ -63,7 +25,7 @@ describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
   };
 
   const requestException = (user: string, body: Record<string, unknown> = {}) =>
-    request(server)
+    request(seeded.server)
       .post('/api/runtime-risk/v1/exceptions')
       .set('Authorization', as(user))
       .send({
@@ -84,14 +46,14 @@ describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
     // pending exceptions change nothing
     expect((await gate()).decision).toBe('block');
 
-    const selfWithoutPermission = await request(server).post(`/api/runtime-risk/v1/exceptions/${id}/approve`).set('Authorization', as(DEV));
+    const selfWithoutPermission = await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${id}/approve`).set('Authorization', as(DEV));
     expect(selfWithoutPermission.status).toBe(403);
-    const asService = await request(server)
+    const asService = await request(seeded.server)
       .post(`/api/runtime-risk/v1/exceptions/${id}/approve`)
       .set('Authorization', mockCredentials.service.header());
     expect(asService.status).toBe(403);
 
-    const approved = await request(server)
+    const approved = await request(seeded.server)
       .post(`/api/runtime-risk/v1/exceptions/${id}/approve`)
       .set('Authorization', as(SECURITY))
       .send({ comment: 'ok for two hours' });
@@ -104,38 +66,38 @@ describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
     expect(after.reasons.map((r: { code: string }) => r.code)).toContain('exception_applied');
     expect(after.riskLevel).toBe('high');
 
-    const again = await request(server).post(`/api/runtime-risk/v1/exceptions/${id}/approve`).set('Authorization', as(LEAD));
+    const again = await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${id}/approve`).set('Authorization', as(LEAD));
     expect(again.status).toBe(409);
 
-    const outsiderRevoke = await request(server).post(`/api/runtime-risk/v1/exceptions/${id}/revoke`).set('Authorization', as(OUTSIDER));
+    const outsiderRevoke = await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${id}/revoke`).set('Authorization', as(OUTSIDER));
     expect(outsiderRevoke.status).toBe(403);
-    const revoked = await request(server).post(`/api/runtime-risk/v1/exceptions/${id}/revoke`).set('Authorization', as(DEV));
+    const revoked = await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${id}/revoke`).set('Authorization', as(DEV));
     expect(revoked.status).toBe(200);
     expect(revoked.body.status).toBe('revoked');
     expect((await gate()).decision).toBe('block');
 
-    const listed = await request(server)
+    const listed = await request(seeded.server)
       .get('/api/runtime-risk/v1/exceptions?entityRef=component:default/payments&status=revoked')
       .set('Authorization', as(DEV));
     expect(listed.status).toBe(200);
     expect(listed.body.items.map((e: { id: string }) => e.id)).toContain(id);
-    const one = await request(server).get(`/api/runtime-risk/v1/exceptions/${id}`).set('Authorization', as(DEV));
+    const one = await request(seeded.server).get(`/api/runtime-risk/v1/exceptions/${id}`).set('Authorization', as(DEV));
     expect(one.body.status).toBe('revoked');
   });
 
   it('never lets the requester approve their own exception, even an approver', async () => {
     const created = await requestException(LEAD);
     expect(created.status).toBe(201);
-    const self = await request(server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/approve`).set('Authorization', as(LEAD));
+    const self = await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/approve`).set('Authorization', as(LEAD));
     expect(self.status).toBe(403);
     expect(self.body.error.name).toBe('NotAllowedError');
     expect(self.body.error.message).toContain('requester');
-    const rejected = await request(server)
+    const rejected = await request(seeded.server)
       .post(`/api/runtime-risk/v1/exceptions/${created.body.id}/reject`)
       .set('Authorization', as(SECURITY));
     expect(rejected.status).toBe(200);
     expect(rejected.body.status).toBe('rejected');
-    const approveRejected = await request(server)
+    const approveRejected = await request(seeded.server)
       .post(`/api/runtime-risk/v1/exceptions/${created.body.id}/approve`)
       .set('Authorization', as(SECURITY));
     expect(approveRejected.status).toBe(409);
@@ -144,17 +106,17 @@ describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
   it('does not apply an exception scoped to other signals', async () => {
     const created = await requestException(DEV, { signalIds: ['edr:something-else'] });
     expect(created.status).toBe(201);
-    await request(server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/approve`).set('Authorization', as(SECURITY)).expect(200);
+    await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/approve`).set('Authorization', as(SECURITY)).expect(200);
     const res = await gate();
     expect(res.decision).toBe('block');
     expect(res.exception).toBeUndefined();
-    await request(server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/revoke`).set('Authorization', as(SECURITY)).expect(200);
+    await request(seeded.server).post(`/api/runtime-risk/v1/exceptions/${created.body.id}/revoke`).set('Authorization', as(SECURITY)).expect(200);
   });
 
   it('checks who may request and validates the request', async () => {
     const denied = await requestException(OUTSIDER);
     expect(denied.status).toBe(403);
-    const before = Number((await knex('runtime_risk_exceptions').count({ n: '*' }).first())?.n);
+    const before = Number((await seeded.knex('runtime_risk_exceptions').count({ n: '*' }).first())?.n);
     for (const [body, field] of [
       [{ expiresAt: inHours(24 * 30) }, 'expiresAt'],
       [{ expiresAt: inHours(-1) }, 'expiresAt'],
@@ -171,10 +133,10 @@ describe.each(databases.eachSupportedId())('exceptions on %p', databaseId => {
     }
     const unknown = await requestException(DEV, { entityRef: 'component:default/ghost' });
     expect(unknown.status).toBe(404);
-    expect(Number((await knex('runtime_risk_exceptions').count({ n: '*' }).first())?.n)).toBe(before);
-    const missing = await request(server).post('/api/runtime-risk/v1/exceptions/nope/approve').set('Authorization', as(SECURITY));
+    expect(Number((await seeded.knex('runtime_risk_exceptions').count({ n: '*' }).first())?.n)).toBe(before);
+    const missing = await request(seeded.server).post('/api/runtime-risk/v1/exceptions/nope/approve').set('Authorization', as(SECURITY));
     expect(missing.status).toBe(404);
-    const noCredentials = await request(server).post('/api/runtime-risk/v1/exceptions').send({});
+    const noCredentials = await request(seeded.server).post('/api/runtime-risk/v1/exceptions').send({});
     expect(noCredentials.status).toBe(401);
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
@@ -6,36 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
 import { FakeGateServer } from './testing/fakeGate';
+import { cliRunner } from './testing/runCli';
 
-const BIN = path.resolve(__dirname, '../bin/runtime-risk');
 const TOKEN = 'ci-gate-s3cr3t-7f9a2c';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI (`node bin/runtime-risk ...`) with a clean environment. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', d => (stdout += d));
-    child.stderr.on('data', d => (stderr += d));
-    child.on('error', reject);
-    child.on('close', code => {
-      // Whatever happens, the token never reaches the output.
-      expect(stdout).not.toContain(TOKEN);
-      expect(stderr).not.toContain(TOKEN);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs the real CLI with a clean environment; the token never reaches the output. */
+const runCli = cliRunner(TOKEN);
 
 describe('runtime-risk CLI against a loopback gate', () => {
   const gate = new FakeGateServer(TOKEN);

@@ -4,105 +4,26 @@
  * started with startTestBackend on a loopback port. CI authenticates with a
  * Backstage external-access static token through the real auth services.
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import type { SchedulerService } from '@backstage/backend-plugin-api';
-import { authServiceFactory } from '@backstage/backend-defaults/auth';
-import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
-import { mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
-import type { Entity } from '@backstage/catalog-model';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
-import runtimeRiskPlugin from '@internal/plugin-runtime-risk-backend';
-import runtimeRiskFileModule from '@internal/plugin-runtime-risk-backend-module-file';
-import { parseAllDocuments } from 'yaml';
+import { startDemoBackend, type DemoBackend } from '@internal/plugin-runtime-risk-backend/testUtils';
+import { cliRunner } from './testing/runCli';
 
-const REPO = path.resolve(__dirname, '../../..');
-const BIN = path.resolve(__dirname, '../bin/runtime-risk');
 const TOKEN = 'ci-gate-real-backend-token-4711';
 
-function runCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', d => (stdout += d));
-    child.stderr.on('data', d => (stderr += d));
-    child.on('error', reject);
-    child.on('close', code => {
-      expect(`${stdout}${stderr}`).not.toContain(TOKEN);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs the real CLI with a clean environment; the token never reaches the output. */
+const runCli = cliRunner(TOKEN);
 
 describe('runtime-risk CLI against the real backend plugin', () => {
-  let backend: TestBackend;
+  let demo: DemoBackend;
   let url: string;
 
   beforeAll(async () => {
-    const entities = parseAllDocuments(fs.readFileSync(path.join(REPO, 'examples/catalog.yaml'), 'utf8'))
-      .map(d => d.toJS() as Entity)
-      .filter(Boolean);
-    const scheduler = mockServices.scheduler.mock();
-    backend = await startTestBackend({
-      features: [
-        runtimeRiskPlugin,
-        runtimeRiskFileModule,
-        catalogServiceMock.factory({ entities }),
-        authServiceFactory,
-        httpAuthServiceFactory,
-        scheduler.factory,
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              auth: {
-                externalAccess: [{ type: 'static', options: { token: TOKEN, subject: 'ci-gate' } }],
-              },
-            },
-            runtimeRisk: {
-              sources: { file: { path: path.join(REPO, 'examples/signals.ndjson') } },
-              policy: {
-                id: 'default',
-                environments: {
-                  production: {
-                    thresholds: { moderate: 30, high: 70 },
-                    actions: { low: 'proceed', moderate: 'approval_required', high: 'block' },
-                    maxSignalAge: { minutes: 15 },
-                    onFailure: {
-                      sourceUnavailable: 'block',
-                      signalsStale: 'approval_required',
-                      uncorrelated: 'approval_required',
-                      scoreUnavailable: 'block',
-                    },
-                  },
-                },
-              },
-            },
-          },
-        }),
-      ],
-    });
-    const tasks = (scheduler.scheduleTask as unknown as {
-      mock: { calls: [Parameters<SchedulerService['scheduleTask']>[0]][] };
-    }).mock.calls.map(c => c[0]);
-    // ingest the demo signals, then build the correlation index
-    for (const id of ['runtime-risk-ingest-file', 'runtime-risk-correlate']) {
-      const task = tasks.find(t => t.id === id);
-      if (!task) throw new Error(`task ${id} not scheduled; have ${tasks.map(t => t.id).join(', ')}`);
-      await task.fn(new AbortController().signal);
-    }
-    const address = backend.server.address();
-    if (!address || typeof address === 'string') throw new Error('test backend has no port');
-    url = `http://127.0.0.1:${address.port}`;
+    demo = await startDemoBackend({ staticToken: { token: TOKEN, subject: 'ci-gate' } });
+    url = demo.url;
   });
 
   afterAll(async () => {
-    await backend?.stop();
+    await demo?.stop();
   });
 
   it('blocks the high-risk demo service with its reason and exit 1', async () => {

@@ -4,24 +4,13 @@
  * started with startTestBackend on a loopback port, authenticated with an
  * external-access static token through the real auth services.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import type { SchedulerService } from '@backstage/backend-plugin-api';
-import { authServiceFactory } from '@backstage/backend-defaults/auth';
-import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
-import { mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
-import type { Entity } from '@backstage/catalog-model';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import runtimeRiskPlugin from '@internal/plugin-runtime-risk-backend';
-import runtimeRiskFileModule from '@internal/plugin-runtime-risk-backend-module-file';
+import { startDemoBackend, type DemoBackend } from '@internal/plugin-runtime-risk-backend/testUtils';
 import { ReasonSchema } from '@internal/plugin-runtime-risk-common';
 import { ErrorCode, OpenFeature, StandardResolutionReasons, type Client } from '@openfeature/server-sdk';
-import { parseAllDocuments } from 'yaml';
 import { DECISION_FLAG, DEPLOY_SAFE_FLAG, RuntimeRiskProvider, SCORE_FLAG, type FetchLike, type RuntimeRiskProviderOptions } from '.';
 
-const REPO = path.resolve(__dirname, '../../..');
 const TOKEN = 'openfeature-real-backend-token-0815';
 
 let domains = 0;
@@ -43,48 +32,18 @@ async function closedPort(): Promise<number> {
 }
 
 describe('RuntimeRiskProvider against the real backend plugin', () => {
-  let backend: TestBackend;
+  let demo: DemoBackend;
   let baseUrl: string;
 
   beforeAll(async () => {
-    const entities = parseAllDocuments(fs.readFileSync(path.join(REPO, 'examples/catalog.yaml'), 'utf8'))
-      .map(d => d.toJS() as Entity)
-      .filter(Boolean);
-    const scheduler = mockServices.scheduler.mock();
-    backend = await startTestBackend({
-      features: [
-        runtimeRiskPlugin,
-        runtimeRiskFileModule,
-        catalogServiceMock.factory({ entities }),
-        authServiceFactory,
-        httpAuthServiceFactory,
-        scheduler.factory,
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              auth: { externalAccess: [{ type: 'static', options: { token: TOKEN, subject: 'feature-flags' } }] },
-            },
-            // no runtimeRisk.policy: the default production + staging policy of DESIGN.md
-            runtimeRisk: { sources: { file: { path: path.join(REPO, 'examples/signals.ndjson') } } },
-          },
-        }),
-      ],
-    });
-    const tasks = (scheduler.scheduleTask as unknown as {
-      mock: { calls: [Parameters<SchedulerService['scheduleTask']>[0]][] };
-    }).mock.calls.map(c => c[0]);
-    for (const id of ['runtime-risk-ingest-file', 'runtime-risk-correlate']) {
-      const task = tasks.find(t => t.id === id);
-      if (!task) throw new Error(`task ${id} not scheduled; have ${tasks.map(t => t.id).join(', ')}`);
-      await task.fn(new AbortController().signal);
-    }
-    const { port } = backend.server.address() as AddressInfo;
-    baseUrl = `http://127.0.0.1:${port}/api/runtime-risk/`;
+    // the engine's default production + staging policy of DESIGN.md
+    demo = await startDemoBackend({ staticToken: { token: TOKEN, subject: 'feature-flags' } });
+    baseUrl = `${demo.url}/api/runtime-risk/`;
   });
 
   afterAll(async () => {
     await OpenFeature.close();
-    await backend?.stop();
+    await demo?.stop();
   });
 
   it('answers false for a blocked entity, with the decision, level, score and reasons in flag metadata', async () => {

@@ -5,26 +5,10 @@
  * (examples/templates/promote-service.yaml), all in one test backend. A task
  * is created through the scaffolder's HTTP API and runs to completion.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import type { SchedulerService } from '@backstage/backend-plugin-api';
-import { mockCredentials, mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
-import type { Entity } from '@backstage/catalog-model';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
-import runtimeRiskPlugin from '@internal/plugin-runtime-risk-backend';
-import runtimeRiskFileModule from '@internal/plugin-runtime-risk-backend-module-file';
-import { parseAllDocuments } from 'yaml';
+import { loadDemoEntities, startDemoBackend, type DemoBackend } from '@internal/plugin-runtime-risk-backend/testUtils';
 import scaffolderModuleRuntimeRisk from './index';
-
-const REPO = path.resolve(__dirname, '../../..');
-
-function loadEntities(file: string): Entity[] {
-  return parseAllDocuments(fs.readFileSync(path.join(REPO, file), 'utf8'))
-    .map(d => d.toJS() as Entity)
-    .filter(Boolean)
-    .map(e => ({ ...e, metadata: { namespace: 'default', ...e.metadata } }));
-}
 
 interface TaskEvent {
   type: string;
@@ -32,63 +16,21 @@ interface TaskEvent {
 }
 
 describe('runtime-risk:gate in a real scaffolder', () => {
-  let backend: TestBackend;
+  let demo: DemoBackend;
   let base: string;
   const user = mockCredentials.user.header('user:default/sam');
 
   beforeAll(async () => {
-    const scheduler = mockServices.scheduler.mock();
-    backend = await startTestBackend({
-      features: [
-        scaffolderPlugin,
-        scaffolderModuleRuntimeRisk,
-        runtimeRiskPlugin,
-        runtimeRiskFileModule,
-        catalogServiceMock.factory({
-          entities: [...loadEntities('examples/catalog.yaml'), ...loadEntities('examples/templates/promote-service.yaml')],
-        }),
-        scheduler.factory,
-        mockServices.rootConfig.factory({
-          data: {
-            app: { baseUrl: 'http://portal.test' },
-            runtimeRisk: {
-              sources: { file: { path: path.join(REPO, 'examples/signals.ndjson') } },
-              policy: {
-                id: 'default',
-                environments: {
-                  production: {
-                    thresholds: { moderate: 30, high: 70 },
-                    actions: { low: 'proceed', moderate: 'approval_required', high: 'block' },
-                    maxSignalAge: { minutes: 15 },
-                    onFailure: {
-                      sourceUnavailable: 'block',
-                      signalsStale: 'approval_required',
-                      uncorrelated: 'approval_required',
-                      scoreUnavailable: 'block',
-                    },
-                  },
-                },
-              },
-            },
-          },
-        }),
-      ],
+    demo = await startDemoBackend({
+      features: [scaffolderPlugin, scaffolderModuleRuntimeRisk],
+      extraEntities: loadDemoEntities('examples/templates/promote-service.yaml'),
+      config: { app: { baseUrl: 'http://portal.test' } },
     });
-    const tasks = (scheduler.scheduleTask as unknown as {
-      mock: { calls: [Parameters<SchedulerService['scheduleTask']>[0]][] };
-    }).mock.calls.map(c => c[0]);
-    for (const id of ['runtime-risk-ingest-file', 'runtime-risk-correlate']) {
-      const task = tasks.find(t => t.id === id);
-      if (!task) throw new Error(`task ${id} not scheduled; have ${tasks.map(t => t.id).join(', ')}`);
-      await task.fn(new AbortController().signal);
-    }
-    const address = backend.server.address();
-    if (!address || typeof address === 'string') throw new Error('test backend has no port');
-    base = `http://127.0.0.1:${address.port}/api/scaffolder/v2`;
+    base = `${demo.url}/api/scaffolder/v2`;
   });
 
   afterAll(async () => {
-    await backend?.stop();
+    await demo?.stop();
   });
 
   async function runTemplate(values: Record<string, unknown>) {

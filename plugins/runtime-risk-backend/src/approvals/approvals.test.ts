@@ -1,36 +1,14 @@
-import { TestDatabases, mockCredentials, mockServices } from '@backstage/backend-test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import type { PermissionsService } from '@backstage/backend-plugin-api';
-import type { Knex } from 'knex';
+import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
 import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
 import { DEFAULT_POLICY_CONFIG } from '../engine';
-import { MemoryPullSource, signalInput } from '../testUtils/fixtures';
-import { startBackend, type Harness } from '../testUtils/backend';
+import { signalInput } from '../testUtils/fixtures';
+import { seededBackendPerDatabase } from '../testUtils/backend';
+import { DEV, LEAD, OUTSIDER, SECURITY, securityTeamPolicy } from '../testUtils/permissions';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-
-const DEV = 'user:default/dev';
-const LEAD = 'user:default/security-lead';
-const SECURITY = 'user:default/security';
-const OUTSIDER = 'user:default/outsider';
-const APPROVERS = new Set([LEAD, SECURITY]);
-
-/** Approvers are the security people; only the lead may override. */
-const authorize: PermissionsService['authorize'] = async (requests, options) => {
-  const principal = options.credentials.principal as { type: string; userEntityRef?: string };
-  const user = principal.type === 'user' ? principal.userEntityRef : undefined;
-  return requests.map(r => {
-    const name = r.permission.name;
-    let allow = false;
-    if (name === 'runtime-risk.exception.create') allow = !!user && user !== OUTSIDER;
-    if (name === 'runtime-risk.exception.approve') allow = !!user && APPROVERS.has(user);
-    if (name === 'runtime-risk.decision.override') allow = user === LEAD;
-    return { result: allow ? AuthorizeResult.ALLOW : AuthorizeResult.DENY };
-  });
-};
 
 const as = (user: string) => mockCredentials.user.header(user);
 /** The CI command line (it reaches the backend over HTTP only). */
@@ -38,52 +16,34 @@ const CLI = path.resolve(__dirname, '../../../runtime-risk-cli/bin/runtime-risk'
 const API = '/api/runtime-risk/v1';
 
 describe.each(databases.eachSupportedId())('decision approvals on %p', databaseId => {
-  let knex: Knex;
-  let harness: Harness;
-  let server: Harness['backend']['server'];
-
-  beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [
-      {
-        signals: [
-          // payments: one fresh medium detection scores 35 -> moderate -> approval_required in production
-          signalInput('med-1', { hostname: 'web-01', severity: 'medium' }),
-          // checkout: critical -> block
-          signalInput('crit-1', { hostname: 'app-01', severity: 'critical' }),
-        ],
-      },
-    ];
-    harness = await startBackend({
-      knex,
-      sources: [edr],
-      config: {
-        runtimeRisk: {
-          ingestion: { frequency: { seconds: 30 } },
-          policy: {
-            ...DEFAULT_POLICY_CONFIG,
-            environments: {
-              ...DEFAULT_POLICY_CONFIG.environments,
-              production: { ...DEFAULT_POLICY_CONFIG.environments.production, approvalTtl: { hours: 1 } },
-            },
+  const seeded = seededBackendPerDatabase(databases, databaseId, {
+    signals: [
+      // payments: one fresh medium detection scores 35 -> moderate -> approval_required in production
+      signalInput('med-1', { hostname: 'web-01', severity: 'medium' }),
+      // checkout: critical -> block
+      signalInput('crit-1', { hostname: 'app-01', severity: 'critical' }),
+    ],
+    authorize: securityTeamPolicy({ createRequiresUser: true, overrider: LEAD }),
+    config: {
+      runtimeRisk: {
+        ingestion: { frequency: { seconds: 30 } },
+        policy: {
+          ...DEFAULT_POLICY_CONFIG,
+          environments: {
+            ...DEFAULT_POLICY_CONFIG.environments,
+            production: { ...DEFAULT_POLICY_CONFIG.environments.production, approvalTtl: { hours: 1 } },
           },
         },
       },
-      features: [mockServices.permissions.mock({ authorize }).factory],
-    });
-    server = harness.backend.server;
-    await harness.runTask('runtime-risk-ingest-edr');
-    await harness.runTask('runtime-risk-correlate');
+    },
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     vi.useRealTimers();
-    await harness?.backend.stop();
   });
 
   const gate = async (user: string, entity = 'payments') => {
-    const res = await request(server)
+    const res = await request(seeded.server)
       .post(`${API}/gate`)
       .set('Authorization', as(user))
       .send({ entityRef: `component:default/${entity}`, environment: 'production' });
@@ -91,12 +51,12 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     return GateDecisionSchema.parse(res.body);
   };
   const get = async (id: string) => {
-    const res = await request(server).get(`${API}/decisions/${id}`).set('Authorization', as(DEV));
+    const res = await request(seeded.server).get(`${API}/decisions/${id}`).set('Authorization', as(DEV));
     expect(res.status).toBe(200);
     return GateDecisionSchema.parse(res.body);
   };
   const act = (id: string, action: 'approve' | 'reject', user: string, body?: Record<string, unknown>) => {
-    const r = request(server).post(`${API}/decisions/${id}/${action}`).set('Authorization', as(user));
+    const r = request(seeded.server).post(`${API}/decisions/${id}/${action}`).set('Authorization', as(user));
     return body ? r.send(body) : r;
   };
 
@@ -110,7 +70,7 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     expect(outsider.status).toBe(403);
     expect(outsider.body.error.name).toBe('NotAllowedError');
     expect((await act(pending.decisionId, 'approve', DEV)).status).toBe(403);
-    const service = await request(server)
+    const service = await request(seeded.server)
       .post(`${API}/decisions/${pending.decisionId}/approve`)
       .set('Authorization', mockCredentials.service.header());
     expect(service.status).toBe(403);
@@ -135,7 +95,7 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     expect((await act(pending.decisionId, 'approve', LEAD)).status).toBe(409);
     expect((await act(pending.decisionId, 'reject', LEAD)).status).toBe(409);
 
-    const listed = await request(server)
+    const listed = await request(seeded.server)
       .get(`${API}/decisions?entityRef=component:default/payments`)
       .set('Authorization', as(DEV));
     expect(listed.body.items.find((d: { decisionId: string }) => d.decisionId === pending.decisionId)).toMatchObject({
@@ -144,7 +104,7 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     });
 
     // replay compares the gate's own evaluation, not the approval
-    const replay = await request(server).post(`${API}/decisions/${pending.decisionId}/replay`).set('Authorization', as(DEV));
+    const replay = await request(seeded.server).post(`${API}/decisions/${pending.decisionId}/replay`).set('Authorization', as(DEV));
     expect(replay.body).toMatchObject({ matches: true, original: { decision: 'approval_required' } });
   });
 
@@ -188,16 +148,16 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
       const late = await act(pending.decisionId, 'approve', SECURITY);
       expect(late.status).toBe(409);
       expect(late.body.error.message).toContain('expired');
-      expect((await knex('runtime_risk_decisions').where({ id: pending.decisionId }).first()).status).toBe('expired');
+      expect((await seeded.knex('runtime_risk_decisions').where({ id: pending.decisionId }).first()).status).toBe('expired');
 
       // the sweep marks other stale pending decisions
       vi.setSystemTime(t0);
       const other = await gate(DEV);
       vi.setSystemTime(t0 + 2 * 3600_000);
-      expect((await knex('runtime_risk_decisions').where({ id: other.decisionId }).first()).status).toBe('pending');
-      await harness.runTask('runtime-risk-exceptions');
-      expect((await knex('runtime_risk_decisions').where({ id: other.decisionId }).first()).status).toBe('expired');
-      const logged = await knex('runtime_risk_audit_log').where({ subject: other.decisionId }).orderBy('seq');
+      expect((await seeded.knex('runtime_risk_decisions').where({ id: other.decisionId }).first()).status).toBe('pending');
+      await seeded.harness.runTask('runtime-risk-exceptions');
+      expect((await seeded.knex('runtime_risk_decisions').where({ id: other.decisionId }).first()).status).toBe('expired');
+      const logged = await seeded.knex('runtime_risk_audit_log').where({ subject: other.decisionId }).orderBy('seq');
       expect(logged.map(r => r.type)).toEqual(['gate-decision', 'decision-expire']);
       expect(logged[1].actor).toBe('runtime-risk');
     } finally {
@@ -209,18 +169,18 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     const blocked = await gate(DEV, 'checkout');
     expect(blocked.decision).toBe('block');
     const url = `${API}/decisions/${blocked.decisionId}/override`;
-    const denied = await request(server).post(url).set('Authorization', as(SECURITY)).send({ decision: 'proceed', reason: 'fix' });
+    const denied = await request(seeded.server).post(url).set('Authorization', as(SECURITY)).send({ decision: 'proceed', reason: 'fix' });
     expect(denied.status).toBe(403);
     for (const [body, field] of [
       [{ decision: 'maybe', reason: 'x' }, 'decision'],
       [{ decision: 'proceed' }, 'reason'],
       [{ decision: 'proceed', reason: '   ' }, 'reason'],
     ] as const) {
-      const res = await request(server).post(url).set('Authorization', as(LEAD)).send(body);
+      const res = await request(seeded.server).post(url).set('Authorization', as(LEAD)).send(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.message, JSON.stringify(body)).toContain(field);
     }
-    const overridden = await request(server)
+    const overridden = await request(seeded.server)
       .post(url)
       .set('Authorization', as(LEAD))
       .send({ decision: 'proceed', reason: 'incident fix, signal is a known false positive' });
@@ -228,9 +188,9 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     const after = await get(blocked.decisionId);
     expect(after).toMatchObject({ status: 'approved', decision: 'proceed', riskLevel: 'high' });
     expect(after.reasons.find(r => r.code === 'approval_granted')?.message).toContain(`overridden to proceed by ${LEAD}`);
-    const again = await request(server).post(url).set('Authorization', as(LEAD)).send({ decision: 'block', reason: 'again' });
+    const again = await request(seeded.server).post(url).set('Authorization', as(LEAD)).send({ decision: 'block', reason: 'again' });
     expect(again.status).toBe(409);
-    const logged = await knex('runtime_risk_audit_log').where({ subject: blocked.decisionId }).orderBy('seq');
+    const logged = await seeded.knex('runtime_risk_audit_log').where({ subject: blocked.decisionId }).orderBy('seq');
     expect(logged.map(r => [r.type, r.actor])).toEqual([
       ['gate-decision', DEV],
       ['decision-override', LEAD],
@@ -238,7 +198,7 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
   });
 
   it('the CLI waits for the approval and proceeds (gate --wait, then audit verify)', async () => {
-    const address = server.address();
+    const address = seeded.server.address();
     if (!address || typeof address === 'string') throw new Error('no port');
     const env = {
       PATH: process.env.PATH ?? '',
@@ -260,7 +220,7 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
     let id: string | undefined;
     for (let i = 0; i < 200 && !id; i++) {
       await new Promise(r => setTimeout(r, 50));
-      const row = await knex('runtime_risk_decisions').where({ status: 'pending', entity_ref: 'component:default/payments' }).orderBy('seq', 'desc').first();
+      const row = await seeded.knex('runtime_risk_decisions').where({ status: 'pending', entity_ref: 'component:default/payments' }).orderBy('seq', 'desc').first();
       id = row?.id;
     }
     expect(id).toBeDefined();
@@ -277,18 +237,18 @@ describe.each(databases.eachSupportedId())('decision approvals on %p', databaseI
   });
 
   it('records every change in a hash chain that verifies', async () => {
-    const res = await request(server).get(`${API}/audit/verify`).set('Authorization', as(DEV));
+    const res = await request(seeded.server).get(`${API}/audit/verify`).set('Authorization', as(DEV));
     expect(res.status).toBe(200);
-    const total = Number((await knex('runtime_risk_audit_log').count({ n: '*' }).first())?.n);
+    const total = Number((await seeded.knex('runtime_risk_audit_log').count({ n: '*' }).first())?.n);
     expect(total).toBeGreaterThan(8);
     expect(res.body).toEqual({ ok: true, checked: total, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    const types = new Set((await knex('runtime_risk_audit_log').select('type')).map(r => r.type));
+    const types = new Set((await seeded.knex('runtime_risk_audit_log').select('type')).map(r => r.type));
     expect([...types].sort()).toEqual(
       ['decision-approve', 'decision-expire', 'decision-override', 'decision-reject', 'gate-decision'].sort(),
     );
-    const decisions = Number((await knex('runtime_risk_decisions').count({ n: '*' }).first())?.n);
-    const gateRecords = Number((await knex('runtime_risk_audit_log').where({ type: 'gate-decision' }).count({ n: '*' }).first())?.n);
+    const decisions = Number((await seeded.knex('runtime_risk_decisions').count({ n: '*' }).first())?.n);
+    const gateRecords = Number((await seeded.knex('runtime_risk_audit_log').where({ type: 'gate-decision' }).count({ n: '*' }).first())?.n);
     expect(gateRecords).toBe(decisions);
-    expect((await request(server).get(`${API}/audit/verify`)).status).toBe(401);
+    expect((await request(seeded.server).get(`${API}/audit/verify`)).status).toBe(401);
   });
 });

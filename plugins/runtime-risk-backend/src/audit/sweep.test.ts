@@ -1,62 +1,20 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
-import { DEFAULT_POLICY_CONFIG, compilePolicy } from '../engine';
-import { EntityIndexer } from '../correlation/EntityIndexer';
-import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
-import { MemoryPullSource, component } from '../testUtils/fixtures';
+import { T0, createRiskServices, edrSignal, iso } from '../testUtils/services';
 import { ExceptionService, SYSTEM_ACTOR } from '../service/ExceptionService';
-import { RiskService } from '../service/RiskService';
 import { ApprovalService } from '../approvals/ApprovalService';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
-const T0 = Date.parse('2026-11-23T12:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
-
-function signal(sourceId: string, severity: Signal['severity'], at: number): Signal {
-  return {
-    id: `edr:${sourceId}`,
-    source: 'edr',
-    sourceId,
-    kind: 'detection',
-    severity,
-    confidence: 1,
-    status: 'active',
-    title: sourceId,
-    tactics: [],
-    techniques: [],
-    asset: { hostname: 'web-01', ips: [], macs: [] },
-    firstSeenAt: iso(at),
-    lastSeenAt: iso(at),
-    fetchedAt: iso(at),
-  };
-}
-
 describe.each(databases.eachSupportedId())('automatic changes in the decision log on %p', databaseId => {
   it('logs gate decisions, auto-revocation, exception expiry and approval expiry, and the chain verifies', async () => {
     const knex = await databases.init(databaseId);
-    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex }) });
-    let now = T0;
-    const clock = () => new Date(now);
-    const policy = compilePolicy(DEFAULT_POLICY_CONFIG);
-    const indexer = new EntityIndexer({
-      catalog: catalogServiceMock({ entities: [component('payments', { 'runtime-risk.io/hosts': 'web-01' })] }),
-      auth: mockServices.auth(),
-      store,
-      logger: mockServices.logger.mock(),
-      clock,
-    });
-    await indexer.rebuild();
-    const edr = new MemoryPullSource('edr');
-    const risk = new RiskService({ store, indexer, policy, sources: () => [{ source: edr, frequencyMs: 30_000 }], clock });
-    const auditor = mockServices.auditor.mock();
+    const { store, time, clock, policy, risk, auditor } = await createRiskServices(knex);
     const permissions = mockServices.permissions();
     const exceptions = new ExceptionService({ store, risk, permissions, policy, auditor, clock });
     const approvals = new ApprovalService({ store, risk, permissions, auditor, clock });
 
     // a medium detection: approval_required (pending) in production
-    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [signal('med-1', 'medium', T0)], cursor: '1', at: iso(T0) });
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [edrSignal('med-1', 'medium', T0)], cursor: '1', at: iso(T0) });
     const pending = await risk.gate(
       { entityRef: 'component:default/payments', environment: 'production', dryRun: false },
       { requestedBy: 'ci-gate' },
@@ -67,13 +25,13 @@ describe.each(databases.eachSupportedId())('automatic changes in the decision lo
     await store.insertException({ ...base, id: 'short', status: 'approved', expiresAt: iso(T0 + 30 * 60_000), maxLevel: null });
 
     // a critical detection: the scoped exception is revoked automatically
-    now = T0 + 10 * 60_000;
-    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [signal('crit-1', 'critical', now)], cursor: '2', at: iso(now) });
+    time.now = T0 + 10 * 60_000;
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [edrSignal('crit-1', 'critical', time.now)], cursor: '2', at: iso(time.now) });
     expect((await exceptions.sweep()).revoked).toEqual(['scoped']);
     expect((await approvals.sweep()).expired).toEqual([]);
 
     // later: the short exception expires, and so does the unapproved decision (default approvalTtl 24 h)
-    now = T0 + 25 * 3600_000;
+    time.now = T0 + 25 * 3600_000;
     expect((await risk.getDecision(pending.decisionId)).status).toBe('expired');
     expect((await exceptions.sweep()).expired).toEqual(['short']);
     expect((await approvals.sweep()).expired).toEqual([pending.decisionId]);

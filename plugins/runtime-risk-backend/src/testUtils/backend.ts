@@ -3,14 +3,16 @@ import {
   mockServices,
   startTestBackend,
   type TestBackend,
+  type TestDatabases,
 } from '@backstage/backend-test-utils';
-import { createBackendModule, type SchedulerService } from '@backstage/backend-plugin-api';
+import { createBackendModule, type PermissionsService, type SchedulerService } from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Entity } from '@backstage/catalog-model';
 import { runtimeRiskSignalSourcesExtensionPoint, type SignalSource } from '@internal/plugin-runtime-risk-node';
 import type { Knex } from 'knex';
 import { runtimeRiskPlugin } from '../plugin';
-import { component } from './fixtures';
+import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import { MemoryPullSource, component } from './fixtures';
 
 /** The demo-like catalog of the router tests. */
 export const entities: Entity[] = [
@@ -71,6 +73,73 @@ export async function startBackend(options: {
   return { backend, scheduler, runTask };
 }
 
+/** A {@link Harness} with the backend's listening server, for supertest. */
+export type SeededHarness = Harness & { server: TestBackend['server'] };
+
+/**
+ * {@link startBackend} with one memory pull source `edr` serving `signals` (one
+ * page) and the permission policy `authorize`; the signals are ingested and
+ * correlated before it returns.
+ */
+export async function startSeededBackend(options: {
+  knex: Knex;
+  signals: SignalInput[];
+  authorize: PermissionsService['authorize'];
+  config?: Record<string, unknown>;
+}): Promise<SeededHarness> {
+  const edr = new MemoryPullSource('edr');
+  edr.pages = [{ signals: options.signals }];
+  const harness = await startBackend({
+    knex: options.knex,
+    sources: [edr],
+    config: options.config,
+    features: [mockServices.permissions.mock({ authorize: options.authorize }).factory],
+  });
+  await harness.runTask('runtime-risk-ingest-edr');
+  await harness.runTask('runtime-risk-correlate');
+  return { ...harness, server: harness.backend.server };
+}
+
+/** What {@link seededBackendPerDatabase} gives the tests; read it inside tests only (it throws before beforeAll ran). */
+export interface SeededContext {
+  readonly knex: Knex;
+  readonly harness: SeededHarness;
+  readonly server: SeededHarness['server'];
+}
+
+/**
+ * Registers beforeAll/afterAll in the calling `describe` that initialize
+ * `databaseId` of `databases`, start {@link startSeededBackend} on it, and stop it.
+ */
+export function seededBackendPerDatabase(
+  databases: TestDatabases,
+  databaseId: Parameters<TestDatabases['init']>[0],
+  options: Omit<Parameters<typeof startSeededBackend>[0], 'knex'>,
+): SeededContext {
+  let started: { knex: Knex; harness: SeededHarness } | undefined;
+  const get = () => {
+    if (!started) throw new Error('the seeded backend is not started yet (read it inside a test)');
+    return started;
+  };
+  beforeAll(async () => {
+    const knex = await databases.init(databaseId);
+    started = { knex, harness: await startSeededBackend({ knex, ...options }) };
+  });
+  afterAll(async () => {
+    await started?.harness.backend.stop();
+  });
+  return {
+    get knex() {
+      return get().knex;
+    },
+    get harness() {
+      return get().harness;
+    },
+    get server() {
+      return get().harness.server;
+    },
+  };
+}
 
 export async function countDecisions(knex: Knex): Promise<number> {
   const row = await knex('runtime_risk_decisions').count({ n: '*' }).first();

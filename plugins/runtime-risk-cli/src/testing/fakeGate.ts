@@ -1,22 +1,10 @@
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import {
-  GateDecision,
-  GateDecisionSchema,
-  GateRequestSchema,
-  Reason,
-  RiskLevel,
-  Decision,
-} from '@internal/plugin-runtime-risk-common';
+import { GateDecision, GateDecisionSchema, GateRequestSchema } from '@internal/plugin-runtime-risk-common';
+import { scenarioDecision, type GateScenario } from '@internal/plugin-runtime-risk-backend/testUtils';
 
 /** What the fake gate answers for one entity (it evaluates nothing, the test decides). */
-export interface FakeScenario {
-  decision: Decision;
-  riskLevel: RiskLevel;
-  score: number | null;
-  reasons: Reason[];
-}
+export type FakeScenario = GateScenario;
 
 export interface RecordedRequest {
   method: string;
@@ -135,25 +123,7 @@ export class FakeGateServer {
         this.error(res, 404, 'NotFoundError', `entity '${request.entityRef}' not found in the catalog`);
         return;
       }
-      const enforced: Decision = request.dryRun ? 'proceed' : scenario.decision;
-      const decision = GateDecisionSchema.parse({
-        decisionId: randomUUID(),
-        entityRef: request.entityRef,
-        environment: request.environment,
-        decision: enforced,
-        riskLevel: scenario.riskLevel,
-        score: scenario.score,
-        reasons: request.dryRun
-          ? [...scenario.reasons, { code: 'dry_run', message: 'dry run: not enforced', signalIds: [] }]
-          : scenario.reasons,
-        hosts: [{ id: 'web-01', matchedBy: 'annotation' }],
-        signals: { count: scenario.reasons.filter(r => r.code === 'signal_active').length, freshAt: new Date().toISOString(), stale: false },
-        policy: { id: 'default', hash: 'sha256:0123456789abcdef' },
-        dryRun: request.dryRun,
-        wouldHaveBeen: request.dryRun ? scenario.decision : undefined,
-        status: enforced === 'approval_required' ? 'pending' : 'final',
-        evaluatedAt: new Date().toISOString(),
-      });
+      const decision = scenarioDecision(request, scenario);
       this.decisions.set(decision.decisionId, decision);
       this.send(res, 200, decision);
       return;

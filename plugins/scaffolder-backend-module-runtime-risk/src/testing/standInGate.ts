@@ -1,23 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { InputError, NotFoundError } from '@backstage/errors';
-import {
-  Decision,
-  GateDecision,
-  GateDecisionSchema,
-  GateRequestSchema,
-  ParsedGateRequest,
-  Reason,
-  RiskLevel,
-} from '@internal/plugin-runtime-risk-common';
+import { GateDecision, GateRequestSchema, ParsedGateRequest } from '@internal/plugin-runtime-risk-common';
+import { scenarioDecision, type GateScenario } from '@internal/plugin-runtime-risk-backend/testUtils';
 
-export interface StandInScenario {
-  decision: Decision;
-  riskLevel: RiskLevel;
-  score: number | null;
-  reasons: Reason[];
-}
+export type StandInScenario = GateScenario;
 
 /** Shared state of the stand-in gate: scenarios in, recorded calls and decisions out. */
 export class StandInGateState {
@@ -84,25 +71,7 @@ export function createStandInGatePlugin(state: StandInGateState) {
                 state.calls.push({ method: 'POST', path: req.path, principal, body: request });
                 const scenario = state.scenarios.get(request.entityRef);
                 if (!scenario) throw new NotFoundError(`entity '${request.entityRef}' not found in the catalog`);
-                const enforced: Decision = request.dryRun ? 'proceed' : scenario.decision;
-                const decision = GateDecisionSchema.parse({
-                  decisionId: randomUUID(),
-                  entityRef: request.entityRef,
-                  environment: request.environment,
-                  decision: enforced,
-                  riskLevel: scenario.riskLevel,
-                  score: scenario.score,
-                  reasons: request.dryRun
-                    ? [...scenario.reasons, { code: 'dry_run', message: 'dry run: not enforced', signalIds: [] }]
-                    : scenario.reasons,
-                  hosts: [{ id: 'web-01', matchedBy: 'annotation' }],
-                  signals: { count: 1, freshAt: new Date().toISOString(), stale: false },
-                  policy: { id: 'default', hash: 'sha256:feedface' },
-                  dryRun: request.dryRun,
-                  wouldHaveBeen: request.dryRun ? scenario.decision : undefined,
-                  status: enforced === 'approval_required' ? 'pending' : 'final',
-                  evaluatedAt: new Date().toISOString(),
-                });
+                const decision = scenarioDecision(request, scenario);
                 state.decisions.set(decision.decisionId, decision);
                 res.status(200).json(decision);
                 return;
