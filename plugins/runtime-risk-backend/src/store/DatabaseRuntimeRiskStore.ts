@@ -432,16 +432,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       if (options.status) q.where('status', options.status);
       return q;
     };
-    const countRow = await base().count({ n: '*' }).first();
-    const rows: Row[] = await base()
-      .select()
-      .orderBy([
-        { column: 'last_seen_at', order: 'desc' },
-        { column: 'id', order: 'asc' },
-      ])
-      .limit(options.limit)
-      .offset(options.offset);
-    return { items: rows.map(rowToSignal), totalCount: Number(countRow?.n ?? 0) };
+    return this.offsetPage(base, 'last_seen_at', options, rowToSignal);
   }
 
   async listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage> {
@@ -642,16 +633,26 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       if (options.status) q.where('status', options.status);
       return q;
     };
+    return this.offsetPage(filtered, 'created_at', options, rowToException);
+  }
+
+  /** One page of a filtered query, newest first (ties by id), with the total count of the filter. */
+  private async offsetPage<T>(
+    filtered: () => Knex.QueryBuilder,
+    newestColumn: string,
+    options: { limit: number; offset: number },
+    map: (row: Row) => T,
+  ): Promise<{ items: T[]; totalCount: number }> {
     const countRow = await filtered().count({ n: '*' }).first();
     const rows: Row[] = await filtered()
       .select()
       .orderBy([
-        { column: 'created_at', order: 'desc' },
+        { column: newestColumn, order: 'desc' },
         { column: 'id', order: 'asc' },
       ])
       .limit(options.limit)
       .offset(options.offset);
-    return { items: rows.map(rowToException), totalCount: Number(countRow?.n ?? 0) };
+    return { items: rows.map(map), totalCount: Number((countRow as Row | undefined)?.n ?? 0) };
   }
 
   async transitionException(t: ExceptionTransition): Promise<boolean> {
