@@ -178,7 +178,10 @@ export function RuntimeRiskOverview() {
     );
   }, [all, owner, system, level, env]);
 
-  const uncorrelated = all.filter(r => r.risks?.some(isUncorrelated));
+  // Uncorrelated in the environment being looked at (a service may have hosts in production only).
+  const uncorrelatedIn = (r: (typeof all)[number]) =>
+    (r.risks ?? []).filter(x => isUncorrelated(x) && (env === ALL || x.environment === env)).map(x => x.environment);
+  const uncorrelated = all.filter(r => uncorrelatedIn(r).length > 0);
   const failed = all.filter(r => r.error);
   const evaluated = all.filter(r => r.risks && r.risks.length > 0);
 
@@ -244,7 +247,7 @@ export function RuntimeRiskOverview() {
           </Button>
           <Typography variant="body2" color="textSecondary">
             Coverage: {evaluated.length - uncorrelated.length} of {all.length} services correlated with
-            hosts
+            hosts{env === ALL ? ' in every environment' : ` in ${env}`}
           </Typography>
         </Box>
       </Grid>
@@ -280,7 +283,7 @@ export function RuntimeRiskOverview() {
                 {uncorrelated.map(r => (
                   <li key={r.service.ref}>
                     <EntityRefLink entityRef={r.service.ref}>{r.service.title ?? r.service.name}</EntityRefLink> (owner{' '}
-                    {r.service.owner})
+                    {r.service.owner}; {uncorrelatedIn(r).join(', ')})
                   </li>
                 ))}
               </Box>

@@ -46,7 +46,8 @@ beforeEach(async () => {
   ]);
   server.risks.set(ref('checkout-web'), [
     makeRisk({ entityRef: ref('checkout-web'), environment: 'production', riskLevel: 'moderate', score: 45.1, decision: 'approval_required' }),
-    makeRisk({ entityRef: ref('checkout-web'), environment: 'staging', riskLevel: 'low', score: 45.1, decision: 'proceed' }),
+    // hosts known in production only: uncorrelated in staging
+    makeRisk({ entityRef: ref('checkout-web'), environment: 'staging', riskLevel: 'unknown', score: null, decision: 'proceed', hosts: [], reasons: [{ code: 'uncorrelated', message: 'no host found in staging', signalIds: [] }] }),
   ]);
   server.risks.set(ref('search'), [
     makeRisk({ entityRef: ref('search'), environment: 'production', riskLevel: 'unknown', score: null, decision: 'approval_required', hosts: [], reasons: [{ code: 'uncorrelated', message: 'no host found', signalIds: [] }] }),
@@ -139,6 +140,18 @@ describe('RuntimeRiskPage', () => {
     await waitFor(() => expect(screen.getByText('crowdstrike: degraded')).toBeInTheDocument());
     expect(screen.getByText('HTTP 429 rate limited')).toBeInTheDocument();
     expect(screen.getByText('file: ok')).toBeInTheDocument();
+  });
+
+  it('counts a service as uncorrelated only in the environment being looked at', async () => {
+    await renderPage();
+    let list = await screen.findByRole('list', { name: 'uncorrelated services' }, { timeout: 5000 });
+    // production (the default): checkout-web has hosts there
+    expect(within(list).queryByRole('link', { name: 'checkout-web' })).not.toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByLabelText('Environment'), 'staging');
+    await waitFor(() => expect(screen.getByText('Uncorrelated services (2)')).toBeInTheDocument());
+    list = screen.getByRole('list', { name: 'uncorrelated services' });
+    expect(within(list).getByRole('link', { name: 'checkout-web' })).toBeInTheDocument();
+    expect(screen.getByText(/Coverage: 2 of 5 services correlated with hosts in staging/)).toBeInTheDocument();
   });
 
   it('shows the catalog error when services cannot be listed', async () => {
