@@ -128,13 +128,29 @@ export class RiskService {
   }
 
   private async sourceHealthList(nowMs: number): Promise<SourceHealth[]> {
+    const health = await this.sourceHealthOf(this.options.sources().map(r => r.source.id), nowMs);
+    return health.map(h => h.health);
+  }
+
+  /**
+   * Health of the given source ids, sorted by id, with the stored state of each
+   * (one read of the source states; registered sources know their frequency).
+   */
+  private async sourceHealthOf(ids: string[], nowMs: number) {
+    const registered = this.options.sources();
     const states = new Map((await this.options.store.listSourceStates()).map(s => [s.id, s]));
-    return this.options
-      .sources()
-      .map(r =>
-        sourceHealth({ id: r.source.id, type: r.source.type, state: states.get(r.source.id), nowMs, frequencyMs: r.frequencyMs }),
-      )
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...new Set(ids)].sort().map(id => {
+      const reg = registered.find(r => r.source.id === id);
+      const state = states.get(id);
+      const health = sourceHealth({
+        id,
+        type: reg?.source.type ?? state?.type ?? 'unknown',
+        state,
+        nowMs,
+        frequencyMs: reg?.frequencyMs,
+      });
+      return { id, health, state };
+    });
   }
 
   /** Health of every registered source (`GET /v1/sources`). */
@@ -145,20 +161,9 @@ export class RiskService {
   /** Everything `evaluate` needs for one entity + environment, read from the store. */
   async buildInput(entity: IndexedEntity, environment: string, dryRun: boolean, now: Date): Promise<EvaluationInput> {
     const { hosts, signals } = await this.correlate(entity, environment);
-    const registered = this.options.sources();
-    const states = new Map((await this.options.store.listSourceStates()).map(s => [s.id, s]));
     const reporting = [...new Set(signals.map(s => s.source))];
-    const covering = reporting.length ? reporting : registered.map(r => r.source.id);
-    const sources: EngineSource[] = [...new Set(covering)].sort().map(id => {
-      const reg = registered.find(r => r.source.id === id);
-      const health = sourceHealth({
-        id,
-        type: reg?.source.type ?? states.get(id)?.type ?? 'unknown',
-        state: states.get(id),
-        nowMs: now.getTime(),
-        frequencyMs: reg?.frequencyMs,
-      });
-      const state = states.get(id);
+    const covering = reporting.length ? reporting : this.options.sources().map(r => r.source.id);
+    const sources: EngineSource[] = (await this.sourceHealthOf(covering, now.getTime())).map(({ id, health, state }) => {
       const s: EngineSource = { id, status: health.status, lastSuccessAt: state?.lastSuccessAt ?? null };
       if (state?.asOf) s.asOf = state.asOf;
       return s;

@@ -272,6 +272,19 @@ export function decodeDecisionCursor(cursor: string): number | undefined {
   return undefined;
 }
 
+function rowToIndexedEntity(row: Row, hostRows: Row[]): IndexedEntity {
+  return {
+    entityRef: str(row.entity_ref),
+    kind: str(row.kind),
+    namespace: str(row.namespace),
+    name: str(row.name),
+    owner: strOrNull(row.owner),
+    system: strOrNull(row.system),
+    updatedAt: str(row.updated_at),
+    hosts: hostRows.map(h => ({ environment: str(h.environment), value: str(h.value), matchedBy: str(h.matched_by) })),
+  };
+}
+
 /** {@link RuntimeRiskStore} on knex; runs on SQLite and PostgreSQL. */
 export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   static async create(options: { database: DatabaseService; skipMigrations?: boolean }): Promise<DatabaseRuntimeRiskStore> {
@@ -576,22 +589,13 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   async listEntityIndex(): Promise<IndexedEntity[]> {
     const rows: Row[] = await this.db(T.entities).select().orderBy('entity_ref');
     const hostRows: Row[] = await this.db(T.entityHosts).select().orderBy(['entity_ref', 'environment', 'value']);
-    const hosts = new Map<string, IndexedEntity['hosts']>();
+    const hosts = new Map<string, Row[]>();
     for (const h of hostRows) {
       const list = hosts.get(str(h.entity_ref)) ?? [];
-      list.push({ environment: str(h.environment), value: str(h.value), matchedBy: str(h.matched_by) });
+      list.push(h);
       hosts.set(str(h.entity_ref), list);
     }
-    return rows.map(row => ({
-      entityRef: str(row.entity_ref),
-      kind: str(row.kind),
-      namespace: str(row.namespace),
-      name: str(row.name),
-      owner: strOrNull(row.owner),
-      system: strOrNull(row.system),
-      updatedAt: str(row.updated_at),
-      hosts: hosts.get(str(row.entity_ref)) ?? [],
-    }));
+    return rows.map(row => rowToIndexedEntity(row, hosts.get(str(row.entity_ref)) ?? []));
   }
 
   async getEntity(entityRef: string): Promise<IndexedEntity | undefined> {
@@ -600,16 +604,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     const hosts: Row[] = await this.db(T.entityHosts)
       .where({ entity_ref: entityRef })
       .orderBy(['environment', 'value']);
-    return {
-      entityRef: str(row.entity_ref),
-      kind: str(row.kind),
-      namespace: str(row.namespace),
-      name: str(row.name),
-      owner: strOrNull(row.owner),
-      system: strOrNull(row.system),
-      updatedAt: str(row.updated_at),
-      hosts: hosts.map(h => ({ environment: str(h.environment), value: str(h.value), matchedBy: str(h.matched_by) })),
-    };
+    return rowToIndexedEntity(row, hosts);
   }
 
   async listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]> {
