@@ -26,6 +26,19 @@ export interface Config {
       /** Default true: owners are told of blocked deploys, approvers of pending approvals. */
       enabled?: boolean;
     };
+    /**
+     * Gate inputs (the indexed entity, its correlated signals, source state and
+     * exceptions) cached through the Backstage cache service (`backend.cache`:
+     * memory by default, Redis/Valkey/Memcache when configured). Invalidated by
+     * a data version that every write of signals, index or exceptions bumps, so
+     * a cached input is never older than the last committed change.
+     */
+    cache?: {
+      /** Default true. */
+      enabled?: boolean;
+      /** Longest a cached input is kept; default `{ minutes: 10 }`. */
+      ttl?: HumanDuration;
+    };
     /** Schedule of every pull source's ingestion task (scope global). */
     ingestion?: {
       /** How often each pull source syncs; default `{ seconds: 30 }`. A source may override with its own `schedule`. */

@@ -90,6 +90,33 @@ const IdsResponse = z.object({
 });
 const EntitiesResponse = z.object({ resources: z.array(z.unknown()).nullish() });
 
+/** Composite ids per `POST /alerts/entities/alerts/v2`. */
+const MAX_ALERT_IDS = 1000;
+/** Device ids per `POST /devices/entities/devices/v2` (the API's maximum; the GET variant takes 100). */
+const MAX_DEVICE_IDS = 5000;
+/** Entity requests of one fetch in flight at a time (Falcon allows 6,000 requests a minute per client). */
+const ENTITY_REQUESTS_IN_FLIGHT = 4;
+
+/** `fn` over `items` with at most `limit` calls pending; results in item order; the first failure rejects. */
+async function mapConcurrent<X, Y>(items: X[], limit: number, fn: (item: X) => Promise<Y>): Promise<Y[]> {
+  const out: Y[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Alert status: new / in_progress / reopened are active, closed is resolved (unknown stays active). */
 export function crowdStrikeStatus(status: string): SignalStatus {
   return status === 'closed' ? 'resolved' : 'active';
@@ -192,13 +219,18 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
     });
   }
 
+  /**
+   * Entities by id, in id order: chunks of the most ids one request takes (alerts
+   * 1,000; `POST /devices/entities/devices/v2` 5,000), up to
+   * {@link ENTITY_REQUESTS_IN_FLIGHT} requests at a time.
+   */
   private async entities(path: string, key: 'composite_ids' | 'ids', ids: string[], signal?: AbortSignal) {
-    const out: unknown[] = [];
-    for (const part of chunk([...new Set(ids)], key === 'ids' ? 100 : 1000)) {
+    const parts = chunk([...new Set(ids)], key === 'ids' ? MAX_DEVICE_IDS : MAX_ALERT_IDS);
+    const pages = await mapConcurrent(parts, ENTITY_REQUESTS_IN_FLIGHT, async part => {
       const body = await this.http.post(path, { [key]: part }, EntitiesResponse.parse, signal);
-      out.push(...(body.resources ?? []));
-    }
-    return out;
+      return body.resources ?? [];
+    });
+    return pages.flat();
   }
 
   /** Device details; a 404 (ids unknown to the Hosts API) leaves the alerts' own device fields. */

@@ -15,7 +15,8 @@ import { ExceptionService } from './service/ExceptionService';
 import { ApprovalService } from './approvals/ApprovalService';
 import { RiskNotifier, readNotificationConfig } from './approvals/notify';
 import { notificationService } from '@backstage/plugin-notifications-node';
-import { frequencyToMs, readSchedules } from './service/schedule';
+import { frequencyToMs, readCacheConfig, readSchedules } from './service/schedule';
+import { CachedGateReads } from './service/GateReads';
 import type { RegisteredSource } from './service/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './router';
 
@@ -49,6 +50,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         httpAuth: coreServices.httpAuth,
         auth: coreServices.auth,
         auditor: coreServices.auditor,
+        cache: coreServices.cache,
         discovery: coreServices.discovery,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
@@ -64,6 +66,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         httpAuth,
         auth,
         auditor,
+        cache,
         permissions,
         permissionsRegistry,
         catalog,
@@ -72,6 +75,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         // validate config once, fail fast naming the key
         const policy = readPolicyConfig(config);
         const schedules = readSchedules(config);
+        const cacheConfig = readCacheConfig(config);
 
         permissionsRegistry.addPermissions(runtimeRiskPermissions);
 
@@ -133,6 +137,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           sources: () => registered,
           onDecision: (answer, entity) => notifier.gateDecided(answer, entity),
           logger,
+          reads: cacheConfig.enabled ? new CachedGateReads({ store, cache, ttlMs: cacheConfig.ttlMs, logger, namespace: policy.hash }) : undefined,
         });
         const exceptions = new ExceptionService({
           store,

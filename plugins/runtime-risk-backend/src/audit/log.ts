@@ -64,48 +64,78 @@ function isPostgres(tx: Knex.Transaction): boolean {
 
 /**
  * Appends one record inside `tx` (the transaction of the change it records, so
- * both commit or neither). The head row is locked first (`FOR UPDATE` on
- * PostgreSQL; SQLite serializes writers anyway), so concurrent appenders queue up
- * and the chain never forks. Everything that does not need the head (canonical
- * JSON, payload serialization) is done before the lock (pass a
- * {@link prepareAuditEntry} result to do it before the transaction); while the
- * lock is held only the head is read, the chain hash computed and the record
- * and new head written (one statement on PostgreSQL).
+ * both commit or neither). See {@link appendAuditRecords}.
  */
 export async function appendAuditRecord(tx: Knex.Transaction, input: AuditEntry | PreparedAuditEntry): Promise<AuditRecord> {
-  const prepared = 'canonical' in input ? input : prepareAuditEntry(input);
-  const { entry } = prepared;
+  const [record] = await appendAuditRecords(tx, [input]);
+  return record;
+}
+
+/** Rows per insert statement (8 columns; well under SQLite's and PostgreSQL's parameter limits). */
+const AUDIT_ROWS_PER_INSERT = 100;
+
+/**
+ * Appends records, in order, inside `tx`. The head row is locked first (`FOR
+ * UPDATE` on PostgreSQL; SQLite serializes writers anyway), so concurrent
+ * appenders queue up and the chain never forks. Everything that does not need
+ * the head (canonical JSON, payload serialization) is done before the lock (pass
+ * {@link prepareAuditEntry} results to do it before the transaction); while the
+ * lock is held only the head is read, the chain hashes computed and the records
+ * and new head written: one round trip on PostgreSQL for up to
+ * {@link AUDIT_ROWS_PER_INSERT} records, so a batch of gate decisions (group
+ * commit) pays for the lock once.
+ */
+export async function appendAuditRecords(
+  tx: Knex.Transaction,
+  inputs: (AuditEntry | PreparedAuditEntry)[],
+): Promise<AuditRecord[]> {
+  if (inputs.length === 0) return [];
+  const prepared = inputs.map(i => ('canonical' in i ? i : prepareAuditEntry(i)));
   const pg = isPostgres(tx);
   const headQuery = tx(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
   if (pg) headQuery.forUpdate();
   // --- critical section: from here to the commit of `tx` the head row is locked ---
   const head = await headQuery;
   if (!head) throw new Error(`${AUDIT_HEAD_TABLE} has no head row; the migrations did not run`);
-  const seq = Number(head.seq) + 1;
-  const prevHash = String(head.hash);
-  const hash = chainHashOfCanonical(prevHash, seq, prepared.canonical);
-  const row = {
-    seq,
-    at: entry.at,
-    type: entry.type,
-    actor: entry.actor,
-    subject: entry.subject,
-    payload: prepared.payloadJson,
-    prev_hash: prevHash,
-    hash,
-  };
-  if (pg) {
-    // the record and the new head in one round trip
-    await tx.raw(
-      'with appended as (insert into ?? (seq, at, type, actor, subject, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?)) ' +
-        'update ?? set seq = ?, hash = ? where id = 1',
-      [AUDIT_LOG_TABLE, row.seq, row.at, row.type, row.actor, row.subject, row.payload, row.prev_hash, row.hash, AUDIT_HEAD_TABLE, seq, hash],
-    );
-  } else {
-    await tx(AUDIT_LOG_TABLE).insert(row);
-    await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
+  let seq = Number(head.seq);
+  let prevHash = String(head.hash);
+  const records: AuditRecord[] = [];
+  const rows = prepared.map(({ entry, canonical, payloadJson }) => {
+    seq += 1;
+    const hash = chainHashOfCanonical(prevHash, seq, canonical);
+    records.push({ ...entry, seq, prevHash, hash });
+    const row = {
+      seq,
+      at: entry.at,
+      type: entry.type,
+      actor: entry.actor,
+      subject: entry.subject,
+      payload: payloadJson,
+      prev_hash: prevHash,
+      hash,
+    };
+    prevHash = hash;
+    return row;
+  });
+  const last = records[records.length - 1];
+  for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + AUDIT_ROWS_PER_INSERT);
+    const isLast = i + AUDIT_ROWS_PER_INSERT >= rows.length;
+    if (pg && isLast) {
+      // the (last) records and the new head in one round trip
+      const insert = tx(AUDIT_LOG_TABLE).insert(chunk).toSQL();
+      await tx.raw(`with appended as (${insert.sql}) update ?? set seq = ?, hash = ? where id = 1`, [
+        ...insert.bindings,
+        AUDIT_HEAD_TABLE,
+        last.seq,
+        last.hash,
+      ]);
+    } else {
+      await tx(AUDIT_LOG_TABLE).insert(chunk);
+    }
   }
-  return { ...entry, seq, prevHash, hash };
+  if (!pg) await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+  return records;
 }
 
 function rowToRecord(r: Record<string, unknown>): AuditRecord {

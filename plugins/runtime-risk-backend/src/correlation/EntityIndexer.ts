@@ -7,7 +7,7 @@ import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
 import { InventorySource } from './inventory';
 
 const PAGE_SIZE = 500;
-const SIGNAL_PAGE_SIZE = 5000;
+const SIGNAL_PAGE_SIZE = 20_000;
 const FIELDS = [
   'kind',
   'metadata.name',
@@ -94,20 +94,24 @@ export class EntityIndexer {
     const { catalog, auth, store, logger } = this.options;
     const credentials = await auth.getOwnServiceCredentials();
     const updatedAt = this.now();
-    const entities: Entity[] = [];
-    let cursor: string | undefined;
-    let pages = 0;
-    do {
-      const response = await catalog.queryEntities(
-        cursor ? { cursor, limit: PAGE_SIZE, fields: FIELDS } : { limit: PAGE_SIZE, fields: FIELDS },
-        { credentials },
-      );
-      entities.push(...response.items);
-      cursor = response.pageInfo.nextCursor;
-      pages += 1;
-    } while (cursor && withinPageLimit(pages));
+    const readCatalog = async () => {
+      const entities: Entity[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const response = await catalog.queryEntities(
+          cursor ? { cursor, limit: PAGE_SIZE, fields: FIELDS } : { limit: PAGE_SIZE, fields: FIELDS },
+          { credentials },
+        );
+        entities.push(...response.items);
+        cursor = response.pageInfo.nextCursor;
+        pages += 1;
+      } while (cursor && withinPageLimit(pages));
+      return entities;
+    };
+    // the catalog (HTTP) and the known assets (database) are read at the same time
+    const [entities, assets] = await Promise.all([readCatalog(), this.knownAssets()]);
     const inventory = this.inventory.entries();
-    const assets = await this.knownAssets();
     const { entries, problems } = buildIndex({ entities, assets, inventory, updatedAt });
     this.report(problems);
     await store.replaceEntityIndex(entries);

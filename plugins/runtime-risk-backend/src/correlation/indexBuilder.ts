@@ -248,7 +248,8 @@ export function buildIndex(options: BuildIndexOptions): { entries: IndexedEntity
     if (!byRef.has(ref)) problems.push({ entityRef: ref, message: 'inventory names an entity the catalog does not have' });
   }
   for (const entry of inventory) for (const h of entry.hosts) assets.addIp(h);
-  const knownIps = new IpIndex(assets.ips);
+  // built on the first CIDR block only: sorting every known IP costs more than the rest of a build without CIDRs
+  let knownIps: IpIndex | undefined;
 
   const entries: IndexedEntity[] = [];
   for (const [ref, entity] of byRef) {
@@ -289,6 +290,7 @@ export function buildIndex(options: BuildIndexOptions): { entries: IndexedEntity
     for (const e of hosts.entries()) {
       const cidr = parseCidr(e.value);
       if (!cidr) continue;
+      knownIps ??= new IpIndex(assets.ips);
       for (const ip of knownIps.within(cidr)) for (const r of e.rules) hosts.add(e.environment, ip, r);
     }
     entries.push({ ...base, hosts: hosts.hosts() });

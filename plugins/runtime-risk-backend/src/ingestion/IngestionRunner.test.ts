@@ -73,6 +73,51 @@ describe.each(databases.eachSupportedId())('IngestionRunner on %p', databaseId =
     expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => s.id).sort()).toEqual(['mem:a', 'mem:b']);
   });
 
+  it('fetches the next page while the previous one commits, commits in page order, and stops at a failed commit', async () => {
+    const { store, logger } = await setup();
+    const source = new MemoryPullSource('mem');
+    source.pages = [0, 1, 2, 3].map(p => ({ signals: [signalInput(`p${p}`)], hasMore: p < 3 }));
+    const events: string[] = [];
+    const fetch = source.fetch.bind(source);
+    source.fetch = async options => {
+      events.push(`fetch ${options.cursor ?? 'start'}`);
+      return fetch(options);
+    };
+    // page 1 ('1' -> '2') fails to commit, after a wait long enough for the next fetch to start
+    const timed: RuntimeRiskStore = Object.create(store);
+    timed.commitBatch = async opts => {
+      events.push(`commit ${opts.cursor} begins`);
+      await new Promise(resolve => setTimeout(resolve, 20));
+      if (opts.cursor === '2') {
+        events.push(`commit ${opts.cursor} fails`);
+        throw new Error('disk full');
+      }
+      await store.commitBatch(opts);
+      events.push(`commit ${opts.cursor} done`);
+    };
+    const result = await new IngestionRunner({ store: timed, logger }).run(source);
+    expect(result).toEqual({ pages: 1, stored: 1, rejected: 0, error: 'Error: disk full' });
+    expect(events).toEqual([
+      'fetch start',
+      'commit 1 begins',
+      // the next page is fetched while page 0 commits ...
+      'fetch 1',
+      'commit 1 done',
+      // ... but committed only after it
+      'commit 2 begins',
+      'fetch 2',
+      'commit 2 fails',
+      // the page fetched meanwhile is never committed: the cursor stays at the last committed page
+    ]);
+    expect(await store.getSourceState('mem')).toMatchObject({ cursor: '1', consecutiveFailures: 1, lastError: 'Error: disk full' });
+    expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => s.id)).toEqual(['mem:p0']);
+
+    // the next run resumes from there
+    const resumed = await new IngestionRunner({ store, logger }).run(source);
+    expect(resumed).toEqual({ pages: 3, stored: 3, rejected: 0 });
+    expect((await store.getSourceState('mem'))?.cursor).toBe('4');
+  });
+
   it('records failures without secrets and keeps the old cursor', async () => {
     const { store, logger } = await setup();
     const source = new MemoryPullSource('mem');

@@ -10,8 +10,7 @@ import {
   type SourceHealth,
 } from '@internal/plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
-import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
-import { correlationTried, hostsForEnvironment } from '../correlation/entityIndex';
+import { correlationTried } from '../correlation/entityIndex';
 import type { EntityIndexer } from '../correlation/EntityIndexer';
 import {
   canonicalJson,
@@ -22,8 +21,9 @@ import {
   type EvaluationInput,
 } from '../engine';
 import { sourceHealth } from '../ingestion/sourceStatus';
-import type { DecisionRecord, IndexedEntity, RuntimeRiskStore } from '../store/types';
+import type { DecisionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
 import type { RegisteredSource } from './sources';
+import { StoreGateReads, type Correlated, type GateReadSession, type GateReads } from './GateReads';
 
 /** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;
@@ -65,8 +65,14 @@ export class RiskService {
       onDecision?: (answer: GateDecision, entity: IndexedEntity) => void;
       /** Where the underlying error of a failed catalog lookup is logged (it is not sent to the caller). */
       logger?: LoggerService;
+      /** How gate inputs are read (default: straight from the store; the plugin uses {@link CachedGateReads}). */
+      reads?: GateReads;
     },
-  ) {}
+  ) {
+    this.reads = options.reads ?? new StoreGateReads(options.store);
+  }
+
+  private readonly reads: GateReads;
 
   get policy(): CompiledPolicy {
     return this.options.policy;
@@ -85,8 +91,8 @@ export class RiskService {
   }
 
   /** The indexed entity, or (once) the catalog's answer for an entity the index does not know yet; 404 otherwise. */
-  async resolveEntity(entityRef: string): Promise<IndexedEntity> {
-    const indexed = await this.options.store.getEntity(entityRef);
+  async resolveEntity(entityRef: string, reads?: GateReadSession): Promise<IndexedEntity> {
+    const indexed = await (reads ?? (await this.reads.session())).entity(entityRef);
     if (indexed) return indexed;
     let fetched: IndexedEntity | undefined;
     try {
@@ -105,26 +111,8 @@ export class RiskService {
   }
 
   /** Matched hosts and the signals correlated to them. */
-  async correlate(entity: IndexedEntity, environment: string | undefined) {
-    const hostEntries = environment === undefined ? entity.hosts : hostsForEnvironment(entity, environment);
-    const candidatesByHost = hostEntries.map(h => ({ host: h, candidates: candidateIdentifiers(h.value) }));
-    const values = candidatesByHost.flatMap(c => c.candidates.map(i => i.value));
-    const found = values.length ? await this.options.store.findSignalsByIdentifiers(values) : [];
-    const seenHosts = new Set<string>();
-    const hosts: MatchedHost[] = [];
-    const signalIds = new Set<string>();
-    for (const { host, candidates } of candidatesByHost) {
-      if (seenHosts.has(host.value)) continue;
-      seenHosts.add(host.value);
-      const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
-      matched.forEach(m => signalIds.add(m.signal.id));
-      const sources = [...new Set(matched.map(m => m.signal.source))].sort();
-      const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
-      if (sources.length) entry.sources = sources;
-      hosts.push(entry);
-    }
-    const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => f.signal);
-    return { hosts, signals, identifierValues: values };
+  async correlate(entity: IndexedEntity, environment: string | undefined, reads?: GateReadSession): Promise<Correlated> {
+    return (reads ?? (await this.reads.session())).correlated(entity, environment);
   }
 
   private async sourceHealthList(nowMs: number): Promise<SourceHealth[]> {
@@ -136,9 +124,9 @@ export class RiskService {
    * Health of the given source ids, sorted by id, with the stored state of each
    * (one read of the source states; registered sources know their frequency).
    */
-  private async sourceHealthOf(ids: string[], nowMs: number) {
+  private async sourceHealthOf(ids: string[], nowMs: number, read?: Promise<SourceState[]>) {
     const registered = this.options.sources();
-    const states = new Map((await this.options.store.listSourceStates()).map(s => [s.id, s]));
+    const states = new Map((await (read ?? (await this.reads.session()).sourceStates())).map(s => [s.id, s]));
     return [...new Set(ids)].sort().map(id => {
       const reg = registered.find(r => r.source.id === id);
       const state = states.get(id);
@@ -159,16 +147,29 @@ export class RiskService {
   }
 
   /** Everything `evaluate` needs for one entity + environment, read from the store. */
-  async buildInput(entity: IndexedEntity, environment: string, dryRun: boolean, now: Date): Promise<EvaluationInput> {
-    const { hosts, signals } = await this.correlate(entity, environment);
+  async buildInput(
+    entity: IndexedEntity,
+    environment: string,
+    dryRun: boolean,
+    now: Date,
+    session?: GateReadSession,
+  ): Promise<EvaluationInput> {
+    const reads = session ?? (await this.reads.session());
+    // the three reads are independent: run them together
+    const statesRead = reads.sourceStates();
+    const exceptionsRead = reads.activeExceptions(entity.entityRef, environment, now.toISOString());
+    // (handled below; this keeps an early failure of one from surfacing as an unhandled rejection)
+    statesRead.catch(() => {});
+    exceptionsRead.catch(() => {});
+    const { hosts, signals } = await reads.correlated(entity, environment);
     const reporting = [...new Set(signals.map(s => s.source))];
     const covering = reporting.length ? reporting : this.options.sources().map(r => r.source.id);
-    const sources: EngineSource[] = (await this.sourceHealthOf(covering, now.getTime())).map(({ id, health, state }) => {
+    const sources: EngineSource[] = (await this.sourceHealthOf(covering, now.getTime(), statesRead)).map(({ id, health, state }) => {
       const s: EngineSource = { id, status: health.status, lastSuccessAt: state?.lastSuccessAt ?? null };
       if (state?.asOf) s.asOf = state.asOf;
       return s;
     });
-    const exceptions = (await this.options.store.listActiveExceptions(entity.entityRef, environment, now.toISOString())).map(e => {
+    const exceptions = (await exceptionsRead).map(e => {
       const x: NonNullable<EvaluationInput['exceptions']>[number] = { id: e.id, expiresAt: e.expiresAt };
       if (e.signalIds) x.signalIds = e.signalIds;
       if (e.maxLevel) x.maxLevel = e.maxLevel as 'low' | 'moderate' | 'high' | 'unknown';
@@ -199,9 +200,10 @@ export class RiskService {
   /** Evaluates a gate request and records the decision with its full inputs. */
   async gate(request: ParsedGateRequest, meta: { requestedBy?: string } = {}): Promise<GateDecision> {
     this.assertEnvironment(request.environment);
-    const entity = await this.resolveEntity(request.entityRef);
+    const reads = await this.reads.session();
+    const entity = await this.resolveEntity(request.entityRef, reads);
     const now = this.nowDate();
-    const input = await this.buildInput(entity, request.environment, request.dryRun, now);
+    const input = await this.buildInput(entity, request.environment, request.dryRun, now, reads);
     const evaluation = evaluate(input, this.options.policy);
     const decisionId = randomUUID();
     const answer: GateDecision = {
@@ -249,12 +251,13 @@ export class RiskService {
   /** The current risk of an entity in one or every environment; nothing is recorded. */
   async risk(entityRef: string, environment?: string): Promise<EntityRisk[]> {
     if (environment !== undefined) this.assertEnvironment(environment);
-    const entity = await this.resolveEntity(entityRef);
+    const reads = await this.reads.session();
+    const entity = await this.resolveEntity(entityRef, reads);
     const now = this.nowDate();
     const envs = environment !== undefined ? [environment] : Object.keys(this.options.policy.environments).sort();
     const out: EntityRisk[] = [];
     for (const env of envs) {
-      const input = await this.buildInput(entity, env, false, now);
+      const input = await this.buildInput(entity, env, false, now, reads);
       const evaluation = evaluate(input, this.options.policy);
       out.push(toEntityRisk(input, evaluation));
     }

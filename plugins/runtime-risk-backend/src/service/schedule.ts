@@ -43,3 +43,21 @@ export function readSchedules(config: Config): RuntimeRiskSchedules {
     },
   };
 }
+
+/** `runtimeRisk.cache`: gate inputs cached through the cache service (docs/performance.md "Caching"). */
+export interface RuntimeRiskCacheConfig {
+  enabled: boolean;
+  ttlMs: number;
+}
+
+export function readCacheConfig(config: Config): RuntimeRiskCacheConfig {
+  let enabled = true;
+  try {
+    enabled = config.getOptionalBoolean('runtimeRisk.cache.enabled') ?? true;
+  } catch (e) {
+    throw new Error(`Invalid config at runtimeRisk.cache.enabled: ${(e as Error).message}`);
+  }
+  const ttlMs = durationToMs(readOptionalDuration(config, 'runtimeRisk.cache.ttl', { minutes: 10 }));
+  if (!(ttlMs > 0)) throw new Error('Invalid config at runtimeRisk.cache.ttl: must be longer than 0');
+  return { enabled, ttlMs };
+}

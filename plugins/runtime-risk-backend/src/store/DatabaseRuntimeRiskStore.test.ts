@@ -131,6 +131,59 @@ describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', dat
     expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
   });
 
+  it('stores every column and identifier of a batch larger than one bulk statement, text of any kind unchanged', async () => {
+    const { knex, store } = await createStore();
+    const at = '2026-11-23T10:01:00.000Z';
+    // over PostgreSQL's 10,000 rows per bulk statement and far over SQLite's 999 / 32,766 variables
+    const n = 10_050;
+    const odd = `quote " backslash \\ newline \n tab \t unicode é 雪 emoji 😀 json {"a":[1,2]} sql '; drop table x; --`;
+    const batch = Array.from({ length: n }, (_, i) =>
+      signal(`bulk-${i}`, {
+        title: i % 2 ? `${odd} ${i}` : `plain ${i}`,
+        confidence: i % 7 === 0 ? 0.1 + 0.2 : 1 / 3,
+        tactics: i % 5 === 0 ? [] : ['Execution', odd],
+        asset: {
+          hostname: `host-${i}`,
+          fqdn: `host-${i}.prod.example.com`,
+          deviceId: `Dev-${i}`,
+          ips: [`10.${(i >> 8) & 255}.${i & 255}.1`],
+          macs: [],
+        },
+        ...(i % 3 === 0 ? { description: odd, url: `https://falcon.example.com/${i}?a=1&b="2"`, raw: { id: i, text: odd, nested: { list: [null, true, 1.5] } } } : {}),
+      }),
+    );
+    // a lone UTF-16 surrogate (possible in vendor text) does not fail the batch: it is stored as U+FFFD
+    // (PostgreSQL: one, as the driver's UTF-8 encoding of a plain text parameter gives; SQLite: one per byte)
+    batch[1] = { ...batch[1], title: `lone \ud800 surrogate` };
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: batch, cursor: 'c1', at });
+
+    const stored = new Map<string, Signal>();
+    for (let offset = 0; offset < n; offset += 5000) {
+      for (const s of (await store.listSignals({ limit: 5000, offset })).items) stored.set(s.id, s);
+    }
+    expect(stored.size).toBe(n);
+    for (const s of batch) {
+      if (s.sourceId !== 'bulk-1') expect(stored.get(s.id)).toEqual(s);
+    }
+    expect(stored.get('edr:bulk-1')).toEqual({ ...batch[1], title: expect.stringMatching(/^lone \ufffd+ surrogate$/) });
+    const identifiers: { signal_id: string; kind: string; value: string }[] = await knex('runtime_risk_signal_identifiers').select('signal_id', 'kind', 'value');
+    expect(identifiers).toHaveLength(4 * n);
+    const bySignal = new Map<string, string[]>();
+    for (const r of identifiers) bySignal.set(r.signal_id, [...(bySignal.get(r.signal_id) ?? []), `${r.kind}=${r.value}`]);
+    expect(bySignal.size).toBe(n);
+    expect(bySignal.get('edr:bulk-10049')?.sort()).toEqual(
+      ['device_id=dev-10049', 'fqdn=host-10049.prod.example.com', 'hostname=host-10049', 'ip=10.39.65.1'].sort(),
+    );
+
+    // again with every 1,000th signal moved: only those identifiers change, nothing is duplicated
+    const moved = batch.map((s, i) => (i % 1000 === 0 ? { ...s, asset: { hostname: `moved-${i}`, ips: [], macs: [] } } : s));
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: moved, cursor: 'c2', at });
+    expect(Number((await knex('runtime_risk_signal_identifiers').count({ c: '*' }).first())?.c)).toBe(4 * n - 3 * 11);
+    expect((await store.findSignalsByIdentifiers(['moved-10000'])).map(s => s.signal.id)).toEqual(['edr:bulk-10000']);
+    expect(await store.findSignalsByIdentifiers(['host-10000'])).toEqual([]);
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
+  });
+
   it('finds signals by host identifiers through the identifier index', async () => {
     const { store } = await createStore();
     await store.commitBatch({
@@ -256,5 +309,76 @@ describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', dat
     });
     expect((await store.listActiveExceptions('component:default/web', 'production', '2026-11-23T11:00:00.000Z')).map(e => e.id)).toEqual(['e1']);
     expect(await store.listActiveExceptions('component:default/web', 'production', '2026-11-23T13:00:00.000Z')).toEqual([]);
+  });
+  it('writes concurrent decisions together (group commit), each with its audit record, and the chain verifies', async () => {
+    const { store, knex } = await createStore();
+    const ids = Array.from({ length: 150 }, (_, i) => `c${String(i).padStart(3, '0')}`);
+    await Promise.all(ids.map((id, i) => store.insertDecision(decision(id, `component:default/s${i % 7}`, '2026-11-23T10:00:00.000Z'))));
+    const stored: { id: string }[] = await knex('runtime_risk_decisions').select('id');
+    expect(stored.map(r => r.id).sort()).toEqual(ids);
+    const audit = await store.listAuditRecords({ limit: 1000 });
+    expect(audit.map(r => r.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(audit.map(r => r.subject).sort()).toEqual(ids);
+    expect(audit.every(r => r.type === 'gate-decision')).toBe(true);
+    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 150 });
+    // a decision that cannot be written (duplicate id) fails alone; the others of its batch are written
+    const results = await Promise.allSettled([
+      store.insertDecision(decision('n1', 'component:default/x', '2026-11-23T11:00:00.000Z')),
+      store.insertDecision(decision('c000', 'component:default/x', '2026-11-23T11:00:00.000Z')),
+      store.insertDecision(decision('n2', 'component:default/x', '2026-11-23T11:00:00.000Z')),
+    ]);
+    expect(results.map(r => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await store.getDecision('n1')).toBeDefined();
+    expect(await store.getDecision('n2')).toBeDefined();
+    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 152 });
+  });
+
+  it('bumps the data version with every write of what the gate reads, and not with decisions', async () => {
+    const { store } = await createStore();
+    const versions = [await store.getDataVersion()];
+    const changed = async (what: string, write: () => Promise<unknown>) => {
+      await write();
+      const v = await store.getDataVersion();
+      expect(versions, what).not.toContain(v);
+      versions.push(v);
+    };
+    expect(versions[0]).toMatch(/^[0-9a-f-]{36}\.1$/);
+    await changed('commitBatch', () =>
+      store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: [signal('v1')], cursor: 'c1', at: '2026-11-23T10:01:00.000Z' }),
+    );
+    await changed('recordFailure', () =>
+      store.recordFailure({ sourceId: 'edr', sourceType: 'test', error: 'HTTP 500', at: '2026-11-23T10:02:00.000Z' }),
+    );
+    const entity = {
+      entityRef: 'component:default/web',
+      kind: 'Component',
+      namespace: 'default',
+      name: 'web',
+      hosts: [{ environment: '*', value: 'web-01', matchedBy: 'annotation:runtime-risk.io/hosts' }],
+      updatedAt: '2026-11-23T10:00:00.000Z',
+    };
+    await changed('replaceEntityIndex', () => store.replaceEntityIndex([entity]));
+    await changed('upsertEntity', () => store.upsertEntity({ ...entity, hosts: [] }));
+    await changed('insertException', () =>
+      store.insertException({
+        id: 'e1',
+        entityRef: entity.entityRef,
+        environment: 'production',
+        reason: 'hotfix',
+        requestedBy: 'user:default/a',
+        status: 'pending',
+        approvedBy: null,
+        expiresAt: '2026-11-23T12:00:00.000Z',
+        signalIds: null,
+        maxLevel: null,
+        createdAt: '2026-11-23T10:00:00.000Z',
+      }),
+    );
+    await changed('transitionException', () =>
+      store.transitionException({ id: 'e1', from: ['pending'], to: 'approved', by: 'user:default/b', approvedBy: 'user:default/b', at: '2026-11-23T10:05:00.000Z' }),
+    );
+    const before = await store.getDataVersion();
+    await store.insertDecision(decision('d1', entity.entityRef, '2026-11-23T10:06:00.000Z'));
+    expect(await store.getDataVersion()).toBe(before);
   });
 });

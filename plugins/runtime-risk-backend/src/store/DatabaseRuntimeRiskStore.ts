@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { assetIdentifiers } from '../correlation/identifiers';
 import {
   appendAuditRecord,
+  appendAuditRecords,
   listAuditRecords,
   prepareAuditEntry,
   verifyAuditLog,
@@ -32,6 +33,8 @@ import type {
   SignalAssetPage,
   SourceState,
 } from './types';
+import { GroupCommitter } from './groupCommit';
+import { pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
 
 const migrationsDir = resolvePackagePath('@internal/plugin-runtime-risk-backend', 'migrations');
 
@@ -43,6 +46,7 @@ const T = {
   entities: 'runtime_risk_entities',
   entityHosts: 'runtime_risk_entity_hosts',
   exceptions: 'runtime_risk_exceptions',
+  dataVersion: 'runtime_risk_data_version',
 } as const;
 
 /** The actor of automatic changes (same as the exception service's). */
@@ -124,6 +128,43 @@ function signalToRow(s: Signal): Row {
     url: s.url ?? null,
     raw: s.raw === undefined ? null : JSON.stringify(s.raw),
   };
+}
+
+/** The columns of a signal row (`signalToRow`), for bulk upserts. */
+const SIGNAL_COLUMNS = [
+  'source',
+  'source_id',
+  'id',
+  'kind',
+  'severity',
+  'confidence',
+  'status',
+  'title',
+  'description',
+  'tactics',
+  'techniques',
+  'asset',
+  'first_seen_at',
+  'last_seen_at',
+  'fetched_at',
+  'url',
+  'raw',
+];
+
+type IdentifierRow = { signal_id: string; kind: string; value: string };
+
+const IDENTIFIER_COLUMNS = ['signal_id', 'kind', 'value'];
+
+/** The identifier rows each signal should have (by signal id, in batch order). */
+function signalIdentifierRows(signals: Signal[]): Map<string, IdentifierRow[]> {
+  const wanted = new Map<string, IdentifierRow[]>();
+  for (const s of signals) {
+    wanted.set(
+      s.id,
+      assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
+    );
+  }
+  return wanted;
 }
 
 function rowToSignal(r: Row): Signal {
@@ -295,7 +336,31 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     return new DatabaseRuntimeRiskStore(knex);
   }
 
-  private constructor(private readonly db: Knex) {}
+  private readonly decisionWriter: GroupCommitter<DecisionRecord>;
+
+  private constructor(private readonly db: Knex) {
+    this.decisionWriter = new GroupCommitter(records => this.writeDecisions(records));
+  }
+
+  /**
+   * A transaction that changes what the gate reads (signals, source state, the
+   * entity index, exceptions): bumps the data version last, in the same
+   * transaction, so cached gate inputs of the old version are never used again
+   * once the change is visible. (Lock order: the audit head, then the version.)
+   */
+  private async writeTx<X>(fn: (tx: Knex.Transaction) => Promise<X>): Promise<X> {
+    return this.db.transaction(async tx => {
+      const result = await fn(tx);
+      await tx(T.dataVersion).where({ id: 1 }).increment('version', 1);
+      return result;
+    });
+  }
+
+  async getDataVersion(): Promise<string> {
+    const row = await this.db(T.dataVersion).where({ id: 1 }).first('epoch', 'version');
+    if (!row) throw new Error(`${T.dataVersion} has no row; the migrations did not run`);
+    return `${row.epoch}.${row.version}`;
+  }
 
   async commitBatch(options: CommitBatchOptions): Promise<void> {
     // the same signal twice in one batch: the last one wins (as consecutive upserts would)
@@ -305,12 +370,19 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       byId.set(s.id, s);
     }
     const signals = [...byId.values()];
-    await this.db.transaction(async tx => {
-      const rows = signals.map(signalToRow);
-      for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
-        await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
+    // rows and identifiers are computed before the transaction holds a connection
+    const rows = signals.map(signalToRow);
+    const identifiers = signalIdentifierRows(signals);
+    await this.writeTx(async tx => {
+      if (isPostgres(tx)) {
+        // one statement per 10,000 signals: every column as one array parameter
+        await pgInsertRows(tx, T.signals, SIGNAL_COLUMNS, rows, { keys: ['source', 'source_id'], update: true });
+      } else {
+        for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
+          await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
+        }
       }
-      await this.replaceIdentifiers(tx, signals);
+      await this.replaceIdentifiers(tx, identifiers);
       const existing = await tx(T.sources).where({ id: options.sourceId }).first();
       const state: Row = {
         type: options.sourceType,
@@ -336,27 +408,27 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
    * Runs after the signals' upsert in the same transaction (which holds their
    * row locks), so concurrent commits of the same signals see committed rows.
    */
-  private async replaceIdentifiers(tx: Knex.Transaction, signals: Signal[]): Promise<void> {
-    if (signals.length === 0) return;
-    const wanted = new Map<string, { signal_id: string; kind: string; value: string }[]>();
-    for (const s of signals) {
-      wanted.set(
-        s.id,
-        assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
-      );
-    }
+  private async replaceIdentifiers(tx: Knex.Transaction, wanted: Map<string, IdentifierRow[]>): Promise<void> {
+    if (wanted.size === 0) return;
+    const pg = isPostgres(tx);
+    const ids = [...wanted.keys()];
     const stored = new Map<string, Set<string>>();
-    for (const chunk of chunks([...wanted.keys()], inListSize(tx))) {
-      const rows: Row[] = await tx(T.identifiers).whereIn('signal_id', chunk).select('signal_id', 'kind', 'value');
-      for (const r of rows) {
-        const id = str(r.signal_id);
-        const set = stored.get(id) ?? new Set<string>();
-        set.add(`${str(r.kind)}\u0000${str(r.value)}`);
-        stored.set(id, set);
+    const storedRows: Row[] = [];
+    if (pg) {
+      storedRows.push(...(await pgSelectWhereIn(tx, T.identifiers, 'signal_id', ids, ['signal_id', 'kind', 'value'])));
+    } else {
+      for (const chunk of chunks(ids, inListSize(tx))) {
+        storedRows.push(...(await tx(T.identifiers).whereIn('signal_id', chunk).select('signal_id', 'kind', 'value')));
       }
     }
+    for (const r of storedRows) {
+      const id = str(r.signal_id);
+      const set = stored.get(id) ?? new Set<string>();
+      set.add(`${str(r.kind)}\u0000${str(r.value)}`);
+      stored.set(id, set);
+    }
     const changed: string[] = [];
-    const insert: { signal_id: string; kind: string; value: string }[] = [];
+    const insert: IdentifierRow[] = [];
     for (const [id, rows] of wanted) {
       const have = stored.get(id);
       if (have) {
@@ -364,7 +436,12 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
         if (same) continue;
         changed.push(id);
       }
-      insert.push(...rows);
+      for (const r of rows) insert.push(r);
+    }
+    if (pg) {
+      await pgDeleteWhereIn(tx, T.identifiers, 'signal_id', changed);
+      await pgInsertRows(tx, T.identifiers, IDENTIFIER_COLUMNS, insert);
+      return;
     }
     for (const chunk of chunks(changed, inListSize(tx))) {
       await tx(T.identifiers).whereIn('signal_id', chunk).delete();
@@ -375,7 +452,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
 
   async recordFailure(options: RecordFailureOptions): Promise<void> {
-    await this.db.transaction(async tx => {
+    await this.writeTx(async tx => {
       const existing = await tx(T.sources).where({ id: options.sourceId }).first();
       if (existing) {
         await tx(T.sources)
@@ -477,14 +554,23 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     return page;
   }
 
+  /**
+   * Records a gate decision and its audit record. Concurrent calls are written
+   * together (group commit, {@link GroupCommitter}): each resolves once its own
+   * decision is committed, and the audit head is locked once per batch.
+   */
   async insertDecision(record: DecisionRecord): Promise<void> {
+    await this.decisionWriter.submit(record);
+  }
+
+  private async writeDecisions(records: DecisionRecord[]): Promise<void> {
     // serialize and hash before the transaction: it then holds a connection, and the
     // audit head's lock, only for the writes
-    const row = decisionRow(record);
-    const audit = prepareAuditEntry(decisionAuditEntry(record));
+    const rows = records.map(decisionRow);
+    const audit = records.map(r => prepareAuditEntry(decisionAuditEntry(r)));
     await this.db.transaction(async tx => {
-      await tx(T.decisions).insert(row);
-      await appendAuditRecord(tx, audit);
+      for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.decisions).insert(chunk);
+      await appendAuditRecords(tx, audit);
     });
   }
 
@@ -554,7 +640,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
 
   async replaceEntityIndex(entities: IndexedEntity[]): Promise<void> {
-    await this.db.transaction(async tx => {
+    await this.writeTx(async tx => {
       await tx(T.entityHosts).delete();
       await tx(T.entities).delete();
       await this.insertEntities(tx, entities);
@@ -562,7 +648,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
 
   async upsertEntity(entity: IndexedEntity): Promise<void> {
-    await this.db.transaction(async tx => {
+    await this.writeTx(async tx => {
       await tx(T.entityHosts).where({ entity_ref: entity.entityRef }).delete();
       await tx(T.entities).where({ entity_ref: entity.entityRef }).delete();
       await this.insertEntities(tx, [entity]);
@@ -579,10 +665,15 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       system: e.system ?? null,
       updated_at: e.updatedAt,
     }));
-    for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.entities).insert(chunk);
     const hostRows = entities.flatMap(e =>
       e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
     );
+    if (isPostgres(tx)) {
+      await pgInsertRows(tx, T.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'updated_at'], rows);
+      await pgInsertRows(tx, T.entityHosts, ['entity_ref', 'environment', 'value', 'matched_by'], hostRows);
+      return;
+    }
+    for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.entities).insert(chunk);
     for (const chunk of chunks(hostRows, rowsPerInsert(tx, columnsOf(hostRows)))) await tx(T.entityHosts).insert(chunk);
   }
 
@@ -607,11 +698,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     return rowToIndexedEntity(row, hosts);
   }
 
-  async listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]> {
-    const rows: Row[] = await this.db(T.exceptions)
-      .where({ entity_ref: entityRef, environment, status: 'approved' })
-      .where('expires_at', '>', now)
-      .orderBy('id');
+  async listActiveExceptions(entityRef: string, environment: string, now?: string): Promise<ExceptionRecord[]> {
+    const q = this.db(T.exceptions).where({ entity_ref: entityRef, environment, status: 'approved' });
+    if (now !== undefined) q.where('expires_at', '>', now);
+    const rows: Row[] = await q.orderBy('id');
     return rows.map(rowToException);
   }
 
@@ -653,7 +743,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   async transitionException(t: ExceptionTransition): Promise<boolean> {
     const update: Row = { status: t.to, decided_by: t.by, decided_at: t.at, decision_comment: t.comment ?? null };
     if (t.approvedBy !== undefined) update.approved_by = t.approvedBy;
-    return this.db.transaction(async tx => {
+    return this.writeTx(async tx => {
       const before = await tx(T.exceptions).where({ id: t.id }).first('status', 'entity_ref', 'environment');
       const count = await tx(T.exceptions).where({ id: t.id }).whereIn('status', t.from).update(update);
       if (Number(count) !== 1) return false;
@@ -697,7 +787,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
         maxLevel: record.maxLevel,
       },
     });
-    await this.db.transaction(async tx => {
+    await this.writeTx(async tx => {
       await this.insertExceptionRow(tx, record);
       await appendAuditRecord(tx, audit);
     });

@@ -217,8 +217,15 @@ export interface RuntimeRiskStore {
   /** Applies a status change and appends it to the audit log atomically; false when the exception's status was not one of `from`. */
   transitionException(transition: ExceptionTransition): Promise<boolean>;
 
-  /** Approved exceptions of an entity + environment that have not expired at `now`. */
-  listActiveExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]>;
+  /** Approved exceptions of an entity + environment that have not expired at `now` (every approved one without `now`). */
+  listActiveExceptions(entityRef: string, environment: string, now?: string): Promise<ExceptionRecord[]>;
+
+  /**
+   * The version of what the gate reads (signals, source state, entity index,
+   * exceptions): every write of that data increments it in its own transaction.
+   * An opaque token (`<database epoch>.<counter>`): compare for equality only.
+   */
+  getDataVersion(): Promise<string>;
 
   /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
   listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]>;

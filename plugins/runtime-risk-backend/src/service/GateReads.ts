@@ -1,0 +1,256 @@
+import type { CacheService, LoggerService } from '@backstage/backend-plugin-api';
+import type { JsonValue } from '@backstage/types';
+import type { MatchedHost, Signal } from '@internal/plugin-runtime-risk-common';
+import { isError } from '@backstage/errors';
+import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
+import { hostsForEnvironment } from '../correlation/entityIndex';
+import type { ExceptionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
+
+/** What the engine uses of a signal (the cached form: no asset, tactics or raw fields). */
+export type CorrelatedSignal = Pick<Signal, 'id' | 'source' | 'severity' | 'confidence' | 'status' | 'lastSeenAt' | 'title'>;
+
+/** Hosts of an entity in an environment (or all of them) and the signals correlated to them. */
+export interface Correlated {
+  hosts: MatchedHost[];
+  signals: CorrelatedSignal[];
+}
+
+/**
+ * What the gate and the risk views read from the store for one entity: every
+ * read of a gate request goes through here (never an EDR API, never the catalog
+ * unless the entity is not indexed yet). A request opens one session and makes
+ * all its reads in it.
+ */
+export interface GateReads {
+  session(): Promise<GateReadSession>;
+}
+
+/** The reads of one request. */
+export interface GateReadSession {
+  entity(entityRef: string): Promise<IndexedEntity | undefined>;
+  correlated(entity: IndexedEntity, environment: string | undefined): Promise<Correlated>;
+  sourceStates(): Promise<SourceState[]>;
+  /** Approved exceptions of the entity + environment that have not expired at `now`. */
+  activeExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]>;
+}
+
+/** Matched hosts and the signals correlated to them, read from the store. */
+export async function correlate(
+  store: Pick<RuntimeRiskStore, 'findSignalsByIdentifiers'>,
+  entity: IndexedEntity,
+  environment: string | undefined,
+): Promise<Correlated> {
+  const hostEntries = environment === undefined ? entity.hosts : hostsForEnvironment(entity, environment);
+  const candidatesByHost = hostEntries.map(h => ({ host: h, candidates: candidateIdentifiers(h.value) }));
+  const values = candidatesByHost.flatMap(c => c.candidates.map(i => i.value));
+  const found = values.length ? await store.findSignalsByIdentifiers(values) : [];
+  const seenHosts = new Set<string>();
+  const hosts: MatchedHost[] = [];
+  const signalIds = new Set<string>();
+  for (const { host, candidates } of candidatesByHost) {
+    if (seenHosts.has(host.value)) continue;
+    seenHosts.add(host.value);
+    const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
+    matched.forEach(m => signalIds.add(m.signal.id));
+    const sources = [...new Set(matched.map(m => m.signal.source))].sort();
+    const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
+    if (sources.length) entry.sources = sources;
+    hosts.push(entry);
+  }
+  const signals = found
+    .filter(f => signalIds.has(f.signal.id))
+    .map(({ signal: s }) => ({
+      id: s.id,
+      source: s.source,
+      severity: s.severity,
+      confidence: s.confidence,
+      status: s.status,
+      lastSeenAt: s.lastSeenAt,
+      title: s.title,
+    }));
+  return { hosts, signals };
+}
+
+/** {@link GateReads} straight from the store. */
+export class StoreGateReads implements GateReads, GateReadSession {
+  constructor(private readonly store: RuntimeRiskStore) {}
+
+  async session(): Promise<GateReadSession> {
+    return this;
+  }
+
+  entity(entityRef: string) {
+    return this.store.getEntity(entityRef);
+  }
+
+  correlated(entity: IndexedEntity, environment: string | undefined) {
+    return correlate(this.store, entity, environment);
+  }
+
+  sourceStates() {
+    return this.store.listSourceStates();
+  }
+
+  activeExceptions(entityRef: string, environment: string, now: string) {
+    return this.store.listActiveExceptions(entityRef, environment, now);
+  }
+}
+
+/** A cached value with the data version it was read at. */
+interface Versioned {
+  v: string;
+  d: JsonValue;
+}
+
+/**
+ * {@link GateReads} through the Backstage cache service (memory by default,
+ * Redis, Valkey or Memcache when `backend.cache` says so), invalidated by the
+ * store's data version: every write of signals, source state, the entity index
+ * or exceptions increments it in its own transaction, each cached value carries
+ * the version it was read at, and a value of an older version is a miss. So a
+ * change is seen by the next request on every replica, whatever the cache store.
+ *
+ * Per request (session) this costs one read of the version (shared by the requests that
+ * arrive while one is in flight: a request waits for a read that started after
+ * it arrived, so it never sees a version older than its own arrival) and a cache
+ * get per input. Keys are per entity and environment (not per version), so the
+ * cache holds at most one value per key; values also expire after `ttlMs`.
+ * Exceptions are cached with their expiry and filtered at request time, so an
+ * exception that expires between two writes stops applying on time. Cache
+ * errors (e.g. Redis down) are logged once and read through to the store.
+ * In front of the cache service, each process keeps the decoded values it used
+ * last (`localEntries`, checked against the version the same way), so a hot
+ * entity costs no decoding (memory store) and no round trip (Redis).
+ */
+export class CachedGateReads implements GateReads {
+  private inflight: Promise<string> | undefined;
+  private queued: Promise<string> | undefined;
+  private readonly loading = new Map<string, Promise<Versioned>>();
+  /** Decoded values of this process (deep-frozen), checked against the version like the cache's. */
+  private readonly local = new Map<string, Versioned>();
+  private cacheFailing = false;
+
+  constructor(
+    private readonly options: {
+      store: RuntimeRiskStore;
+      cache: CacheService;
+      /** How long a value may stay in the cache at most (ms). */
+      ttlMs: number;
+      /** Prefix of every key (the policy hash: a new policy never reads inputs cached under another). */
+      namespace?: string;
+      /** Decoded values kept in this process in front of the cache service (default 5,000; 0 turns it off). */
+      localEntries?: number;
+      logger?: LoggerService;
+    },
+  ) {}
+
+  /** The store's current data version (see the class comment). */
+  version(): Promise<string> {
+    if (!this.inflight) return this.readVersion();
+    if (!this.queued) {
+      const next = () => {
+        this.queued = undefined;
+        return this.readVersion();
+      };
+      this.queued = this.inflight.then(next, next);
+    }
+    return this.queued;
+  }
+
+  private readVersion(): Promise<string> {
+    const read = this.options.store.getDataVersion().finally(() => {
+      if (this.inflight === read) this.inflight = undefined;
+    });
+    this.inflight = read;
+    return read;
+  }
+
+  async session(): Promise<GateReadSession> {
+    const v = await this.version();
+    const { store } = this.options;
+    return {
+      // a miss is cached too (null): the caller then asks the catalog once and writes the index (a new version)
+      entity: async entityRef => (await this.through(v, `entity:${entityRef}`, async () => (await store.getEntity(entityRef)) ?? null)) ?? undefined,
+      correlated: (entity, environment) =>
+        this.through(v, `correlated:${entity.entityRef}:${environment ?? '*'}`, () => correlate(store, entity, environment)),
+      sourceStates: () => this.through(v, 'sources', () => store.listSourceStates()),
+      activeExceptions: async (entityRef, environment, now) => {
+        const approved = await this.through(v, `exceptions:${entityRef}:${environment}`, () =>
+          store.listActiveExceptions(entityRef, environment),
+        );
+        return approved.filter(e => e.expiresAt > now);
+      },
+    };
+  }
+
+  private async through<X>(v: string, key: string, load: () => Promise<X>): Promise<X> {
+    key = `${this.options.namespace ?? ''}:${key}`;
+    const local = this.local.get(key);
+    if (local && local.v === v) return local.d as X;
+    const hit = await this.cacheGet(key);
+    if (hit && hit.v === v) {
+      this.remember(key, hit);
+      return hit.d as X;
+    }
+    // one load per key and version at a time in this process
+    const loadKey = `${v}:${key}`;
+    let pending = this.loading.get(loadKey);
+    if (!pending) {
+      pending = (async () => {
+        const value: Versioned = { v, d: (await load()) as JsonValue };
+        await this.cacheSet(key, value);
+        this.remember(key, value);
+        return value;
+      })().finally(() => this.loading.delete(loadKey));
+      this.loading.set(loadKey, pending);
+    }
+    return (await pending).d as X;
+  }
+
+  /**
+   * Keeps a decoded value in this process (the cache service's stores copy on
+   * every get). Deep-frozen, because every request shares it. Oldest first out.
+   */
+  private remember(key: string, value: Versioned) {
+    const max = this.options.localEntries ?? 5000;
+    if (max <= 0) return;
+    this.local.delete(key);
+    this.local.set(key, { v: value.v, d: deepFreeze(value.d) });
+    if (this.local.size > max) this.local.delete(this.local.keys().next().value as string);
+  }
+
+  private async cacheGet(key: string): Promise<Versioned | undefined> {
+    try {
+      const value = await this.options.cache.get<Versioned & JsonValue>(key);
+      this.cacheFailing = false;
+      return value && typeof value === 'object' && 'v' in value ? (value as unknown as Versioned) : undefined;
+    } catch (e) {
+      this.cacheError(e);
+      return undefined;
+    }
+  }
+
+  private async cacheSet(key: string, value: Versioned): Promise<void> {
+    try {
+      await this.options.cache.set(key, value as unknown as JsonValue, { ttl: this.options.ttlMs });
+    } catch (e) {
+      this.cacheError(e);
+    }
+  }
+
+  private cacheError(e: unknown) {
+    if (this.cacheFailing) return;
+    this.cacheFailing = true;
+    this.options.logger?.warn(
+      `runtime-risk gate input cache unavailable, reading from the database: ${isError(e) ? e.message : String(e)}`,
+    );
+  }
+}
+
+function deepFreeze<X>(value: X): X {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
