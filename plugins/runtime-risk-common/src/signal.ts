@@ -101,7 +101,8 @@ export type Signal = z.output<typeof SignalSchema>;
 
 /** Normalizes identifiers of an asset: hostnames lower-cased, FQDN/short name both kept, MACs in colon form. */
 export function normalizeAsset(asset: z.output<typeof AssetSchema>): z.output<typeof AssetSchema> {
-  const out = { ...asset };
+  // Object.assign, not a spread: V8 copies a spread that then gains keys slowly
+  const out = Object.assign({}, asset);
   if (out.fqdn) out.fqdn = normalizeHostname(out.fqdn);
   if (out.hostname) {
     const h = normalizeHostname(out.hostname);

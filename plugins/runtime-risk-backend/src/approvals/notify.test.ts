@@ -5,6 +5,8 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import request from 'supertest';
 import { MemoryPullSource, signalInput } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
+import type { GateDecision } from '@internal/plugin-runtime-risk-common';
+import { BLOCK_NOTIFICATION_INTERVAL_MS, RiskNotifier } from './notify';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 const API = '/api/runtime-risk/v1';
@@ -81,8 +83,10 @@ describe('runtime-risk notifications', () => {
     expect(sent[1].recipients).toEqual({ type: 'entity', entityRef: 'group:default/security' });
     expect(sent[1].payload.description).toContain(pending.body.decisionId);
 
-    // dry runs notify nobody
+    // dry runs notify nobody; a retried blocked deploy is not told again (same entity, environment, level)
     expect((await gate(harness, 'payments', true)).status).toBe(200);
+    expect((await gate(harness, 'payments')).body.decision).toBe('block');
+    expect(sent[0].payload.scope).toBe('runtime-risk:blocked:component:default/payments:production');
 
     const exception = await request(harness.backend.server)
       .post(`${API}/exceptions`)
@@ -125,5 +129,43 @@ describe('runtime-risk notifications', () => {
     const pending = await gate(harness, 'checkout');
     expect(pending.status).toBe(200);
     expect(pending.body.status).toBe('pending');
+  });
+});
+
+describe('RiskNotifier block notifications', () => {
+  it('tells the owners of a blocked deploy once per entity, environment and risk level in the interval', async () => {
+    const sent: NotificationSendOptions[] = [];
+    let now = 0;
+    const notifier = new RiskNotifier({
+      notifications: { send: async (o: NotificationSendOptions) => void sent.push(o) },
+      logger: mockServices.logger.mock(),
+      now: () => now,
+    });
+    const entity = {
+      entityRef: 'component:default/payments',
+      kind: 'Component',
+      namespace: 'default',
+      name: 'payments',
+      owner: 'team-a',
+      hosts: [],
+      updatedAt: '2026-11-29T00:00:00.000Z',
+    };
+    const answer = (riskLevel: 'moderate' | 'high', environment = 'production') =>
+      ({ decisionId: `d-${now}`, decision: 'block', riskLevel, environment, dryRun: false, reasons: [{ message: 'critical detection' }] }) as unknown as GateDecision;
+    notifier.gateDecided(answer('high'), entity);
+    now += 5 * 60_000;
+    notifier.gateDecided(answer('high'), entity); // a retry: not told again
+    notifier.gateDecided(answer('high', 'staging'), entity); // another environment
+    notifier.gateDecided(answer('moderate'), entity); // another level
+    now += BLOCK_NOTIFICATION_INTERVAL_MS;
+    notifier.gateDecided(answer('high'), entity); // the interval passed
+    await notifier.settled();
+    expect(sent.map(s => `${s.payload.scope} ${s.payload.title}`)).toEqual([
+      'runtime-risk:blocked:component:default/payments:production Deploy of payments to production blocked (risk high)',
+      'runtime-risk:blocked:component:default/payments:staging Deploy of payments to staging blocked (risk high)',
+      'runtime-risk:blocked:component:default/payments:production Deploy of payments to production blocked (risk moderate)',
+      'runtime-risk:blocked:component:default/payments:production Deploy of payments to production blocked (risk high)',
+    ]);
+    expect(sent[0].recipients).toEqual({ type: 'entity', entityRef: 'group:default/team-a' });
   });
 });

@@ -8,6 +8,13 @@ import type { ExceptionRecord, IndexedEntity } from '../store/types';
 /** Notification topic of everything this plugin sends. */
 export const NOTIFICATION_TOPIC = 'runtime-risk';
 
+/**
+ * A blocked deploy is told to the owners once per entity, environment and risk
+ * level in this window (a pipeline retrying a blocked deploy does not page them
+ * on every try; a new risk level does).
+ */
+export const BLOCK_NOTIFICATION_INTERVAL_MS = 10 * 60_000;
+
 /** Reads `runtimeRisk.approvers.group` (e.g. `group:default/security`) and `runtimeRisk.notifications.enabled`. */
 export function readNotificationConfig(config: Config): { approversGroup?: string; enabled: boolean } {
   const group = config.getOptionalString('runtimeRisk.approvers.group');
@@ -31,6 +38,8 @@ export function readNotificationConfig(config: Config): { approversGroup?: strin
  */
 export class RiskNotifier {
   private readonly pending = new Set<Promise<void>>();
+  /** When a block of each entity + environment + risk level was last told (this process). */
+  private readonly blockToldAt = new Map<string, number>();
 
   constructor(
     private readonly options: {
@@ -38,8 +47,22 @@ export class RiskNotifier {
       logger: LoggerService;
       approversGroup?: string;
       enabled?: boolean;
+      /** Milliseconds now (tests). */
+      now?: () => number;
     },
   ) {}
+
+  /** Whether a block of this entity + environment + level was told within {@link BLOCK_NOTIFICATION_INTERVAL_MS}; marks it told. */
+  private toldRecently(key: string): boolean {
+    const now = this.options.now?.() ?? Date.now();
+    const last = this.blockToldAt.get(key);
+    if (last !== undefined && now - last < BLOCK_NOTIFICATION_INTERVAL_MS) return true;
+    this.blockToldAt.set(key, now);
+    if (this.blockToldAt.size > 10_000) {
+      for (const [k, at] of this.blockToldAt) if (now - at >= BLOCK_NOTIFICATION_INTERVAL_MS) this.blockToldAt.delete(k);
+    }
+    return false;
+  }
 
   /** Resolves when every notification sent so far was delivered or given up (tests, shutdown). */
   async settled(): Promise<void> {
@@ -71,7 +94,11 @@ export class RiskNotifier {
     }
   }
 
-  /** After a gate answer: owners on `block`, approvers on a pending `approval_required` (never for dry runs). */
+  /**
+   * After a gate answer: owners on `block` (once per entity, environment and
+   * risk level in {@link BLOCK_NOTIFICATION_INTERVAL_MS}), approvers on every
+   * pending `approval_required` (each needs its own approval); never for dry runs.
+   */
   gateDecided(answer: GateDecision, entity: IndexedEntity): void {
     if (answer.dryRun) return;
     const why = answer.reasons.map(r => r.message).slice(0, 3).join('; ');
@@ -79,6 +106,8 @@ export class RiskNotifier {
     if (answer.decision === 'block') {
       const owner = this.ownerRef(entity);
       if (!owner) return;
+      const scope = `runtime-risk:blocked:${entity.entityRef}:${answer.environment}`;
+      if (this.toldRecently(`${scope}:${answer.riskLevel}`)) return;
       this.send('deploy-blocked', {
         recipients: { type: 'entity', entityRef: owner },
         payload: {
@@ -87,7 +116,8 @@ export class RiskNotifier {
           link,
           severity: 'high',
           topic: NOTIFICATION_TOPIC,
-          scope: `runtime-risk:decision:${answer.decisionId}`,
+          // one notification per entity + environment: a later block updates it
+          scope,
         },
       });
     } else if (answer.decision === 'approval_required' && answer.status === 'pending' && this.options.approversGroup) {

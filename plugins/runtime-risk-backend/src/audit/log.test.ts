@@ -168,4 +168,12 @@ describe.each(databases.eachSupportedId())('audit log on %p', databaseId => {
     expect(await count(AUDIT_LOG_TABLE)).toBe(before.log + 1);
     expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: before.log + 1 });
   });
+  it('hashes free text with a lone UTF-16 surrogate as it is stored, so the chain still verifies', async () => {
+    const own = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex: await databases.init(databaseId) }) });
+    await own.insertException({ ...exception('ex-surrogate'), reason: 'hotfix \ud83d for prod' });
+    await Promise.all([own.insertDecision(decision('d-s1', T0)), own.insertDecision(decision('d-s2', T0))]);
+    const records = await own.listAuditRecords({ limit: 10 });
+    expect(records[0].payload.reason).toBe('hotfix \ufffd for prod');
+    expect(await own.verifyAuditLog()).toMatchObject({ ok: true, checked: 3 });
+  });
 });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LONE_SURROGATE } from '../store/bulkWrite';
 import { ChainVerifier, canonicalJson, chainHashOfCanonical, type ChainRow, type ChainVerification } from './chain';
 
 /** The append-only, hash-chained decision log. */
@@ -54,7 +55,16 @@ export interface PreparedAuditEntry {
 
 /** Serializes an entry for appending; call it before the transaction that appends it. */
 export function prepareAuditEntry(entry: AuditEntry): PreparedAuditEntry {
-  return { entry, canonical: canonicalJson(hashedContent(entry)), payloadJson: JSON.stringify(entry.payload) };
+  let canonical = canonicalJson(hashedContent(entry));
+  if (/\\ud[89a-f]/i.test(canonical)) {
+    // a lone UTF-16 surrogate (possible in free text) cannot be stored as such (the
+    // database gets U+FFFD): hash exactly what will be stored, so the chain verifies
+    entry = JSON.parse(
+      JSON.stringify(entry, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value)),
+    ) as AuditEntry;
+    canonical = canonicalJson(hashedContent(entry));
+  }
+  return { entry, canonical, payloadJson: JSON.stringify(entry.payload) };
 }
 
 function isPostgres(tx: Knex.Transaction): boolean {
@@ -71,8 +81,9 @@ export async function appendAuditRecord(tx: Knex.Transaction, input: AuditEntry 
   return record;
 }
 
-/** Rows per insert statement (8 columns; well under SQLite's and PostgreSQL's parameter limits). */
+/** Rows per insert statement on SQLite (8 columns; well under its parameter limit). */
 const AUDIT_ROWS_PER_INSERT = 100;
+const AUDIT_COLUMNS = ['seq', 'at', 'type', 'actor', 'subject', 'payload', 'prev_hash', 'hash'];
 
 /**
  * Appends records, in order, inside `tx`. The head row is locked first (`FOR
@@ -81,9 +92,8 @@ const AUDIT_ROWS_PER_INSERT = 100;
  * the head (canonical JSON, payload serialization) is done before the lock (pass
  * {@link prepareAuditEntry} results to do it before the transaction); while the
  * lock is held only the head is read, the chain hashes computed and the records
- * and new head written: one round trip on PostgreSQL for up to
- * {@link AUDIT_ROWS_PER_INSERT} records, so a batch of gate decisions (group
- * commit) pays for the lock once.
+ * and new head written: one round trip on PostgreSQL (the rows as one JSON
+ * parameter), so a batch of gate decisions (group commit) pays for the lock once.
  */
 export async function appendAuditRecords(
   tx: Knex.Transaction,
@@ -118,20 +128,16 @@ export async function appendAuditRecords(
     return row;
   });
   const last = records[records.length - 1];
-  for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
-    const chunk = rows.slice(i, i + AUDIT_ROWS_PER_INSERT);
-    const isLast = i + AUDIT_ROWS_PER_INSERT >= rows.length;
-    if (pg && isLast) {
-      // the (last) records and the new head in one round trip
-      const insert = tx(AUDIT_LOG_TABLE).insert(chunk).toSQL();
-      await tx.raw(`with appended as (${insert.sql}) update ?? set seq = ?, hash = ? where id = 1`, [
-        ...insert.bindings,
-        AUDIT_HEAD_TABLE,
-        last.seq,
-        last.hash,
-      ]);
-    } else {
-      await tx(AUDIT_LOG_TABLE).insert(chunk);
+  if (pg) {
+    // every record and the new head in one round trip: the rows as one JSON parameter
+    await tx.raw(
+      `with appended as (insert into ?? (${AUDIT_COLUMNS.join(', ')}) select ${AUDIT_COLUMNS.join(', ')} ` +
+        `from json_populate_recordset(null::??, ?::json)) update ?? set seq = ?, hash = ? where id = 1`,
+      [AUDIT_LOG_TABLE, AUDIT_LOG_TABLE, JSON.stringify(rows), AUDIT_HEAD_TABLE, last.seq, last.hash],
+    );
+  } else {
+    for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
+      await tx(AUDIT_LOG_TABLE).insert(rows.slice(i, i + AUDIT_ROWS_PER_INSERT));
     }
   }
   if (!pg) await tx(AUDIT_HEAD_TABLE).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });

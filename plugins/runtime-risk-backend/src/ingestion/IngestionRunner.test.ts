@@ -73,7 +73,7 @@ describe.each(databases.eachSupportedId())('IngestionRunner on %p', databaseId =
     expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => s.id).sort()).toEqual(['mem:a', 'mem:b']);
   });
 
-  it('fetches the next page while the previous one commits, commits in page order, and stops at a failed commit', async () => {
+  it('fetches and writes the next page while the previous one commits, commits in page order, and stops at a failed commit', async () => {
     const { store, logger } = await setup();
     const source = new MemoryPullSource('mem');
     source.pages = [0, 1, 2, 3].map(p => ({ signals: [signalInput(`p${p}`)], hasMore: p < 3 }));
@@ -83,32 +83,37 @@ describe.each(databases.eachSupportedId())('IngestionRunner on %p', databaseId =
       events.push(`fetch ${options.cursor ?? 'start'}`);
       return fetch(options);
     };
-    // page 1 ('1' -> '2') fails to commit, after a wait long enough for the next fetch to start
+    // page 0 ('start' -> '1') commits after a wait; page 1 ('1' -> '2') fails when it would commit, after page 0
     const timed: RuntimeRiskStore = Object.create(store);
     timed.commitBatch = async opts => {
-      events.push(`commit ${opts.cursor} begins`);
-      await new Promise(resolve => setTimeout(resolve, 20));
+      events.push(`commit ${opts.cursor} begins${opts.after ? ' (after the previous)' : ''}`);
+      if (opts.cursor === '1') await new Promise(resolve => setTimeout(resolve, 20));
       if (opts.cursor === '2') {
+        await opts.after?.commit;
         events.push(`commit ${opts.cursor} fails`);
         throw new Error('disk full');
       }
-      await store.commitBatch(opts);
+      try {
+        await store.commitBatch(opts);
+      } catch (e) {
+        events.push(`commit ${opts.cursor} rolled back`);
+        throw e;
+      }
       events.push(`commit ${opts.cursor} done`);
     };
     const result = await new IngestionRunner({ store: timed, logger }).run(source);
     expect(result).toEqual({ pages: 1, stored: 1, rejected: 0, error: 'Error: disk full' });
-    expect(events).toEqual([
+    expect(events.slice(0, 5)).toEqual([
       'fetch start',
       'commit 1 begins',
-      // the next page is fetched while page 0 commits ...
+      // the next page is fetched and its commit begun while page 0 commits ...
       'fetch 1',
-      'commit 1 done',
-      // ... but committed only after it
-      'commit 2 begins',
+      'commit 2 begins (after the previous)',
       'fetch 2',
-      'commit 2 fails',
-      // the page fetched meanwhile is never committed: the cursor stays at the last committed page
     ]);
+    // ... but it commits only after page 0, and its failure ends the run: no later page commits
+    expect(events.indexOf('commit 1 done')).toBeLessThan(events.indexOf('commit 2 fails'));
+    expect(events.filter(e => e.endsWith('done'))).toEqual(['commit 1 done']);
     expect(await store.getSourceState('mem')).toMatchObject({ cursor: '1', consecutiveFailures: 1, lastError: 'Error: disk full' });
     expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => s.id)).toEqual(['mem:p0']);
 
@@ -116,6 +121,43 @@ describe.each(databases.eachSupportedId())('IngestionRunner on %p', databaseId =
     const resumed = await new IngestionRunner({ store, logger }).run(source);
     expect(resumed).toEqual({ pages: 3, stored: 3, rejected: 0 });
     expect((await store.getSourceState('mem'))?.cursor).toBe('4');
+    expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => s.id).sort()).toEqual(['mem:p0', 'mem:p1', 'mem:p2', 'mem:p3']);
+  });
+
+  it('writes the signals a page shares with the commit in flight after that commit', async () => {
+    const { store, logger } = await setup();
+    const source = new MemoryPullSource('mem');
+    // page 1 repeats page 0's signal (vendors overlap at page edges); page 2 does not
+    source.pages = [
+      { signals: [signalInput('a')], hasMore: true },
+      { signals: [signalInput('a', { title: 'again' }), signalInput('b')], hasMore: true },
+      { signals: [signalInput('c')], hasMore: false },
+    ];
+    const events: string[] = [];
+    const timed: RuntimeRiskStore = Object.create(store);
+    timed.commitBatch = async opts => {
+      events.push(`commit ${opts.cursor} begins${opts.after ? ' (after the previous)' : ''}`);
+      await new Promise(resolve => setTimeout(resolve, 10));
+      await store.commitBatch(opts);
+      events.push(`commit ${opts.cursor} done`);
+    };
+    const result = await new IngestionRunner({ store: timed, logger }).run(source);
+    expect(result).toEqual({ pages: 3, stored: 4, rejected: 0 });
+    expect(events).toEqual([
+      'commit 1 begins',
+      'commit 2 begins (after the previous)',
+      'commit 1 done',
+      'commit 3 begins (after the previous)',
+      'commit 2 done',
+      'commit 3 done',
+    ]);
+    const stored = (await store.listSignals({ limit: 10, offset: 0 })).items;
+    expect(stored.map(s => [s.id, s.title]).sort()).toEqual([
+      ['mem:a', 'again'],
+      ['mem:b', 'detection b'],
+      ['mem:c', 'detection c'],
+    ]);
+    expect((await store.getSourceState('mem'))?.cursor).toBe('3');
   });
 
   it('records failures without secrets and keeps the old cursor', async () => {

@@ -28,23 +28,26 @@ export class IngestionRunner {
   }
 
   /**
-   * Fetches the next page while the previous one commits (one commit at a time,
-   * in page order): each page is committed with its own cursor in one
-   * transaction, and a page is committed only after the one before it, so a
-   * crash or an error at any point leaves the stored signals and the cursor of
-   * the last committed page, and the next run resumes from there.
+   * Fetches the next page while the previous ones commit. Each page is committed
+   * with its own cursor in one transaction, and a page is committed only after
+   * the one before it (its transaction waits for that commit, see
+   * `CommitBatchOptions.after`, and rolls back if it fails), so a crash or an
+   * error at any point leaves the stored signals and the cursor of the last
+   * committed page, and the next run resumes from there. At most two commits
+   * are in flight; the signals both pages have are written by the second only
+   * after the first has committed.
    */
   async run(source: PullSignalSource, abortSignal?: AbortSignal): Promise<IngestionRunResult> {
     const { store } = this.options;
     const logger = this.options.logger;
     const sourceLogger = logger.child({ source: source.id });
     const result: IngestionRunResult = { pages: 0, stored: 0, rejected: 0 };
-    // the commit of the page before the one being fetched (its errors surface where it is awaited)
-    let committing: Promise<void> | undefined;
-    const committed = async () => {
-      const pending = committing;
-      committing = undefined;
-      await pending;
+    // commits in flight, oldest first (their errors surface where they are awaited)
+    const inFlight: { done: Promise<void>; ids: Set<string> }[] = [];
+    // the failed commit of the earliest page (later pages roll back with its error or fail on their own)
+    let firstFailure: { page: number; error: unknown } | undefined;
+    const settle = async (keep: number) => {
+      while (inFlight.length > keep) await inFlight.shift()!.done;
     };
     try {
       const state = await store.getSourceState(source.id);
@@ -60,9 +63,14 @@ export class IngestionRunner {
         const { signals, rejected } = validateSignals({ sourceId: source.id, inputs, fetchedAt, logger });
         const pageRejected = rejected + (typeof page.rejected === 'number' && page.rejected > 0 ? page.rejected : 0);
         const nextCursor = page.cursor ?? null;
-        // the previous page first: pages (and their cursors) are committed in order
-        await committed();
-        committing = store
+        // at most one earlier commit in flight
+        await settle(1);
+        // a commit that failed meanwhile stops the run (a later page would roll back anyway)
+        if (firstFailure) await settle(0);
+        const previous = inFlight[0];
+        const after = previous ? { commit: previous.done, signalIds: previous.ids } : undefined;
+        const pageIndex = fetched;
+        const done = store
           .commitBatch({
             sourceId: source.id,
             sourceType: source.type,
@@ -71,31 +79,35 @@ export class IngestionRunner {
             asOf: page.asOf ?? null,
             rejected: pageRejected,
             at: fetchedAt,
+            ...(after ? { after } : {}),
           })
-          .then(() => {
-            result.pages += 1;
-            result.stored += signals.length;
-            result.rejected += pageRejected;
-          });
+          .then(
+            () => {
+              result.pages += 1;
+              result.stored += signals.length;
+              result.rejected += pageRejected;
+            },
+            (commitError: unknown) => {
+              if (!firstFailure || pageIndex < firstFailure.page) firstFailure = { page: pageIndex, error: commitError };
+              throw commitError;
+            },
+          );
         // handled where it is awaited; this only keeps a failure from counting as unhandled meanwhile
-        committing.catch(() => undefined);
+        done.catch(() => undefined);
+        inFlight.push({ done, ids: new Set(signals.map(s => s.id)) });
         cursor = nextCursor;
         hasMore = page.hasMore === true;
       }
-      await committed();
+      await settle(0);
       if (hasMore) {
         logger.info(`runtime-risk source '${source.id}' has more data after ${MAX_PAGES_PER_RUN} pages; continuing next run`);
       }
       return result;
     } catch (error) {
-      // a page still committing is finished (or has failed) before the failure is recorded
-      let failure = error;
-      if (committing) {
-        failure = await committed().then(
-          () => error,
-          (commitError: unknown) => commitError,
-        );
-      }
+      // commits still in flight are finished (or have failed) before the failure is recorded;
+      // a failed commit is the cause (the earliest page's)
+      while (inFlight.length) await inFlight.shift()!.done.catch(() => undefined);
+      const failure = firstFailure ? firstFailure.error : error;
       const message = safeErrorMessage(failure);
       result.error = message;
       logger.warn(`runtime-risk source '${source.id}' sync failed: ${message}`);

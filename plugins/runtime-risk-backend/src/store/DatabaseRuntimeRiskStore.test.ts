@@ -227,6 +227,94 @@ describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', dat
     expect(all.items.map(s => [s.id, s.title])).toEqual([['edr:a', 'detection a']]);
   });
 
+  it('commits a batch after the commit it follows, shared signals last, and nothing of it when that one fails', async () => {
+    const { store } = await createStore();
+    let release!: () => void;
+    const previous = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    // the following batch starts first; it shares signal a with the commit before it
+    const next = store.commitBatch({
+      sourceId: 'edr',
+      sourceType: 'test',
+      signals: [signal('a', { title: 'newer' }), signal('b')],
+      cursor: 'c2',
+      at: '2026-11-23T10:02:00.000Z',
+      after: { commit: previous, signalIds: new Set(['edr:a']) },
+    });
+    let settled = false;
+    next.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // the commit before writes a meanwhile: the following batch holds no lock on it (this would wait forever otherwise)
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'test', signals: [signal('a')], cursor: 'c1', at: '2026-11-23T10:01:00.000Z' });
+    await new Promise(resolve => setTimeout(resolve, 50));
+    // the following batch waits for the commit before it
+    expect(settled).toBe(false);
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c1');
+    release();
+    await next;
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
+    // the later batch's version of the shared signal wins
+    expect((await store.listSignals({ limit: 10, offset: 0 })).items.map(s => [s.id, s.title]).sort()).toEqual([
+      ['edr:a', 'newer'],
+      ['edr:b', 'detection b'],
+    ]);
+
+    // the commit before fails: no signal and no cursor of the following batch
+    const failed = Promise.reject(new Error('disk full'));
+    // handled where commitBatch awaits it
+    failed.catch(() => undefined);
+    await expect(
+      store.commitBatch({
+        sourceId: 'edr',
+        sourceType: 'test',
+        signals: [signal('b', { title: 'changed' }), signal('c')],
+        cursor: 'c3',
+        at: '2026-11-23T10:03:00.000Z',
+        after: { commit: failed, signalIds: new Set(['edr:b']) },
+      }),
+    ).rejects.toThrow('disk full');
+    expect((await store.getSourceState('edr'))?.cursor).toBe('c2');
+    const all = await store.listSignals({ limit: 10, offset: 0 });
+    expect(all.items.map(s => [s.id, s.title]).sort()).toEqual([
+      ['edr:a', 'newer'],
+      ['edr:b', 'detection b'],
+    ]);
+    expect(await store.findSignalsByIdentifiers(['web-01'])).toHaveLength(2);
+  });
+
+  it('stores JSON columns as their JSON text, including vendor text with lone surrogates', async () => {
+    const { knex, store } = await createStore();
+    const raw = { id: 'r1', note: 'bad \udc00 text', nested: [{ a: 1.5 }, null, 'x"y'] };
+    await store.commitBatch({
+      sourceId: 'edr',
+      sourceType: 'test',
+      signals: [
+        signal('a', { raw, tactics: ['Execution'], title: 'lone \ud800 surrogate' }),
+        signal('b', { raw: 'just text' }),
+        signal('c', { raw: null }),
+        signal('d', { raw: new Date('2026-11-23T10:00:00.000Z') }),
+      ],
+      cursor: 'c1',
+      at: '2026-11-23T10:01:00.000Z',
+    });
+    const rows: { source_id: string; raw: string | null; tactics: string; asset: string }[] = await knex('runtime_risk_signals')
+      .select('source_id', 'raw', 'tactics', 'asset')
+      .orderBy('source_id');
+    expect(rows.map(r => r.raw)).toEqual([
+      JSON.stringify(raw),
+      JSON.stringify('just text'),
+      'null',
+      JSON.stringify('2026-11-23T10:00:00.000Z'),
+    ]);
+    expect(rows[0].tactics).toBe('["Execution"]');
+    expect(JSON.parse(rows[0].asset)).toEqual(signal('a').asset);
+    const [a] = (await store.listSignals({ limit: 10, offset: 0 })).items.filter(x => x.id === 'edr:a');
+    expect(a.raw).toEqual(raw);
+  });
+
   it('tracks source state transitions: failures count up, success resets, cursor kept on failure', async () => {
     const { store } = await createStore();
     await store.recordFailure({ sourceId: 'edr', sourceType: 'test', error: 'boom 1', at: '2026-11-23T10:00:00.000Z' });

@@ -34,7 +34,7 @@ import type {
   SourceState,
 } from './types';
 import { GroupCommitter } from './groupCommit';
-import { pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
+import { isNestableJson, pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
 
 const migrationsDir = resolvePackagePath('@internal/plugin-runtime-risk-backend', 'migrations');
 
@@ -108,7 +108,16 @@ function json<X>(v: unknown, fallback: X): X {
   return JSON.parse(String(v)) as X;
 }
 
-function signalToRow(s: Signal): Row {
+/**
+ * A JSON text column's value: its JSON text, or with `nest` (PostgreSQL bulk
+ * writes, see `pgInsertRows`) an array or plain object as is, stringified once
+ * with the rest of the parameter.
+ */
+function jsonText(v: unknown, nest: boolean): unknown {
+  return nest && isNestableJson(v) ? v : JSON.stringify(v);
+}
+
+function signalToRow(s: Signal, nestJson = false): Row {
   return {
     source: s.source,
     source_id: s.sourceId,
@@ -119,16 +128,19 @@ function signalToRow(s: Signal): Row {
     status: s.status,
     title: s.title,
     description: s.description ?? null,
-    tactics: JSON.stringify(s.tactics ?? []),
-    techniques: JSON.stringify(s.techniques ?? []),
-    asset: JSON.stringify(s.asset),
+    tactics: jsonText(s.tactics ?? [], nestJson),
+    techniques: jsonText(s.techniques ?? [], nestJson),
+    asset: jsonText(s.asset, nestJson),
     first_seen_at: s.firstSeenAt,
     last_seen_at: s.lastSeenAt,
     fetched_at: s.fetchedAt,
     url: s.url ?? null,
-    raw: s.raw === undefined ? null : JSON.stringify(s.raw),
+    raw: s.raw === undefined ? null : jsonText(s.raw, nestJson),
   };
 }
+
+/** The JSON text columns of a signal row. */
+const SIGNAL_JSON_COLUMNS = ['tactics', 'techniques', 'asset', 'raw'];
 
 /** The columns of a signal row (`signalToRow`), for bulk upserts. */
 const SIGNAL_COLUMNS = [
@@ -227,7 +239,27 @@ function rowToDecision(r: Row): DecisionRecord {
   return d;
 }
 
-function decisionRow(record: DecisionRecord): Row {
+const DECISION_JSON_COLUMNS = ['reasons', 'inputs', 'result'] as const;
+const DECISION_COLUMNS = [
+  'id',
+  'entity_ref',
+  'environment',
+  'decision',
+  'risk_level',
+  'score',
+  ...DECISION_JSON_COLUMNS,
+  'policy_id',
+  'policy_hash',
+  'dry_run',
+  'status',
+  'created_at',
+  'prev_hash',
+  'hash',
+];
+
+/** The row of a decision; with `stringify` false the JSON columns stay values (for `pgInsertRows`). */
+function decisionRow(record: DecisionRecord, stringify = true): Row {
+  const json = (v: unknown) => (stringify || !isNestableJson(v) ? JSON.stringify(v) : v);
   return {
     id: record.id,
     entity_ref: record.entityRef,
@@ -235,9 +267,9 @@ function decisionRow(record: DecisionRecord): Row {
     decision: record.decision,
     risk_level: record.riskLevel,
     score: record.score,
-    reasons: JSON.stringify(record.reasons),
-    inputs: JSON.stringify(record.inputs),
-    result: JSON.stringify(record.result),
+    reasons: json(record.reasons),
+    inputs: json(record.inputs),
+    result: json(record.result),
     policy_id: record.policyId,
     policy_hash: record.policyHash,
     dry_run: record.dryRun,
@@ -369,20 +401,33 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
       byId.delete(s.id);
       byId.set(s.id, s);
     }
-    const signals = [...byId.values()];
+    const after = options.after;
+    // signals the commit before this one writes too: written only after it, so neither waits for the other's row locks
+    const early = after ? [...byId.values()].filter(s => !after.signalIds.has(s.id)) : [...byId.values()];
+    const late = after ? [...byId.values()].filter(s => after.signalIds.has(s.id)) : [];
     // rows and identifiers are computed before the transaction holds a connection
-    const rows = signals.map(signalToRow);
-    const identifiers = signalIdentifierRows(signals);
+    const pg = isPostgres(this.db);
+    const writes = [early, late].map(signals => ({
+      rows: signals.map(s => signalToRow(s, pg)),
+      identifiers: signalIdentifierRows(signals),
+    }));
+    // SQLite has one connection: the commit before finishes before this transaction begins
+    if (!pg && after) await after.commit;
     await this.writeTx(async tx => {
-      if (isPostgres(tx)) {
-        // one statement per 10,000 signals: every column as one array parameter
-        await pgInsertRows(tx, T.signals, SIGNAL_COLUMNS, rows, { keys: ['source', 'source_id'], update: true });
-      } else {
-        for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
-          await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
+      for (const [i, { rows, identifiers }] of writes.entries()) {
+        // the commit before is done before the shared signals and this batch's source state (and cursor) are written
+        if (i === 1 && after) await after.commit;
+        if (!rows.length) continue;
+        if (pg) {
+          // one statement per 10,000 signals: the rows as one JSON parameter
+          await pgInsertRows(tx, T.signals, SIGNAL_COLUMNS, rows, { keys: ['source', 'source_id'], update: true }, SIGNAL_JSON_COLUMNS);
+        } else {
+          for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
+            await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
+          }
         }
+        await this.replaceIdentifiers(tx, identifiers);
       }
-      await this.replaceIdentifiers(tx, identifiers);
       const existing = await tx(T.sources).where({ id: options.sourceId }).first();
       const state: Row = {
         type: options.sourceType,
@@ -566,13 +611,20 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   private async writeDecisions(records: DecisionRecord[]): Promise<void> {
     // serialize and hash before the transaction: it then holds a connection, and the
     // audit head's lock, only for the writes
-    const rows = records.map(decisionRow);
+    const pg = isPostgres(this.db);
+    // PostgreSQL: one JSON parameter for the whole batch, the JSON columns nested in it (serialized once)
+    const rows = records.map(r => decisionRow(r, !pg));
     const audit = records.map(r => prepareAuditEntry(decisionAuditEntry(r)));
     await this.db.transaction(async tx => {
-      for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.decisions).insert(chunk);
+      if (pg) {
+        await pgInsertRows(tx, T.decisions, DECISION_COLUMNS, rows, undefined, DECISION_JSON_COLUMNS);
+      } else {
+        for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.decisions).insert(chunk);
+      }
       await appendAuditRecords(tx, audit);
     });
   }
+
 
   async transitionDecision(t: DecisionTransition): Promise<boolean> {
     return this.db.transaction(async tx => {

@@ -19,25 +19,51 @@ function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A value a JSON text column can take as nested JSON in the parameter: an array
+ * or a plain object (no `toJSON`). `json_populate_recordset` stores a nested
+ * array or object in a `text` column as its JSON text verbatim, which is exactly
+ * `JSON.stringify(value)`: written once, inside the parameter, instead of once
+ * on its own and again escaped as a string.
+ */
+export function isNestableJson(value: unknown): value is object {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON !== 'function')
+  );
+}
 
 /**
  * The rows as JSON text for PostgreSQL. `JSON.stringify` writes a lone UTF-16
  * surrogate (possible in vendor text) as a `\udXXX` escape, which PostgreSQL's
- * JSON-to-text conversion rejects; such strings get U+FFFD instead, which is what
- * a plain text parameter gets from the driver's UTF-8 encoding.
+ * JSON parser rejects; then nested JSON values (`jsonColumns`) are passed as
+ * their JSON text instead (a string, where such an escape is plain text) and
+ * top-level strings with a lone surrogate get U+FFFD, which is what a plain text
+ * parameter gets from the driver's UTF-8 encoding.
  */
-function jsonParameter(rows: Row[]): string {
+function jsonParameter(rows: Row[], jsonColumns: readonly string[]): string {
   const text = JSON.stringify(rows);
   if (!/\\ud[89a-f]/i.test(text)) return text;
-  return JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value));
+  const flat = jsonColumns.length
+    ? rows.map(r => {
+        const copy: Row = { ...r };
+        for (const c of jsonColumns) if (isNestableJson(copy[c])) copy[c] = JSON.stringify(copy[c]);
+        return copy;
+      })
+    : rows;
+  return JSON.stringify(flat, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value));
 }
 
 /**
  * PostgreSQL: inserts `rows` (the values of `columns`; missing or undefined
  * values are NULL); with `conflict`, an `ON CONFLICT (keys) DO UPDATE` that sets
  * every other column to the new value (what knex's `onConflict(keys).merge()`
- * does), or `DO NOTHING` when `update` is false.
+ * does), or `DO NOTHING` when `update` is false. Keys of a row that are not
+ * `columns` are ignored. Values of `jsonColumns` (text columns holding JSON) may
+ * be arrays or plain objects: they are stored as their `JSON.stringify` text.
  */
 export async function pgInsertRows(
   tx: Knex | Knex.Transaction,
@@ -45,6 +71,7 @@ export async function pgInsertRows(
   columns: string[],
   rows: Row[],
   conflict?: { keys: string[]; update: boolean },
+  jsonColumns: readonly string[] = [],
 ): Promise<void> {
   const names = columns.map(quote).join(', ');
   let onConflict = '';
@@ -57,14 +84,11 @@ export async function pgInsertRows(
     onConflict = conflict.update && set ? ` on conflict ${target} do update set ${set}` : ` on conflict ${target} do nothing`;
   }
   for (let i = 0; i < rows.length; i += PG_BULK_ROWS) {
-    const chunk = rows.slice(i, i + PG_BULK_ROWS).map(r => {
-      const picked: Row = {};
-      for (const c of columns) picked[c] = r[c] === undefined ? null : r[c];
-      return picked;
-    });
+    // keys missing from a row (or undefined) are NULL; keys that are not `columns` are not selected
+    const chunk = rows.length <= PG_BULK_ROWS ? rows : rows.slice(i, i + PG_BULK_ROWS);
     await tx.raw(
       `insert into ${quote(table)} (${names}) select ${names} from json_populate_recordset(null::${quote(table)}, ?::json)${onConflict}`,
-      [jsonParameter(chunk)],
+      [jsonParameter(chunk, jsonColumns)],
     );
   }
 }

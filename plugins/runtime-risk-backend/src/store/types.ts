@@ -28,6 +28,15 @@ export interface CommitBatchOptions {
   asOf?: string | null;
   rejected?: number;
   at: string;
+  /**
+   * The commit of the batch before this one, still in flight (pages commit in
+   * order), and the ids of the signals it writes. This batch's other signals
+   * may be written meanwhile; the signals both write, this batch's source state
+   * (cursor) and its commit come only after `commit` resolves (so neither
+   * transaction waits for the other's row locks). When `commit` rejects,
+   * nothing of this batch is committed and `commitBatch` rejects with that error.
+   */
+  after?: { commit: Promise<unknown>; signalIds: ReadonlySet<string> };
 }
 
 export interface RecordFailureOptions {
