@@ -68,6 +68,17 @@ function signal(sourceId: string, overrides: Partial<Signal> = {}): Signal {
 }
 
 const WEB = 'component:default/web';
+
+/** The EDR resolves the detection s1 (a new batch of the source). */
+function resolveS1(store: RuntimeRiskStore) {
+  return store.commitBatch({
+    sourceId: 'edr',
+    sourceType: 'memory',
+    signals: [signal('s1', { status: 'resolved' })],
+    cursor: '2',
+    at: '2026-11-29T09:30:00.000Z',
+  });
+}
 const GATE = { entityRef: WEB, environment: 'production', dryRun: false };
 
 describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId => {
@@ -117,13 +128,7 @@ describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId 
       expect(counted.calls.getDataVersion).toBe(2);
 
       // the detection is resolved by the EDR: the next answer sees it
-      await real.commitBatch({
-        sourceId: 'edr',
-        sourceType: 'memory',
-        signals: [signal('s1', { status: 'resolved' })],
-        cursor: '2',
-        at: now.toISOString(),
-      });
+      await resolveS1(real);
       const after = await risk.gate(GATE);
       expect(after.decision).toBe('proceed');
       expect(counted.reads()).toBeGreaterThan(readsAfterFirst);
@@ -196,13 +201,7 @@ describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId 
       };
       const { real, risk, logger } = await setup(failing);
       expect((await risk.gate(GATE)).decision).toBe('block');
-      await real.commitBatch({
-        sourceId: 'edr',
-        sourceType: 'memory',
-        signals: [signal('s1', { status: 'resolved' })],
-        cursor: '2',
-        at: now.toISOString(),
-      });
+      await resolveS1(real);
       expect((await risk.gate(GATE)).decision).toBe('proceed');
       const warnings = (logger.warn as unknown as { mock: { calls: string[][] } }).mock.calls.map(c => c[0]);
       expect(warnings.filter(w => w.includes('gate input cache unavailable'))).toHaveLength(1);

@@ -9,6 +9,19 @@ import type { ExceptionRecord, IndexedEntity, RuntimeRiskStore, SourceState } fr
 /** What the engine uses of a signal (the cached form: no asset, tactics or raw fields). */
 export type CorrelatedSignal = Pick<Signal, 'id' | 'source' | 'severity' | 'confidence' | 'status' | 'lastSeenAt' | 'title'>;
 
+/** A copy of what the engine uses of a signal. */
+export function correlatedSignal(s: CorrelatedSignal): CorrelatedSignal {
+  return {
+    id: s.id,
+    source: s.source,
+    severity: s.severity,
+    confidence: s.confidence,
+    status: s.status,
+    lastSeenAt: s.lastSeenAt,
+    title: s.title,
+  };
+}
+
 /** Hosts of an entity in an environment (or all of them) and the signals correlated to them. */
 export interface Correlated {
   hosts: MatchedHost[];
@@ -57,17 +70,7 @@ export async function correlate(
     if (sources.length) entry.sources = sources;
     hosts.push(entry);
   }
-  const signals = found
-    .filter(f => signalIds.has(f.signal.id))
-    .map(({ signal: s }) => ({
-      id: s.id,
-      source: s.source,
-      severity: s.severity,
-      confidence: s.confidence,
-      status: s.status,
-      lastSeenAt: s.lastSeenAt,
-      title: s.title,
-    }));
+  const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => correlatedSignal(f.signal));
   return { hosts, signals };
 }
 

@@ -23,7 +23,7 @@ import {
 import { sourceHealth } from '../ingestion/sourceStatus';
 import type { DecisionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
 import type { RegisteredSource } from './sources';
-import { StoreGateReads, type Correlated, type GateReadSession, type GateReads } from './GateReads';
+import { StoreGateReads, correlatedSignal, type Correlated, type GateReadSession, type GateReads } from './GateReads';
 
 /** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;
@@ -180,15 +180,8 @@ export class RiskService {
       environment,
       now: now.toISOString(),
       hosts,
-      signals: signals.map(s => ({
-        id: s.id,
-        source: s.source,
-        severity: s.severity,
-        confidence: s.confidence,
-        status: s.status,
-        lastSeenAt: s.lastSeenAt,
-        title: s.title,
-      })),
+      // copies: cached values are shared and frozen
+      signals: signals.map(correlatedSignal),
       sources,
       exceptions,
       dryRun,
