@@ -6,7 +6,8 @@
  *  2. correlation index rebuild at 1k and at the full entity count;
  *  3. start the backend (runtime-risk plugin, mock catalog with the seeded entities) and load
  *     `POST /api/runtime-risk/v1/gate` and `/.backstage/health/v1/readiness` with N connections;
- *  4. ingestion from a paged fake Falcon API (the real CrowdStrike adapter) into PostgreSQL,
+ *  4. ingestion from a paged fake Falcon API (bench/fakeFalcon.mjs, its own process; the real
+ *     CrowdStrike adapter) into PostgreSQL,
  *     then an incremental sync of new alerts;
  *  5. write bench/results.json and bench/results.md; drop the scratch database.
  *
@@ -32,7 +33,6 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Entity } from '@backstage/catalog-model';
 import type { SignalInput } from '@internal/plugin-runtime-risk-common';
 import { runtimeRiskSignalSourcesExtensionPoint } from '@internal/plugin-runtime-risk-node';
-import { fakeTokenIssuer, startFakeServer, type FakeServer } from '@internal/plugin-runtime-risk-node/src/http/testing';
 import { runtimeRiskPlugin } from '../plugins/runtime-risk-backend/src/plugin';
 import { DatabaseRuntimeRiskStore } from '../plugins/runtime-risk-backend/src/store/DatabaseRuntimeRiskStore';
 import { IngestionRunner } from '../plugins/runtime-risk-backend/src/ingestion/IngestionRunner';
@@ -431,8 +431,12 @@ function runLoader(spec: Record<string, unknown>): Promise<LoadResult> {
 // ---------------------------------------------------------------- fake Falcon
 
 interface FakeFalcon {
-  server: FakeServer;
-  add(alerts: Record<string, unknown>[]): void;
+  url: string;
+  /** Adds alerts (in `updated_timestamp` order) to what the fake API serves. */
+  add(alerts: Record<string, unknown>[]): Promise<void>;
+  /** Vendor API requests the fake received so far. */
+  requests(): Promise<number>;
+  close(): Promise<void>;
 }
 
 function falconAlert(n: number, rand: () => number, hosts: number, at: number): Record<string, unknown> {
@@ -457,60 +461,42 @@ function falconAlert(n: number, rand: () => number, hosts: number, at: number): 
   };
 }
 
-/** The Falcon endpoints the adapter calls, answering from memory in O(log n) per page. */
+/**
+ * The Falcon endpoints the adapter calls, served by bench/fakeFalcon.mjs in its own
+ * process (a real vendor is remote: its HTTP and JSON work is not ours). The bench
+ * generates the seeded alerts and posts them to the fake's `/_bench/alerts`.
+ */
 async function startFakeFalcon(): Promise<FakeFalcon> {
-  const issuer = fakeTokenIssuer({ clientId: 'bench', clientSecret: 'bench-secret', status: 201 });
-  const sorted: Record<string, unknown>[] = [];
-  const times: number[] = [];
-  const byId = new Map<string, Record<string, unknown>>();
-  const unauthorized = { status: 401, json: { errors: [{ code: 401, message: 'access denied' }] } };
-  const server = await startFakeServer({
-    'POST /oauth2/token': issuer.route,
-    'GET /alerts/queries/alerts/v2': req => {
-      if (!issuer.authorized(req)) return unauthorized;
-      const m = /updated_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
-      let start = 0;
-      if (m) {
-        const since = Date.parse(m[1]);
-        let lo = 0;
-        let hi = times.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (times[mid] > since) hi = mid;
-          else lo = mid + 1;
-        }
-        start = lo;
-      }
-      const offset = Number(req.query.get('offset') ?? 0);
-      const limit = Number(req.query.get('limit') ?? 100);
-      const total = times.length - start;
-      const resources = sorted.slice(start + offset, start + offset + limit).map(a => String(a.composite_id));
-      return { json: { meta: { pagination: { offset, limit, total } }, resources, errors: [] } };
-    },
-    'POST /alerts/entities/alerts/v2': req => {
-      if (!issuer.authorized(req)) return unauthorized;
-      const ids: string[] = JSON.parse(req.body).composite_ids;
-      return { json: { resources: ids.map(id => byId.get(id)).filter(Boolean), errors: [] } };
-    },
-    'GET /devices/queries/devices/v1': req => (issuer.authorized(req) ? { json: { meta: { pagination: { total: 0 } }, resources: [] } } : unauthorized),
-    'POST /devices/entities/devices/v2': req => {
-      if (!issuer.authorized(req)) return unauthorized;
-      const ids: string[] = JSON.parse(req.body).ids;
-      return {
-        json: {
-          resources: ids.map(id => ({ device_id: id, hostname: hostName(Number(id.slice(3))), machine_domain: 'prod.example.com', last_seen: new Date().toISOString() })),
-        },
-      };
-    },
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'fakeFalcon.mjs'), 'bench', 'bench-secret'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.once('exit', code => reject(new Error(`fake Falcon exited with ${code}`)));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const line = out.split('\n').find(l => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const admin = async (method: string, route: string, body?: string) => {
+    const res = await fetch(`${url}${route}`, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
+    if (!res.ok) throw new Error(`fake Falcon ${method} ${route}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, number>;
+  };
   return {
-    server,
-    add(alerts) {
-      for (const a of alerts) {
-        sorted.push(a);
-        times.push(Date.parse(String(a.updated_timestamp)));
-        byId.set(String(a.composite_id), a);
-      }
+    url,
+    async add(alerts) {
+      await admin('POST', '/_bench/alerts', JSON.stringify(alerts));
+    },
+    requests: async () => (await admin('GET', '/_bench/stats')).requests,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise(resolve => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
@@ -892,14 +878,16 @@ async function main() {
     // 4. ingestion from a paged fake Falcon API through the real adapter and runner
     falcon = await startFakeFalcon();
     const t0 = Date.parse('2026-01-01T00:00:00Z');
-    falcon.add(Array.from({ length: o.alerts }, (_, n) => falconAlert(n, rand, o.hosts, t0 + n * 1000)));
+    await falcon.add(Array.from({ length: o.alerts }, (_, n) => falconAlert(n, rand, o.hosts, t0 + n * 1000)));
     const ingestMs: Record<string, number> = {};
     const source = withTimings(
-      new CrowdStrikeSignalSource({ id: 'falcon', baseUrl: falcon.server.url, clientId: 'bench', clientSecret: 'bench-secret' }),
+      new CrowdStrikeSignalSource({ id: 'falcon', baseUrl: falcon.url, clientId: 'bench', clientSecret: 'bench-secret' }),
       ['fetch'],
       ingestMs,
     );
     const runner = new IngestionRunner({ store: withTimings(store as RuntimeRiskStore, ['commitBatch'], ingestMs), logger });
+    // CPU of this process (adapter, runner, store, driver; the fake vendor runs in its own process)
+    const cpuBefore = process.cpuUsage();
     const full = await timed(async () => {
       const totals = { pages: 0, stored: 0, rejected: 0, runs: 0 };
       // one run fetches up to 50 pages; more runs only if the vendor still has more (bounded)
@@ -915,12 +903,17 @@ async function main() {
       return totals;
     });
     log(`full sync: ${full.value.stored} detections in ${round(full.seconds)} s (${round(full.value.stored / full.seconds, 0)}/s)`);
-    const fullSplit = { fetchSeconds: round(ingestMs.fetch / 1000, 3), commitSeconds: round(ingestMs.commitBatch / 1000, 3) };
+    const cpu = process.cpuUsage(cpuBefore);
+    const fullSplit = {
+      fetchSeconds: round(ingestMs.fetch / 1000, 3),
+      commitSeconds: round(ingestMs.commitBatch / 1000, 3),
+      benchProcessCpuSeconds: round((cpu.user + cpu.system) / 1e6, 3),
+    };
     log(`full sync split: ${JSON.stringify(fullSplit)}`);
     ingestMs.fetch = 0;
     ingestMs.commitBatch = 0;
     const tInc = t0 + o.alerts * 1000 + 60_000;
-    falcon.add(Array.from({ length: o.incremental }, (_, n) => falconAlert(o.alerts + n, rand, o.hosts, tInc + n * 1000)));
+    await falcon.add(Array.from({ length: o.incremental }, (_, n) => falconAlert(o.alerts + n, rand, o.hosts, tInc + n * 1000)));
     const inc = await timed(() => runner.run(source));
     if (inc.value.error) throw new Error(`incremental sync failed: ${inc.value.error}`);
     log(`incremental sync: ${inc.value.stored} detections in ${round(inc.seconds, 3)} s`);
@@ -936,7 +929,7 @@ async function main() {
         commitSeconds: round(ingestMs.commitBatch / 1000, 3),
       },
       storedFalconSignals: falconStored,
-      requestsToFakeFalcon: falcon.server.requests.length,
+      requestsToFakeFalcon: await falcon.requests(),
       rejectedWarnings: warnings.warnings,
     };
 
@@ -960,7 +953,7 @@ async function main() {
     log(`wrote ${path.join(o.out, 'results.json')} and results.md (${results.totalSeconds} s)`);
   } finally {
     await backend?.stop().catch(e => log(`backend stop failed: ${(e as Error).message}`));
-    await falcon?.server.close().catch(() => {});
+    await falcon?.close().catch(() => {});
     await knex.destroy();
     await techInsightsKnex.destroy();
     if (!o.keepDb) {

@@ -32,8 +32,11 @@ export function validateSignals(options: {
   const seen = new Map<string, number>();
   inputs.forEach((input, index) => {
     let value: ParsedSignalInput;
+    let asset: ParsedSignalInput['asset'];
     if (isValidatedSignalInput(input)) {
       value = input;
+      // normalizeRecords normalized it already (normalizeAsset is idempotent)
+      asset = input.asset;
     } else {
       const parsed = SignalInputSchema.safeParse(input);
       if (!parsed.success) {
@@ -43,10 +46,11 @@ export function validateSignals(options: {
         return;
       }
       value = parsed.data;
+      asset = normalizeAsset(value.asset);
     }
     // Object.assign, not a spread: V8 copies a spread with extra keys slowly (a few µs per signal)
     const signal: Signal = Object.assign({}, value, {
-      asset: normalizeAsset(value.asset),
+      asset,
       firstSeenAt: new Date(value.firstSeenAt).toISOString(),
       lastSeenAt: new Date(value.lastSeenAt).toISOString(),
       id: `${sourceId}:${value.sourceId}`,
