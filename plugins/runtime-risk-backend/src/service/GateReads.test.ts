@@ -98,15 +98,16 @@ describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId 
       });
       await indexer.rebuild();
       await real.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [signal('s1')], cursor: '1', at: now.toISOString() });
+      const reads = new CachedGateReads({ store: counted.store, cache, ttlMs: 60_000, logger, namespace: 'policy-hash' });
       const risk = new RiskService({
         store: real,
         indexer,
         policy: readPolicyConfig(new ConfigReader({})),
         sources: () => [{ source: new MemoryPullSource('edr'), frequencyMs: 3600_000 }],
         clock: () => now,
-        reads: new CachedGateReads({ store: counted.store, cache, ttlMs: 60_000, logger, namespace: 'policy-hash' }),
+        reads,
       });
-      return { real, counted, risk, logger };
+      return { real, counted, risk, logger, reads };
     }
 
     beforeEach(() => {
@@ -140,6 +141,7 @@ describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId 
       const cache = cacheOf(cacheKind);
       const first = await setup(cache);
       expect((await first.risk.gate(GATE)).decision).toBe('block');
+      await first.reads.settled(); // the cache writes are not awaited by the request
       // a second process (its own reader, nothing decoded locally) on the same cache and database
       const counted = counting(first.real);
       const reads = new CachedGateReads({ store: counted.store, cache, ttlMs: 60_000, namespace: 'policy-hash', localEntries: 0 });
@@ -186,6 +188,20 @@ describe.each(databases.eachSupportedId())('gate input cache on %p', databaseId 
       const expired = await risk.gate(GATE);
       expect(expired.exception).toBeUndefined();
       expect(expired.decision).toBe('block');
+    });
+
+    it('answers at once from the database while Redis is unreachable (the cache writes hang there)', async () => {
+      // nothing listens on this port: the Redis client queues commands while it reconnects
+      const dead = CacheManager.fromConfig(
+        new ConfigReader({ backend: { cache: { store: 'redis', connection: 'redis://127.0.0.1:6390' } } }),
+      ).forPlugin(`runtime-risk-test-${randomUUID()}`);
+      const { real, risk, logger, reads } = await setup(dead);
+      expect((await risk.gate(GATE)).decision).toBe('block');
+      await resolveS1(real);
+      expect((await risk.gate(GATE)).decision).toBe('proceed');
+      await reads.settled(); // the hanging write gave up (timeout) rather than staying queued forever
+      const warnings = (logger.warn as unknown as { mock: { calls: string[][] } }).mock.calls.map(c => c[0]);
+      expect(warnings.filter(w => w.includes('gate input cache unavailable'))).toHaveLength(1);
     });
 
     it('reads through to the database while the cache store fails, and says so once', async () => {

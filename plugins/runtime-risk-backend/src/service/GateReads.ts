@@ -99,6 +99,9 @@ export class StoreGateReads implements GateReads, GateReadSession {
   }
 }
 
+const DEFAULT_CACHE_TIMEOUT_MS = 250;
+const DEFAULT_CACHE_RETRY_MS = 30_000;
+
 /** A cached value with the data version it was read at. */
 interface Versioned {
   v: string;
@@ -120,7 +123,8 @@ interface Versioned {
  * cache holds at most one value per key; values also expire after `ttlMs`.
  * Exceptions are cached with their expiry and filtered at request time, so an
  * exception that expires between two writes stops applying on time. Cache
- * errors (e.g. Redis down) are logged once and read through to the store.
+ * errors and timeouts (e.g. Redis down) are logged once and read through to the
+ * store; writes to the cache never delay an answer.
  * In front of the cache service, each process keeps the decoded values it used
  * last (`localEntries`, checked against the version the same way), so a hot
  * entity costs no decoding (memory store) and no round trip (Redis).
@@ -132,6 +136,9 @@ export class CachedGateReads implements GateReads {
   /** Decoded values of this process (deep-frozen), checked against the version like the cache's. */
   private readonly local = new Map<string, Versioned>();
   private cacheFailing = false;
+  private readonly setting = new Set<Promise<unknown>>();
+  /** Until when the cache store is not asked (after a failure), ms since the epoch. */
+  private cacheDownUntil = 0;
 
   constructor(
     private readonly options: {
@@ -143,6 +150,10 @@ export class CachedGateReads implements GateReads {
       namespace?: string;
       /** Decoded values kept in this process in front of the cache service (default 5,000; 0 turns it off). */
       localEntries?: number;
+      /** Longest wait for one cache operation (default 250 ms); then it counts as failed. */
+      timeoutMs?: number;
+      /** After a failed cache operation, how long the cache is not asked (default 30 s). */
+      retryMs?: number;
       logger?: LoggerService;
     },
   ) {}
@@ -201,7 +212,7 @@ export class CachedGateReads implements GateReads {
     if (!pending) {
       pending = (async () => {
         const value: Versioned = { v, d: (await load()) as JsonValue };
-        await this.cacheSet(key, value);
+        this.cacheSet(key, value);
         this.remember(key, value);
         return value;
       })().finally(() => this.loading.delete(loadKey));
@@ -223,30 +234,59 @@ export class CachedGateReads implements GateReads {
   }
 
   private async cacheGet(key: string): Promise<Versioned | undefined> {
-    try {
-      const value = await this.options.cache.get<Versioned & JsonValue>(key);
-      this.cacheFailing = false;
-      return value && typeof value === 'object' && 'v' in value ? (value as unknown as Versioned) : undefined;
-    } catch (e) {
-      this.cacheError(e);
-      return undefined;
-    }
+    const value = await this.cacheOp(() => this.options.cache.get<Versioned & JsonValue>(key));
+    return value && typeof value === 'object' && 'v' in value ? (value as unknown as Versioned) : undefined;
   }
 
-  private async cacheSet(key: string, value: Versioned): Promise<void> {
-    try {
-      await this.options.cache.set(key, value as unknown as JsonValue, { ttl: this.options.ttlMs });
-    } catch (e) {
-      this.cacheError(e);
-    }
-  }
-
-  private cacheError(e: unknown) {
-    if (this.cacheFailing) return;
-    this.cacheFailing = true;
-    this.options.logger?.warn(
-      `runtime-risk gate input cache unavailable, reading from the database: ${isError(e) ? e.message : String(e)}`,
+  /** Not awaited by the request: a slow or unreachable cache store must not delay the answer. */
+  private cacheSet(key: string, value: Versioned): void {
+    const setting = this.cacheOp(() => this.options.cache.set(key, value as unknown as JsonValue, { ttl: this.options.ttlMs })).finally(
+      () => this.setting.delete(setting),
     );
+    this.setting.add(setting);
+  }
+
+  /** Resolves when every cache write started so far has finished or given up (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.setting]);
+  }
+
+  /**
+   * One cache operation, bounded by `timeoutMs` (a cache client may queue
+   * commands while its store is unreachable, e.g. Redis reconnecting). A failure
+   * or timeout is logged once per outage and the cache is left alone for
+   * `retryMs` (reads go to the database meanwhile, nothing piles up in the
+   * client's queue); the first success after it is logged too.
+   */
+  private async cacheOp<X>(op: () => Promise<X>): Promise<X | undefined> {
+    const now = Date.now();
+    if (now < this.cacheDownUntil) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${this.options.timeoutMs ?? DEFAULT_CACHE_TIMEOUT_MS} ms`)),
+          this.options.timeoutMs ?? DEFAULT_CACHE_TIMEOUT_MS,
+        );
+      });
+      const result = await Promise.race([op(), timeout]);
+      if (this.cacheFailing) {
+        this.cacheFailing = false;
+        this.options.logger?.info('runtime-risk gate input cache is available again');
+      }
+      return result;
+    } catch (e) {
+      this.cacheDownUntil = Date.now() + (this.options.retryMs ?? DEFAULT_CACHE_RETRY_MS);
+      if (!this.cacheFailing) {
+        this.cacheFailing = true;
+        this.options.logger?.warn(
+          `runtime-risk gate input cache unavailable, reading from the database: ${isError(e) ? e.message : String(e)}`,
+        );
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
