@@ -101,6 +101,8 @@ beforeAll(async () => {
       `      path: ${JSON.stringify(signalsFile)}`,
       '  ingestion:',
       '    frequency: { seconds: 2 }',
+      '  exceptions:',
+      '    frequency: { seconds: 3 }',
       '',
     ].join('\n'),
   );
@@ -213,7 +215,7 @@ describe('exceptions and approvals in the demo (real backend, two signed-in user
       })}\n`,
     );
 
-    // ingestion runs every 2 s here; the exception sweep every minute
+    // ingestion runs every 2 s here; the exception sweep every 3 s
     const revoked = await waitFor(
       async () => {
         const r = await call<Exception>('GET', `/v1/exceptions/${exception.id}`, sam.token);

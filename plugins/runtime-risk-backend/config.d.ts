@@ -46,6 +46,16 @@ export interface Config {
       /** Longest one sync may run; default `{ minutes: 2 }`. */
       timeout?: HumanDuration;
     };
+    /**
+     * The sweep (scope global) that expires exceptions past `expiresAt`, records the
+     * revocation of exceptions a newer severe detection put out of scope, and expires
+     * pending decisions past `approvalTtl`. The gate applies both at request time anyway;
+     * the sweep records them (status, audit log, notifications).
+     */
+    exceptions?: {
+      /** How often the sweep runs; default `{ minutes: 1 }`. */
+      frequency?: HumanDuration;
+    };
     /** Schedule of the catalog correlation index rebuild (scope global, also run at start). */
     correlation?: {
       /** How often the index is rebuilt from the catalog; default `{ minutes: 5 }`. */

@@ -151,7 +151,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         const approvals = new ApprovalService({ store, risk, permissions, auditor, logger });
         await scheduler.scheduleTask({
           id: 'runtime-risk-exceptions',
-          frequency: { minutes: 1 },
+          frequency: schedules.exceptions.frequency,
           timeout: { minutes: 5 },
           scope: 'global',
           fn: async () => {

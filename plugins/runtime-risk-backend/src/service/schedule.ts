@@ -29,6 +29,8 @@ export function frequencyToMs(frequency: Frequency | Timeout): number | undefine
 export interface RuntimeRiskSchedules {
   ingestion: { frequency: HumanDuration; timeout: HumanDuration };
   correlation: { frequency: HumanDuration; timeout: HumanDuration };
+  /** The sweep of exceptions (expiry, revocation) and pending decisions (approval expiry). */
+  exceptions: { frequency: HumanDuration };
 }
 
 export function readSchedules(config: Config): RuntimeRiskSchedules {
@@ -40,6 +42,9 @@ export function readSchedules(config: Config): RuntimeRiskSchedules {
     correlation: {
       frequency: readOptionalDuration(config, 'runtimeRisk.correlation.frequency', { minutes: 5 }),
       timeout: readOptionalDuration(config, 'runtimeRisk.correlation.timeout', { minutes: 5 }),
+    },
+    exceptions: {
+      frequency: readOptionalDuration(config, 'runtimeRisk.exceptions.frequency', { minutes: 1 }),
     },
   };
 }
