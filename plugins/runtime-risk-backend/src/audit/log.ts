@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { LONE_SURROGATE } from '../store/bulkWrite';
+import { withoutLoneSurrogates } from '../store/bulkWrite';
 import { ChainVerifier, canonicalJson, chainHashOfCanonical, type ChainRow, type ChainVerification } from './chain';
 
 /** The append-only, hash-chained decision log. */
@@ -59,9 +59,7 @@ export function prepareAuditEntry(entry: AuditEntry): PreparedAuditEntry {
   if (/\\ud[89a-f]/i.test(canonical)) {
     // a lone UTF-16 surrogate (possible in free text) cannot be stored as such (the
     // database gets U+FFFD): hash exactly what will be stored, so the chain verifies
-    entry = JSON.parse(
-      JSON.stringify(entry, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value)),
-    ) as AuditEntry;
+    entry = JSON.parse(JSON.stringify(entry, withoutLoneSurrogates)) as AuditEntry;
     canonical = canonicalJson(hashedContent(entry));
   }
   return { entry, canonical, payloadJson: JSON.stringify(entry.payload) };

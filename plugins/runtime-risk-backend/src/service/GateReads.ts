@@ -139,6 +139,8 @@ export class CachedGateReads implements GateReads {
   private readonly setting = new Set<Promise<unknown>>();
   /** Until when the cache store is not asked (after a failure), ms since the epoch. */
   private cacheDownUntil = 0;
+  /** The reads themselves, on a miss. */
+  private readonly direct: StoreGateReads;
 
   constructor(
     private readonly options: {
@@ -156,7 +158,9 @@ export class CachedGateReads implements GateReads {
       retryMs?: number;
       logger?: LoggerService;
     },
-  ) {}
+  ) {
+    this.direct = new StoreGateReads(options.store);
+  }
 
   /** The store's current data version (see the class comment). */
   version(): Promise<string> {
@@ -181,16 +185,17 @@ export class CachedGateReads implements GateReads {
 
   async session(): Promise<GateReadSession> {
     const v = await this.version();
-    const { store } = this.options;
+    const { direct } = this;
     return {
       // a miss is cached too (null): the caller then asks the catalog once and writes the index (a new version)
-      entity: async entityRef => (await this.through(v, `entity:${entityRef}`, async () => (await store.getEntity(entityRef)) ?? null)) ?? undefined,
+      entity: async entityRef => (await this.through(v, `entity:${entityRef}`, async () => (await direct.entity(entityRef)) ?? null)) ?? undefined,
       correlated: (entity, environment) =>
-        this.through(v, `correlated:${entity.entityRef}:${environment ?? '*'}`, () => correlate(store, entity, environment)),
-      sourceStates: () => this.through(v, 'sources', () => store.listSourceStates()),
+        this.through(v, `correlated:${entity.entityRef}:${environment ?? '*'}`, () => direct.correlated(entity, environment)),
+      sourceStates: () => this.through(v, 'sources', () => direct.sourceStates()),
       activeExceptions: async (entityRef, environment, now) => {
+        // every approved one (whatever its expiry) is cached; expiry is applied per request
         const approved = await this.through(v, `exceptions:${entityRef}:${environment}`, () =>
-          store.listActiveExceptions(entityRef, environment),
+          this.options.store.listActiveExceptions(entityRef, environment),
         );
         return approved.filter(e => e.expiresAt > now);
       },

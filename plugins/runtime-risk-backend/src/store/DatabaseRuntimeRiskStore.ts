@@ -97,6 +97,31 @@ function chunks<X>(items: X[], size: number): X[][] {
   return out;
 }
 
+/**
+ * Inserts `rows` (values of `columns`), with `conflictKeys` an upsert that
+ * replaces every other column. PostgreSQL: one JSON parameter per 10,000 rows
+ * (`pgInsertRows`; `jsonColumns` may hold nested values, see {@link jsonText});
+ * SQLite: knex multi-row statements as large as its limits allow.
+ */
+async function insertRows(
+  tx: Knex.Transaction,
+  table: string,
+  columns: string[],
+  rows: Row[],
+  options: { conflictKeys?: string[]; jsonColumns?: readonly string[] } = {},
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (isPostgres(tx)) {
+    const conflict = options.conflictKeys ? { keys: options.conflictKeys, update: true } : undefined;
+    await pgInsertRows(tx, table, columns, rows, conflict, options.jsonColumns);
+    return;
+  }
+  for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
+    const insert = tx(table).insert(chunk);
+    await (options.conflictKeys ? insert.onConflict(options.conflictKeys).merge() : insert);
+  }
+}
+
 function str(v: unknown): string {
   return String(v);
 }
@@ -257,9 +282,9 @@ const DECISION_COLUMNS = [
   'hash',
 ];
 
-/** The row of a decision; with `stringify` false the JSON columns stay values (for `pgInsertRows`). */
-function decisionRow(record: DecisionRecord, stringify = true): Row {
-  const json = (v: unknown) => (stringify || !isNestableJson(v) ? JSON.stringify(v) : v);
+/** The row of a decision; `nestJson` as in {@link jsonText}. */
+function decisionRow(record: DecisionRecord, nestJson = false): Row {
+  const json = (v: unknown) => jsonText(v, nestJson);
   return {
     id: record.id,
     entity_ref: record.entityRef,
@@ -418,14 +443,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
         // the commit before is done before the shared signals and this batch's source state (and cursor) are written
         if (i === 1 && after) await after.commit;
         if (!rows.length) continue;
-        if (pg) {
-          // one statement per 10,000 signals: the rows as one JSON parameter
-          await pgInsertRows(tx, T.signals, SIGNAL_COLUMNS, rows, { keys: ['source', 'source_id'], update: true }, SIGNAL_JSON_COLUMNS);
-        } else {
-          for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) {
-            await tx(T.signals).insert(chunk).onConflict(['source', 'source_id']).merge();
-          }
-        }
+        await insertRows(tx, T.signals, SIGNAL_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: SIGNAL_JSON_COLUMNS });
         await this.replaceIdentifiers(tx, identifiers);
       }
       const existing = await tx(T.sources).where({ id: options.sourceId }).first();
@@ -485,15 +503,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     }
     if (pg) {
       await pgDeleteWhereIn(tx, T.identifiers, 'signal_id', changed);
-      await pgInsertRows(tx, T.identifiers, IDENTIFIER_COLUMNS, insert);
-      return;
+    } else {
+      for (const chunk of chunks(changed, inListSize(tx))) await tx(T.identifiers).whereIn('signal_id', chunk).delete();
     }
-    for (const chunk of chunks(changed, inListSize(tx))) {
-      await tx(T.identifiers).whereIn('signal_id', chunk).delete();
-    }
-    for (const chunk of chunks(insert, rowsPerInsert(tx, 3))) {
-      await tx(T.identifiers).insert(chunk);
-    }
+    await insertRows(tx, T.identifiers, IDENTIFIER_COLUMNS, insert);
   }
 
   async recordFailure(options: RecordFailureOptions): Promise<void> {
@@ -613,18 +626,13 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     // audit head's lock, only for the writes
     const pg = isPostgres(this.db);
     // PostgreSQL: one JSON parameter for the whole batch, the JSON columns nested in it (serialized once)
-    const rows = records.map(r => decisionRow(r, !pg));
+    const rows = records.map(r => decisionRow(r, pg));
     const audit = records.map(r => prepareAuditEntry(decisionAuditEntry(r)));
     await this.db.transaction(async tx => {
-      if (pg) {
-        await pgInsertRows(tx, T.decisions, DECISION_COLUMNS, rows, undefined, DECISION_JSON_COLUMNS);
-      } else {
-        for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.decisions).insert(chunk);
-      }
+      await insertRows(tx, T.decisions, DECISION_COLUMNS, rows, { jsonColumns: DECISION_JSON_COLUMNS });
       await appendAuditRecords(tx, audit);
     });
   }
-
 
   async transitionDecision(t: DecisionTransition): Promise<boolean> {
     return this.db.transaction(async tx => {
@@ -720,13 +728,8 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     const hostRows = entities.flatMap(e =>
       e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
     );
-    if (isPostgres(tx)) {
-      await pgInsertRows(tx, T.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'updated_at'], rows);
-      await pgInsertRows(tx, T.entityHosts, ['entity_ref', 'environment', 'value', 'matched_by'], hostRows);
-      return;
-    }
-    for (const chunk of chunks(rows, rowsPerInsert(tx, columnsOf(rows)))) await tx(T.entities).insert(chunk);
-    for (const chunk of chunks(hostRows, rowsPerInsert(tx, columnsOf(hostRows)))) await tx(T.entityHosts).insert(chunk);
+    await insertRows(tx, T.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'updated_at'], rows);
+    await insertRows(tx, T.entityHosts, ['entity_ref', 'environment', 'value', 'matched_by'], hostRows);
   }
 
   async listEntityIndex(): Promise<IndexedEntity[]> {

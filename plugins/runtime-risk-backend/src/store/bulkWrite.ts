@@ -19,7 +19,16 @@ function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A `JSON.stringify` replacer that writes a lone UTF-16 surrogate in any string as
+ * U+FFFD: what the database keeps of it (PostgreSQL's JSON parser rejects the
+ * `\udXXX` escape; a text parameter's UTF-8 encoding turns it into U+FFFD).
+ */
+export function withoutLoneSurrogates(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value;
+}
 
 /**
  * A value a JSON text column can take as nested JSON in the parameter: an array
@@ -54,7 +63,7 @@ function jsonParameter(rows: Row[], jsonColumns: readonly string[]): string {
         return copy;
       })
     : rows;
-  return JSON.stringify(flat, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value));
+  return JSON.stringify(flat, withoutLoneSurrogates);
 }
 
 /**

@@ -129,17 +129,13 @@ export function parseLabels(value: unknown): Record<string, string> | undefined 
 
 /** Drops empty strings and duplicates from identifier lists (IPs, MACs). */
 export function compact(values: ReadonlyArray<string | undefined | null>): string[] {
-  if (values.length > 16) {
-    return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.trim() !== '').map(v => v.trim()))];
-  }
-  // the usual handful of values: no intermediate arrays or set
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const v of values) {
     if (typeof v !== 'string') continue;
     const t = v.trim();
-    if (t !== '' && !out.includes(t)) out.push(t);
+    if (t !== '') out.add(t);
   }
-  return out;
+  return [...out];
 }
 
 /** The own enumerable properties of `o` that are not undefined. */
