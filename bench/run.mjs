@@ -16,7 +16,7 @@ const externalPackages = {
   name: 'external-packages',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, args => {
-      if (args.path.startsWith('@internal/') || args.kind === 'entry-point') return undefined;
+      if (args.path.startsWith('@runtime-risk/') || args.kind === 'entry-point') return undefined;
       try {
         const resolved = createRequire(path.join(args.resolveDir, 'noop.js')).resolve(args.path);
         return { path: resolved, external: true };

@@ -7,7 +7,7 @@
  * decision within one sync interval.
  */
 import { createHmac } from 'node:crypto';
-import { SignalSchema } from '@internal/plugin-runtime-risk-common';
+import { SignalSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { startFakeEdr, type FakeEdr } from '../examples/fake-edr/demo';
 import { DEMO_TOKEN, startDemoBackend, waitFor, type RunningBackend } from './backendProcess';
 

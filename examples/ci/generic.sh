@@ -7,7 +7,7 @@
 # Exit codes (from the CLI): 0 proceed, 1 block, 2 approval required / timed out,
 # 3 gate unreachable or bad credentials, 4 bad usage. See docs/ci.md.
 #
-# RUNTIME_RISK_CLI: how to run the CLI (default: `npx --yes @internal/runtime-risk-cli`,
+# RUNTIME_RISK_CLI: how to run the CLI (default: `npx --yes @runtime-risk/runtime-risk-cli`,
 # i.e. plugins/runtime-risk-cli published to your registry; or e.g.
 # `node /opt/runtime-risk-cli/bin/runtime-risk`). Set it to `none`, or run where
 # Node.js is missing, to use the curl + jq fallback (no waiting for approval).
@@ -21,7 +21,7 @@ RUN_ID="${4:-}"
 RUN_URL="${5:-}"
 PROVIDER="${CI_PROVIDER:-generic}"
 
-RUNTIME_RISK_CLI="${RUNTIME_RISK_CLI:-npx --yes @internal/runtime-risk-cli}"
+RUNTIME_RISK_CLI="${RUNTIME_RISK_CLI:-npx --yes @runtime-risk/runtime-risk-cli}"
 if [ "$RUNTIME_RISK_CLI" != none ] && command -v node >/dev/null 2>&1; then
   # The CLI: prints the decision, reasons and a link; waits for an approval up to 30 minutes.
   set -- gate --entity "$ENTITY" --env "$ENVIRONMENT" --pipeline-provider "$PROVIDER" --wait --timeout 30m

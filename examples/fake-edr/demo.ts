@@ -14,7 +14,7 @@ import {
   type FakeDefender,
   type FakeFalcon,
   type FakeSentinelOne,
-} from '@internal/plugin-runtime-risk-node/src/http/fakes';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
 
 export const FAKE_EDR_CREDENTIALS = {
   crowdstrike: { clientId: 'fake-falcon-client', clientSecret: 'fake-falcon-secret' },

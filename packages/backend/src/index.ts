@@ -22,12 +22,12 @@ backend.add(import('@backstage/plugin-scaffolder-backend'));
 
 // Runtime Risk: the gate plugin and its signal sources. A source module whose
 // `runtimeRisk.sources.<id>` block is absent stays idle.
-backend.add(import('@internal/plugin-runtime-risk-backend'));
-backend.add(import('@internal/plugin-runtime-risk-backend-module-file'));
-backend.add(import('@internal/plugin-runtime-risk-backend-module-crowdstrike'));
-backend.add(import('@internal/plugin-runtime-risk-backend-module-defender'));
-backend.add(import('@internal/plugin-runtime-risk-backend-module-sentinelone'));
-backend.add(import('@internal/plugin-runtime-risk-backend-module-webhook'));
-backend.add(import('@internal/plugin-scaffolder-backend-module-runtime-risk'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-file'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-crowdstrike'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-defender'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-sentinelone'));
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-webhook'));
+backend.add(import('@runtime-risk/backstage-plugin-scaffolder-backend-module-runtime-risk'));
 
 backend.start();

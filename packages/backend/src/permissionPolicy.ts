@@ -14,7 +14,7 @@ import {
   runtimeRiskDecisionOverridePermission,
   runtimeRiskExceptionApprovePermission,
   runtimeRiskExceptionCreatePermission,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** The group whose members approve runtime-risk exceptions and pending decisions. */
 export const SECURITY_GROUP = 'group:default/security';

@@ -1,8 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@internal/plugin-runtime-risk-node/src/http/testing';
-import { startFakeFalcon, type FakeFalcon } from '@internal/plugin-runtime-risk-node/src/http/fakes';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import { startFakeFalcon, type FakeFalcon } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
 import { CrowdStrikeSignalSource, crowdStrikeSignal } from './CrowdStrikeSignalSource';
 import { readCrowdStrikeConfig } from './config';
 import crowdStrikeModule from './index';

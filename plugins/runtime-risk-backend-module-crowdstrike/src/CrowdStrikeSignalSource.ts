@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Asset, SignalInput, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Asset, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
   HttpPullSource,
@@ -16,12 +16,12 @@ import {
   resumeCursor,
   retryAfterHeader,
   severityFromScore,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** Falcon cloud regions and their API base URLs. */
 export const CROWDSTRIKE_REGIONS = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Asset, Severity, SignalInput, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
   HttpPullSource,
@@ -11,12 +11,12 @@ import {
   mergeAssets,
   normalizeRecords,
   retryAfterHeader,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 export interface DefenderSourceOptions extends HttpPullSourceOptions {
   tenantId: string;

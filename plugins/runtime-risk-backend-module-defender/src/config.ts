@@ -1,5 +1,5 @@
 import type { Config } from '@backstage/config';
-import { readCommonPullSourceOptions, readHttpUrl, sourceConfigKey } from '@internal/plugin-runtime-risk-node';
+import { readCommonPullSourceOptions, readHttpUrl, sourceConfigKey } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { DefenderSourceOptions } from './DefenderSignalSource';
 
 export const DEFENDER_CONFIG_KEY = sourceConfigKey('defender');

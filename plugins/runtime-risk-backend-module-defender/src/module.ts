@@ -1,5 +1,5 @@
 import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
-import { addConfiguredSources, runtimeRiskSignalSourcesExtensionPoint } from '@internal/plugin-runtime-risk-node';
+import { addConfiguredSources, runtimeRiskSignalSourcesExtensionPoint } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { DefenderSignalSource } from './DefenderSignalSource';
 import { readDefenderConfig } from './config';
 

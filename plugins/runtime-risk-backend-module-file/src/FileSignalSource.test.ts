@@ -6,7 +6,7 @@ import { createBackendPlugin, coreServices } from '@backstage/backend-plugin-api
 import {
   runtimeRiskSignalSourcesExtensionPoint,
   type SignalSource,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { FileSignalSource, parseSignalFile, resolveRelativeTime } from './FileSignalSource';
 import fileModule from './index';
 import { readFileSourceConfig, resolveSourcePath } from './module';

@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
   PullSignalSource,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** Options of one file source instance. */
 export interface FileSignalSourceOptions {

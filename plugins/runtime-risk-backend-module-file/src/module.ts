@@ -1,7 +1,7 @@
 import { resolve as resolvePath, isAbsolute } from 'node:path';
 import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
-import { runtimeRiskSignalSourcesExtensionPoint } from '@internal/plugin-runtime-risk-node';
+import { runtimeRiskSignalSourcesExtensionPoint } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { FileSignalSource } from './FileSignalSource';
 
 /** Reads `runtimeRisk.sources.file`: either `{ path, id? }` or `{ files: [{ id, path }] }`. */

@@ -1,8 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, registeredSources, sourceError } from '@internal/plugin-runtime-risk-node/src/http/testing';
-import { startFakeSentinelOne, type FakeSentinelOne } from '@internal/plugin-runtime-risk-node/src/http/fakes';
+import { fakeClock, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import { startFakeSentinelOne, type FakeSentinelOne } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
 import { SentinelOneSignalSource, sentinelOneApiUrl, sentinelOneSignal } from './SentinelOneSignalSource';
 import { readSentinelOneConfig } from './config';
 import sentinelOneModule from './index';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Asset, Severity, SignalInput, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   HttpPullSource,
   chunk,
@@ -12,12 +12,12 @@ import {
   parseLabels,
   retryAfterHeader,
   staticHeaderAuth,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** The management API path appended to the console root. */
 export const SENTINELONE_API_PATH = '/web/api/v2.1';

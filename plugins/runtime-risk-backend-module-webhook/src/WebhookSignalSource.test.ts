@@ -1,7 +1,7 @@
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { registeredSources } from '@internal/plugin-runtime-risk-node/src/http/testing';
-import { isPushSource } from '@internal/plugin-runtime-risk-node';
+import { registeredSources } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSignalSource, signWebhookBody } from './WebhookSignalSource';
 import { readWebhookConfig } from './config';
 import webhookModule from './index';

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SignalInputSchema, normalizeAsset } from '@internal/plugin-runtime-risk-common';
-import type { ParsedSignalInput } from '@internal/plugin-runtime-risk-common';
-import type { PushSignalSource } from '@internal/plugin-runtime-risk-node';
+import { SignalInputSchema, normalizeAsset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { ParsedSignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { PushSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 export const SIGNATURE_HEADER = 'x-runtime-risk-signature';
 export const TIMESTAMP_HEADER = 'x-runtime-risk-timestamp';

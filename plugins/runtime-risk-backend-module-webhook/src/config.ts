@@ -1,5 +1,5 @@
 import type { Config } from '@backstage/config';
-import { sourceConfigKey } from '@internal/plugin-runtime-risk-node';
+import { sourceConfigKey } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { WebhookSourceOptions } from './WebhookSignalSource';
 
 export const WEBHOOK_CONFIG_KEY = sourceConfigKey('webhook');

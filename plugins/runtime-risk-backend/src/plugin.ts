@@ -1,11 +1,11 @@
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
-import { runtimeRiskPermissions } from '@internal/plugin-runtime-risk-common';
+import { runtimeRiskPermissions } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   isPushSource,
   runtimeRiskSignalSourcesExtensionPoint,
   type SignalSource,
-} from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { readPolicyConfig } from './engine';
 import { DatabaseRuntimeRiskStore } from './store/DatabaseRuntimeRiskStore';
 import { IngestionRunner } from './ingestion/IngestionRunner';

@@ -3,9 +3,9 @@ import type { Knex } from 'knex';
 import request from 'supertest';
 import { MemoryPullSource, sign, signalInput, testPushSource } from './testUtils/fixtures';
 import { countDecisions, startBackend, type Harness } from './testUtils/backend';
-import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
+import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { loadOpenApiSpec } from './schema/openapi';
-import webhookModule, { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from '@internal/plugin-runtime-risk-backend-module-webhook';
+import webhookModule, { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-webhook';
 
 /** The `required` properties of a schema in openapi.yaml. */
 function requiredOf(schema: string): string[] {

@@ -14,8 +14,8 @@ import {
   GateRequestSchema,
   SignalStatusSchema,
   type Signal,
-} from '@internal/plugin-runtime-risk-common';
-import { isPushSource } from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { RiskService } from './service/RiskService';
 import type { RegisteredSource } from './service/sources';
 import type { RuntimeRiskStore } from './store/types';

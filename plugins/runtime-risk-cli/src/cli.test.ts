@@ -3,7 +3,7 @@ import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
+import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { FakeGateServer } from './testing/fakeGate';
 import { cliRunner } from './testing/runCli';
 

@@ -2,7 +2,7 @@
 'use strict';
 
 /**
- * The subset of the GateDecision shape (see @internal/plugin-runtime-risk-common,
+ * The subset of the GateDecision shape (see @runtime-risk/backstage-plugin-runtime-risk-common,
  * `GateDecisionSchema`) that the CLI reads.
  * @typedef {object} Decision
  * @property {string} decisionId

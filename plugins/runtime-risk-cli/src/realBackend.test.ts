@@ -4,8 +4,8 @@
  * started with startTestBackend on a loopback port. CI authenticates with a
  * Backstage external-access static token through the real auth services.
  */
-import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
-import { startDemoBackend, type DemoBackend } from '@internal/plugin-runtime-risk-backend/testUtils';
+import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { startDemoBackend, type DemoBackend } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
 import { cliRunner } from './testing/runCli';
 
 const TOKEN = 'ci-gate-real-backend-token-4711';

@@ -1,5 +1,5 @@
 import type { LoggerService, SchedulerServiceTaskScheduleDefinition } from '@backstage/backend-plugin-api';
-import type { Asset, SignalInput } from '@internal/plugin-runtime-risk-common';
+import type { Asset, SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** A host as a source's inventory (e.g. a vendor Hosts API) reports it. */
 export interface HostInventoryRecord {

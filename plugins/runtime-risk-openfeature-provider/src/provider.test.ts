@@ -6,8 +6,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDemoBackend, type DemoBackend } from '@internal/plugin-runtime-risk-backend/testUtils';
-import { ReasonSchema } from '@internal/plugin-runtime-risk-common';
+import { startDemoBackend, type DemoBackend } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { ReasonSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { ErrorCode, OpenFeature, StandardResolutionReasons, type Client } from '@openfeature/server-sdk';
 import { DECISION_FLAG, DEPLOY_SAFE_FLAG, RuntimeRiskProvider, SCORE_FLAG, type FetchLike, type RuntimeRiskProviderOptions } from '.';
 

@@ -8,7 +8,7 @@ import {
   type Provider,
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
-import { AnalysisResultSchema, type AnalysisResult } from '@internal/plugin-runtime-risk-common';
+import { AnalysisResultSchema, type AnalysisResult } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Boolean flag: true only when the gate would let this entity deploy to this environment now (`proceed`). */
 export const DEPLOY_SAFE_FLAG = 'runtime-risk.deploy-safe';

@@ -1,6 +1,6 @@
 /**
  * Runtime Risk frontend plugin: entity risk card, entity risk tab and org risk page.
- * The new frontend system plugin is the default export of `@internal/plugin-runtime-risk/alpha`.
+ * The new frontend system plugin is the default export of `@runtime-risk/backstage-plugin-runtime-risk/alpha`.
  *
  * @packageDocumentation
  */

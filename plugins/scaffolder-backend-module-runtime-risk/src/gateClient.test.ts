@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
-import { RuntimeRiskGateClient, RuntimeRiskGateError } from '@internal/plugin-runtime-risk-node';
+import { RuntimeRiskGateClient, RuntimeRiskGateError } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** The gate client of runtime-risk-node against a loopback server answering what each test sets. */
 describe('RuntimeRiskGateClient', () => {

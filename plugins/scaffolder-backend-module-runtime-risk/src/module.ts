@@ -1,6 +1,6 @@
 import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
-import { runtimeRiskGateServiceRef } from '@internal/plugin-runtime-risk-node';
+import { runtimeRiskGateServiceRef } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { createRuntimeRiskGateAction } from './actions/gate';
 
 /** Adds the `runtime-risk:gate` action to the scaffolder. */

@@ -1,7 +1,7 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { AnalysisResultSchema, type SignalInput } from '@internal/plugin-runtime-risk-common';
+import { AnalysisResultSchema, type SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures';
 import { countDecisions, startBackend, type Harness } from '../testUtils/backend';
 

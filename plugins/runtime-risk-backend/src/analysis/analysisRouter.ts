@@ -7,7 +7,7 @@ import {
   analysisPhase,
   type AnalysisResult,
   type EntityRisk,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { RiskService } from '../service/RiskService';
 
 /** Path of the read-only analysis route (relative to the plugin's base, `/api/runtime-risk`). */

@@ -5,7 +5,7 @@ import {
   runtimeRiskDecisionOverridePermission,
   runtimeRiskExceptionApprovePermission,
   type GateDecision,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
 import { principalRef, SYSTEM_ACTOR } from '../service/ExceptionService';
 import type { RiskService } from '../service/RiskService';

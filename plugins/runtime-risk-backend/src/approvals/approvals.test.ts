@@ -2,7 +2,7 @@ import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
-import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
+import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { DEFAULT_POLICY_CONFIG } from '../engine';
 import { signalInput } from '../testUtils/fixtures';
 import { seededBackendPerDatabase } from '../testUtils/backend';

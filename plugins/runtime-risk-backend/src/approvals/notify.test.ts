@@ -5,7 +5,7 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import request from 'supertest';
 import { MemoryPullSource, signalInput } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
-import type { GateDecision } from '@internal/plugin-runtime-risk-common';
+import type { GateDecision } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { BLOCK_NOTIFICATION_INTERVAL_MS, RiskNotifier } from './notify';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });

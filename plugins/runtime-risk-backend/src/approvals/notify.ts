@@ -2,7 +2,7 @@ import type { Config } from '@backstage/config';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import type { NotificationSendOptions, NotificationService } from '@backstage/plugin-notifications-node';
-import type { GateDecision } from '@internal/plugin-runtime-risk-common';
+import type { GateDecision } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { ExceptionRecord, IndexedEntity } from '../store/types';
 
 /** Notification topic of everything this plugin sends. */

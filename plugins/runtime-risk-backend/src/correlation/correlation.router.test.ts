@@ -1,6 +1,6 @@
 import { TestDatabases, mockCredentials, type TestBackend } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { startBackend, type Harness } from '../testUtils/backend';

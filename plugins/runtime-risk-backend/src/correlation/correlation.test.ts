@@ -1,7 +1,7 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Entity } from '@backstage/catalog-model';
-import { normalizeAsset, type Asset } from '@internal/plugin-runtime-risk-common';
+import { normalizeAsset, type Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
 import { component } from '../testUtils/fixtures';
 import { EntityIndexer } from './EntityIndexer';

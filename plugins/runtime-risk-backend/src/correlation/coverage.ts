@@ -1,4 +1,4 @@
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { IndexedEntity } from '../store/types';
 import { hostsForEnvironment, rulesOf } from './entityIndex';
 import { assetIdentifiers, candidateIdentifiers } from './identifiers';

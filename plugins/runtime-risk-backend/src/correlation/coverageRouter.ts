@@ -2,7 +2,7 @@ import type express from 'express';
 import { z } from 'zod';
 import { InputError } from '@backstage/errors';
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { RuntimeRiskStore } from '../store/types';
 import type { RiskService } from '../service/RiskService';
 import { coverageReport } from './coverage';

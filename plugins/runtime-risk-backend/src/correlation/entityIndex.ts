@@ -1,5 +1,5 @@
 import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
-import { ANNOTATION_HOSTS } from '@internal/plugin-runtime-risk-common';
+import { ANNOTATION_HOSTS } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { IndexedEntity } from '../store/types';
 import { normalizeIp, parseCidr } from './identifiers';
 

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { normalizeHostname, normalizeMac, shortHostname, type Asset } from '@internal/plugin-runtime-risk-common';
+import { normalizeHostname, normalizeMac, shortHostname, type Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { IdentifierKind } from '../store/types';
 
 /**

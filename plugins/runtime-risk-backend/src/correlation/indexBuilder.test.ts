@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Entity } from '@backstage/catalog-model';
 import { ConfigReader } from '@backstage/config';
-import { normalizeAsset, type Asset, type Signal } from '@internal/plugin-runtime-risk-common';
+import { normalizeAsset, type Asset, type Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { coverageReport } from './coverage';
 import type { IndexedEntity } from '../store/types';
 import { component } from '../testUtils/fixtures';

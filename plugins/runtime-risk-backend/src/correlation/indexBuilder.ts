@@ -1,5 +1,5 @@
 import { parseEntityRef, stringifyEntityRef, type Entity } from '@backstage/catalog-model';
-import type { Asset } from '@internal/plugin-runtime-risk-common';
+import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { IndexedEntity } from '../store/types';
 import { ALL_ENVIRONMENTS, RULE_SEPARATOR, indexEntity, normalizeHostValue, splitHosts } from './entityIndex';
 import { IpIndex, normalizeIp, parseCidr, podHostValue } from './identifiers';

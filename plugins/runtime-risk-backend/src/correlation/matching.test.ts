@@ -1,4 +1,4 @@
-import { normalizeAsset, type Asset } from '@internal/plugin-runtime-risk-common';
+import { normalizeAsset, type Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { IpIndex, assetIdentifiers, candidateIdentifiers, identifierMatches, ipInCidr, normalizeIp, parseCidr } from './identifiers';
 import { formatSelector, parseLabelSelector, selectorMatches } from './kubernetes';
 

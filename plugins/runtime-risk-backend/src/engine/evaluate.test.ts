@@ -1,5 +1,5 @@
-import type { Decision, ReasonCode, RiskLevel, Severity, SignalStatus } from '@internal/plugin-runtime-risk-common';
-import { ReasonSchema } from '@internal/plugin-runtime-risk-common';
+import type { Decision, ReasonCode, RiskLevel, Severity, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { ReasonSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { evaluate, type EngineException, type EngineSource, type EvaluationInput } from './evaluate';
 import { DEFAULT_POLICY_CONFIG, compilePolicy } from './policy';
 import type { EngineSignal } from './score';

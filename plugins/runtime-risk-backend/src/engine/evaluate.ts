@@ -7,7 +7,7 @@ import type {
   MatchedHost,
   Reason,
   RiskLevel,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { CompiledPolicy } from './policy';
 import { compareStrings, levelFor, parseTime, scoreSignals, type Contribution, type EngineSignal } from './score';
 

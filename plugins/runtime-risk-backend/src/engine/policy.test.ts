@@ -1,5 +1,5 @@
 import { ConfigReader } from '@backstage/config';
-import { DEFAULT_HALF_LIFE, DEFAULT_SEVERITY_WEIGHTS, durationToMs } from '@internal/plugin-runtime-risk-common';
+import { DEFAULT_HALF_LIFE, DEFAULT_SEVERITY_WEIGHTS, durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { DEFAULT_POLICY_CONFIG, canonicalJson, compilePolicy, readPolicyConfig } from './policy';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

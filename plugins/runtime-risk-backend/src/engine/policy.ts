@@ -10,7 +10,7 @@ import {
   type EnvironmentPolicy,
   type PolicyConfig,
   type Severity,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Config key under which the policy lives. */
 export const POLICY_CONFIG_KEY = 'runtimeRisk.policy';

@@ -1,4 +1,4 @@
-import type { Severity, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Severity, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { DEFAULT_POLICY_CONFIG, compilePolicy } from './policy';
 import { ScoreUnavailableError, levelFor, roundScore, scoreSignals, type EngineSignal } from './score';
 

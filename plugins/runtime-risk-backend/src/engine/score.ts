@@ -1,4 +1,4 @@
-import type { EnvironmentPolicy, RiskLevel, Severity, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { EnvironmentPolicy, RiskLevel, Severity, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { CompiledPolicy } from './policy';
 
 /** What the engine needs of a stored signal. */

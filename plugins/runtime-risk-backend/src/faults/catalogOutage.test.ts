@@ -2,7 +2,7 @@ import { TestDatabases, mockCredentials, mockServices, startTestBackend, type Te
 import { createBackendModule, createServiceFactory, type SchedulerService } from '@backstage/backend-plugin-api';
 import { catalogServiceRef, type CatalogService } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import { runtimeRiskSignalSourcesExtensionPoint } from '@internal/plugin-runtime-risk-node';
+import { runtimeRiskSignalSourcesExtensionPoint } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { runtimeRiskPlugin } from '../plugin';

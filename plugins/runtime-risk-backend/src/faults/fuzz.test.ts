@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import request from 'supertest';
 import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
-import { canonicalEntityRef } from '@internal/plugin-runtime-risk-common';
+import { canonicalEntityRef } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { rowCounts, seededRandom } from './helpers';
 
 /**

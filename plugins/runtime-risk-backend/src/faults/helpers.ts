@@ -3,9 +3,9 @@
  * (through the shared SourceHttpClient, so retries, 429 handling and JSON
  * parsing are the real ones), a seeded PRNG and row counts of every table.
  */
-import { SourceHttpClient, type PullSignalSource, type SignalSourceFetchOptions } from '@internal/plugin-runtime-risk-node';
-import { fakeClock, startFakeServer, type FakeReply, type FakeServer } from '@internal/plugin-runtime-risk-node/src/http/testing';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import { SourceHttpClient, type PullSignalSource, type SignalSourceFetchOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import { fakeClock, startFakeServer, type FakeReply, type FakeServer } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 
 /** How the fake EDR answers `GET /signals`. */

@@ -1,6 +1,6 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
-import type { PullSignalSource, SignalSourceFetchOptions } from '@internal/plugin-runtime-risk-node';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import type { PullSignalSource, SignalSourceFetchOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
 import { IngestionRunner } from '../ingestion/IngestionRunner';

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import type { PullSignalSource } from '@internal/plugin-runtime-risk-node';
+import type { PullSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { RuntimeRiskStore } from '../store/types';
 import { safeErrorMessage, validateSignals } from './validate';
 

@@ -1,4 +1,4 @@
-import type { SourceHealth, SourceStatus } from '@internal/plugin-runtime-risk-common';
+import type { SourceHealth, SourceStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { SourceState } from '../store/types';
 
 /** Consecutive failed syncs after which a source is `down`. */

@@ -3,9 +3,9 @@ import {
   normalizeAsset,
   type ParsedSignalInput,
   type Signal,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { isValidatedSignalInput } from '@internal/plugin-runtime-risk-node';
+import { isValidatedSignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** Result of validating what a source produced. */
 export interface ValidatedBatch {

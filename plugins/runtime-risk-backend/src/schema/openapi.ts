@@ -3,7 +3,7 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { parse } from 'yaml';
 
 /** Path of the OpenAPI document of the runtime-risk API. */
-export const OPENAPI_SPEC_PATH = resolvePackagePath('@internal/plugin-runtime-risk-backend', 'src/schema/openapi.yaml');
+export const OPENAPI_SPEC_PATH = resolvePackagePath('@runtime-risk/backstage-plugin-runtime-risk-backend', 'src/schema/openapi.yaml');
 
 /** An OpenAPI 3.1 document, as far as the router needs to know. */
 export interface OpenApiDocument {

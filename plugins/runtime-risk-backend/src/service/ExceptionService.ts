@@ -7,7 +7,7 @@ import {
   durationToMs,
   runtimeRiskExceptionApprovePermission,
   runtimeRiskExceptionCreatePermission,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
 import { evaluate, type CompiledPolicy } from '../engine';
 import type { ExceptionRecord, ExceptionStatus, RuntimeRiskStore } from '../store/types';

@@ -3,7 +3,7 @@ import { CacheManager } from '@backstage/backend-defaults/cache';
 import type { CacheService } from '@backstage/backend-plugin-api';
 import { ConfigReader } from '@backstage/config';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
 import type { RuntimeRiskStore } from '../store/types';

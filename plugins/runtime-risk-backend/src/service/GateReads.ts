@@ -1,6 +1,6 @@
 import type { CacheService, LoggerService } from '@backstage/backend-plugin-api';
 import type { JsonValue } from '@backstage/types';
-import type { MatchedHost, Signal } from '@internal/plugin-runtime-risk-common';
+import type { MatchedHost, Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { isError } from '@backstage/errors';
 import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
 import { hostsForEnvironment } from '../correlation/entityIndex';

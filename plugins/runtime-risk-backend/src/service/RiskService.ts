@@ -8,7 +8,7 @@ import {
   type MatchedHost,
   type ParsedGateRequest,
   type SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
 import { correlationTried } from '../correlation/entityIndex';
 import type { EntityIndexer } from '../correlation/EntityIndexer';

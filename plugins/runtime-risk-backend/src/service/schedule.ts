@@ -2,7 +2,7 @@ import type { Config } from '@backstage/config';
 import { readDurationFromConfig } from '@backstage/config';
 import type { HumanDuration } from '@backstage/types';
 import type { SchedulerServiceTaskScheduleDefinition } from '@backstage/backend-plugin-api';
-import { durationToMs } from '@internal/plugin-runtime-risk-common';
+import { durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 type Frequency = SchedulerServiceTaskScheduleDefinition['frequency'];
 type Timeout = SchedulerServiceTaskScheduleDefinition['timeout'];

@@ -1,4 +1,4 @@
-import type { SignalSource } from '@internal/plugin-runtime-risk-node';
+import type { SignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /** A source registered through the extension point, with its effective schedule. */
 export interface RegisteredSource {

@@ -1,5 +1,5 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { DatabaseRuntimeRiskStore } from './DatabaseRuntimeRiskStore';
 import type { DecisionRecord } from './types';
 

@@ -1,7 +1,7 @@
 import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import type { Knex } from 'knex';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { createHash } from 'node:crypto';
 import { assetIdentifiers } from '../correlation/identifiers';
 import {
@@ -36,7 +36,7 @@ import type {
 import { GroupCommitter } from './groupCommit';
 import { isNestableJson, pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
 
-const migrationsDir = resolvePackagePath('@internal/plugin-runtime-risk-backend', 'migrations');
+const migrationsDir = resolvePackagePath('@runtime-risk/backstage-plugin-runtime-risk-backend', 'migrations');
 
 const T = {
   signals: 'runtime_risk_signals',

@@ -1,4 +1,4 @@
-import type { Decision, Reason, Signal, SignalStatus } from '@internal/plugin-runtime-risk-common';
+import type { Decision, Reason, Signal, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { AuditRecord } from '../audit/log';
 import type { ChainVerification } from '../audit/chain';
 

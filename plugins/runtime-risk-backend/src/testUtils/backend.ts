@@ -8,10 +8,10 @@ import {
 import { createBackendModule, type PermissionsService, type SchedulerService } from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Entity } from '@backstage/catalog-model';
-import { runtimeRiskSignalSourcesExtensionPoint, type SignalSource } from '@internal/plugin-runtime-risk-node';
+import { runtimeRiskSignalSourcesExtensionPoint, type SignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { Knex } from 'knex';
 import { runtimeRiskPlugin } from '../plugin';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { MemoryPullSource, component } from './fixtures';
 
 /** The demo-like catalog of the router tests. */

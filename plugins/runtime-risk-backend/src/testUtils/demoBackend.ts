@@ -14,7 +14,7 @@ import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import runtimeRiskFileModule from '@internal/plugin-runtime-risk-backend-module-file';
+import runtimeRiskFileModule from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-file';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_POLICY_CONFIG } from '../engine/policy';
 import { runtimeRiskPlugin } from '../plugin';

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Entity } from '@backstage/catalog-model';
-import type { SignalInput } from '@internal/plugin-runtime-risk-common';
-import type { PullSignalSource, PushSignalSource } from '@internal/plugin-runtime-risk-node';
+import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { PullSignalSource, PushSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 export function component(name: string, annotations: Record<string, string> = {}): Entity {
   return {

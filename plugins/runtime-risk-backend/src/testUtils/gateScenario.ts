@@ -6,7 +6,7 @@ import {
   type ParsedGateRequest,
   type Reason,
   type RiskLevel,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** What a stand-in gate answers for one entity (it evaluates nothing, the test decides). */
 export interface GateScenario {

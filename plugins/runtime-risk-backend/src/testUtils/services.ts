@@ -6,7 +6,7 @@
  */
 import { mockServices } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 import { EntityIndexer } from '../correlation/EntityIndexer';
 import { DEFAULT_POLICY_CONFIG, compilePolicy } from '../engine';

@@ -8,7 +8,7 @@ import {
   GateDecisionSchema,
   GateRequest,
   RUNTIME_RISK_PLUGIN_ID,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /**
  * A non-2xx answer of the gate. `errorName` and `message` come from the

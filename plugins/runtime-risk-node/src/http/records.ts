@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { SignalInputSchema, normalizeAsset } from '@internal/plugin-runtime-risk-common';
-import type { Asset, ParsedSignalInput, Severity, SignalInput } from '@internal/plugin-runtime-risk-common';
+import { SignalInputSchema, normalizeAsset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { Asset, ParsedSignalInput, Severity, SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { HostInventoryRecord } from '../source';
 
 function describe(e: unknown): string {

@@ -2,7 +2,7 @@
  * Test helpers for source adapters: the fake vendor HTTP server and fake OAuth2
  * token issuer (re-exported from `./fakes`), a fast clock, and a way to see what a module
  * registers through the extension point. Test-only: not exported from the
- * package index; import `@internal/plugin-runtime-risk-node/src/http/testing`.
+ * package index; import `@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing`.
  */
 import { createBackendPlugin } from '@backstage/backend-plugin-api';
 import type { BackendFeature } from '@backstage/backend-plugin-api';

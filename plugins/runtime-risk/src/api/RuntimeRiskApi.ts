@@ -5,7 +5,7 @@ import type {
   ListResponse,
   Signal,
   SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Body of `POST /v1/exceptions`. */
 export interface ExceptionRequest {

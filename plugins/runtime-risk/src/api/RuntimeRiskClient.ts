@@ -7,7 +7,7 @@ import type {
   ListResponse,
   Signal,
   SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
   DecisionQuery,
   ExceptionAction,

@@ -13,7 +13,7 @@ import type {
   Reason,
   RiskLevel,
   SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Name of the annotation that lists an entity's hosts. */
 export const HOSTS_ANNOTATION = 'runtime-risk.io/hosts';

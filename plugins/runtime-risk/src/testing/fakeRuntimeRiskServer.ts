@@ -5,7 +5,7 @@ import type {
   GateDecision,
   Signal,
   SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { RuntimeRiskClient } from '../api/RuntimeRiskClient';
 import type { RiskException } from '../api/RuntimeRiskApi';
 

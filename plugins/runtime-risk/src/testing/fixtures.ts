@@ -4,7 +4,7 @@ import type {
   GateDecision,
   Signal,
   SourceHealth,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 

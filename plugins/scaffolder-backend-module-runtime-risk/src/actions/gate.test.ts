@@ -2,7 +2,7 @@ import { mockCredentials, mockServices, startTestBackend } from '@backstage/back
 import type { TestBackend } from '@backstage/backend-test-utils';
 import { scaffolderActionsExtensionPoint, TemplateAction } from '@backstage/plugin-scaffolder-node';
 import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
-import { GateDecisionSchema } from '@internal/plugin-runtime-risk-common';
+import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { scaffolderModuleRuntimeRisk } from '../module';
 import { createStandInGatePlugin, StandInGateState } from '../testing/standInGate';
 

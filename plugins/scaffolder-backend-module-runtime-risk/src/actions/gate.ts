@@ -5,8 +5,8 @@ import {
   GateDecision,
   REASON_CODES,
   RISK_LEVELS,
-} from '@internal/plugin-runtime-risk-common';
-import { RuntimeRiskGateError, RuntimeRiskGateService } from '@internal/plugin-runtime-risk-node';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { RuntimeRiskGateError, RuntimeRiskGateService } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { parseDuration } from './duration';
 
 export const RUNTIME_RISK_GATE_ACTION_ID = 'runtime-risk:gate';

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { InputError, NotFoundError } from '@backstage/errors';
-import { GateDecision, GateRequestSchema, ParsedGateRequest } from '@internal/plugin-runtime-risk-common';
-import { scenarioDecision, type GateScenario } from '@internal/plugin-runtime-risk-backend/testUtils';
+import { GateDecision, GateRequestSchema, ParsedGateRequest } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { scenarioDecision, type GateScenario } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
 
 export type StandInScenario = GateScenario;
 

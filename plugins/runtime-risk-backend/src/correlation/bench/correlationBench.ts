@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import knexFactory from 'knex';
 import type { Entity } from '@backstage/catalog-model';
-import { normalizeAsset } from '@internal/plugin-runtime-risk-common';
+import { normalizeAsset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { DatabaseService } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import { DatabaseRuntimeRiskStore } from '../../store/DatabaseRuntimeRiskStore';

@@ -3,7 +3,7 @@
  * client-credentials token issuer and fault injection. Shared by the adapter
  * tests (through `../testing`) and the runnable `examples/fake-edr` script.
  * Not exported from the package index; import
- * `@internal/plugin-runtime-risk-node/src/http/fakes`.
+ * `@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -8,7 +8,7 @@ import { stringifyEntityRef } from '@backstage/catalog-model';
 import { Box, Divider, IconButton, Tooltip, Typography } from '@material-ui/core';
 import RefreshIcon from '@material-ui/icons/Refresh';
 import { Alert } from '@material-ui/lab';
-import type { EntityRisk, SourceHealth } from '@internal/plugin-runtime-risk-common';
+import type { EntityRisk, SourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import {

@@ -17,7 +17,7 @@ import type {
   GateDecision,
   MatchedHost,
   Signal,
-} from '@internal/plugin-runtime-risk-common';
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
 import {

@@ -11,7 +11,7 @@ import {
   Typography,
 } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
-import type { Signal } from '@internal/plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { RiskException, runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
 import { formatDateTime } from '../common';

@@ -9,7 +9,7 @@ import {
   YAxis,
 } from 'recharts';
 import { Typography } from '@material-ui/core';
-import type { GateDecision } from '@internal/plugin-runtime-risk-common';
+import type { GateDecision } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 const PALETTE = ['#e22134', '#2e77d0', '#f5a623', '#1db954', '#9c27b0', '#607d8b'];
 

@@ -6,7 +6,7 @@ import { catalogApiRef, EntityRefLink } from '@backstage/plugin-catalog-react';
 import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { Box, Button, Grid, TextField, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
-import type { EntityRisk, RiskLevel, SourceHealth } from '@internal/plugin-runtime-risk-common';
+import type { EntityRisk, RiskLevel, SourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
