@@ -4,17 +4,9 @@
  * Used by `server.ts` (run it by hand) and by e2e/edr-sources.test.ts.
  * The credentials below are the ones examples/app-config.fake-edr.yaml uses.
  */
-import {
-  defenderAlert,
-  falconAlert,
-  sentinelOneThreat,
-  startFakeDefender,
-  startFakeFalcon,
-  startFakeSentinelOne,
-  type FakeDefender,
-  type FakeFalcon,
-  type FakeSentinelOne,
-} from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
+import { falconAlert, startFakeFalcon, type FakeFalcon } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-crowdstrike/testUtils';
+import { defenderAlert, startFakeDefender, type FakeDefender } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-defender/testUtils';
+import { sentinelOneThreat, startFakeSentinelOne, type FakeSentinelOne } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-sentinelone/testUtils';
 
 export const FAKE_EDR_CREDENTIALS = {
   crowdstrike: { clientId: 'fake-falcon-client', clientSecret: 'fake-falcon-secret' },

@@ -1,8 +1,8 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
-import { startFakeFalcon, type FakeFalcon } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { startFakeFalcon, type FakeFalcon } from './testUtils';
 import { CrowdStrikeSignalSource, crowdStrikeSignal } from './CrowdStrikeSignalSource';
 import { readCrowdStrikeConfig } from './config';
 import crowdStrikeModule from './index';
@@ -261,13 +261,13 @@ describe('CrowdStrike config and module', () => {
   });
 
   it('registers its source through the extension point, and stays idle without config', async () => {
-    const sources = await registeredSources(crowdStrikeModule, { runtimeRisk: { sources: { crowdstrike: { region: 'us-2', ...block } } } });
+    const sources = await registeredSources(crowdStrikeModule, { runtimeRisk: { sources: { crowdstrike: { region: 'us-2', ...block } } } }, startTestBackend);
     expect(sources.map(s => [s.id, s.type])).toEqual([['crowdstrike', 'crowdstrike']]);
-    expect(await registeredSources(crowdStrikeModule, {})).toEqual([]);
+    expect(await registeredSources(crowdStrikeModule, {}, startTestBackend)).toEqual([]);
   });
 
   it('fails start-up on an invalid block', async () => {
-    await expect(registeredSources(crowdStrikeModule, { runtimeRisk: { sources: { crowdstrike: { clientId: 'x' } } } })).rejects.toThrow(
+    await expect(registeredSources(crowdStrikeModule, { runtimeRisk: { sources: { crowdstrike: { clientId: 'x' } } } }, startTestBackend)).rejects.toThrow(
       /runtimeRisk\.sources\.crowdstrike\.clientSecret/,
     );
   });

@@ -1,8 +1,8 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
-import { startFakeDefender, type FakeDefender } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { startFakeDefender, type FakeDefender } from './testUtils';
 import { DefenderSignalSource, defenderSignal } from './DefenderSignalSource';
 import { readDefenderConfig } from './config';
 import defenderModule from './index';
@@ -201,8 +201,8 @@ describe('Defender config and module', () => {
   });
 
   it('registers its source through the extension point, and stays idle without config', async () => {
-    const sources = await registeredSources(defenderModule, { runtimeRisk: { sources: { defender: block } } });
+    const sources = await registeredSources(defenderModule, { runtimeRisk: { sources: { defender: block } } }, startTestBackend);
     expect(sources.map(s => [s.id, s.type])).toEqual([['defender', 'defender']]);
-    expect(await registeredSources(defenderModule, { runtimeRisk: { sources: {} } })).toEqual([]);
+    expect(await registeredSources(defenderModule, { runtimeRisk: { sources: {} } }, startTestBackend)).toEqual([]);
   });
 });

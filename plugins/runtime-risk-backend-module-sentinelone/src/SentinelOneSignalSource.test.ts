@@ -1,8 +1,8 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
-import { startFakeSentinelOne, type FakeSentinelOne } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes';
+import { fakeClock, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { startFakeSentinelOne, type FakeSentinelOne } from './testUtils';
 import { SentinelOneSignalSource, sentinelOneApiUrl, sentinelOneSignal } from './SentinelOneSignalSource';
 import { readSentinelOneConfig } from './config';
 import sentinelOneModule from './index';
@@ -180,10 +180,10 @@ describe('SentinelOne config and module', () => {
     expect(read({ baseUrl: 'https://acme.sentinelone.net', apiToken: 'x', siteIds: ['1', '2'] })?.siteIds).toEqual(['1', '2']);
   });
   it('registers its source through the extension point, and stays idle without config', async () => {
-    const sources = await registeredSources(sentinelOneModule, { runtimeRisk: { sources: { sentinelone: { baseUrl: 'https://acme.sentinelone.net', apiToken: 'x' } } } });
+    const sources = await registeredSources(sentinelOneModule, { runtimeRisk: { sources: { sentinelone: { baseUrl: 'https://acme.sentinelone.net', apiToken: 'x' } } } }, startTestBackend);
     expect(sources.map(s => [s.id, s.type, s.consoleUrl])).toEqual([
       ['sentinelone', 'sentinelone', 'https://acme.sentinelone.net/incidents/threats/{sourceId}/overview'],
     ]);
-    expect(await registeredSources(sentinelOneModule, {})).toEqual([]);
+    expect(await registeredSources(sentinelOneModule, {}, startTestBackend)).toEqual([]);
   });
 });

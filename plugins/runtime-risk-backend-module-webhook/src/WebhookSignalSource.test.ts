@@ -1,6 +1,7 @@
+import { startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { registeredSources } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import { registeredSources } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSignalSource, signWebhookBody } from './WebhookSignalSource';
 import { readWebhookConfig } from './config';
@@ -114,11 +115,11 @@ describe('webhook config and module', () => {
   it('registers one push source per entry, and stays idle without config', async () => {
     const sources = await registeredSources(webhookModule, {
       runtimeRisk: { sources: { webhook: { sources: [{ id: 'custom', secret: SECRET }, { id: 'ci', secret: 'other' }] } } },
-    });
+    }, startTestBackend);
     expect(sources.map(s => [s.id, s.type, isPushSource(s)])).toEqual([
       ['custom', 'webhook', true],
       ['ci', 'webhook', true],
     ]);
-    expect(await registeredSources(webhookModule, {})).toEqual([]);
+    expect(await registeredSources(webhookModule, {}, startTestBackend)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * parsing are the real ones), a seeded PRNG and row counts of every table.
  */
 import { SourceHttpClient, type PullSignalSource, type SignalSourceFetchOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import { fakeClock, startFakeServer, type FakeReply, type FakeServer } from '@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing';
+import { fakeClock, startFakeServer, type FakeReply, type FakeServer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 

@@ -2,7 +2,7 @@ import { SourceHttpClient, buildUrl, staticHeaderAuth } from './client';
 import { extractVendorMessage } from './errors';
 import { ClientCredentialsTokenProvider } from './oauth';
 import { epochSecondsHeader, parseEpochSecondsValue, parseRetryAfterValue } from './retryAfter';
-import { FakeServer, fakeClock, fakeTokenIssuer, sourceError, startFakeServer } from './testing';
+import { FakeServer, fakeClock, fakeTokenIssuer, sourceError, startFakeServer } from '../testUtils';
 
 describe('SourceHttpClient', () => {
   let server: FakeServer | undefined;

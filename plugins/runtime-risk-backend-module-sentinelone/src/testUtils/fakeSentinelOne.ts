@@ -3,9 +3,7 @@
  * `GET /threats` with `updatedAt__gte`, ascending `updatedAt` and cursor paging
  * (`pagination.nextCursor`), and `GET /agents?ids=`.
  */
-import { adminAlertsRoute, type VendorRecord } from './admin';
-import type { DemoAlert } from './crowdstrike';
-import { startFakeServer, vendorRoutes, type FakeReply, type FakeServer, type FakeServerOptions } from './server';
+import { adminAlertsRoute, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeSentinelOneOptions extends FakeServerOptions {
   apiToken: string;

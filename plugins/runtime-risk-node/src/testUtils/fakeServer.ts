@@ -1,9 +1,8 @@
 /**
  * Fake vendor HTTP servers on loopback: the generic server, a fake OAuth2
- * client-credentials token issuer and fault injection. Shared by the adapter
- * tests (through `../testing`) and the runnable `examples/fake-edr` script.
- * Not exported from the package index; import
- * `@runtime-risk/backstage-plugin-runtime-risk-node/src/http/fakes`.
+ * client-credentials token issuer and fault injection. The vendor modules'
+ * fakes build on it (their `testUtils` entry points). Exported from this
+ * package's `testUtils` entry point, not from its index.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,8 +1,19 @@
 /** The admin route of the fake vendor servers: adds an alert at run time. */
-import type { FakeRoute } from './server';
+import type { FakeRoute } from './fakeServer';
 
 /** A vendor record as the fake serves it (vendor JSON, not normalized). */
 export type VendorRecord = Record<string, unknown>;
+
+/** An alert of a fake vendor server, before the vendor's builder adds its own fields. */
+export interface DemoAlert {
+  /** Host the alert is on (short name, or FQDN for Defender). */
+  hostname: string;
+  /** Unique alert id; default derived from the host and the time. */
+  id?: string;
+  title?: string;
+  /** When the alert was last updated; default now. */
+  at?: string;
+}
 
 /**
  * `POST /_admin/alerts` with a JSON object (`hostname` required; the vendor's

@@ -4,9 +4,7 @@
  * `$filter=lastUpdateTime ge <cursor>` and `$top`/`$skip` paging, and
  * `GET /api/machines/{id}`.
  */
-import { adminAlertsRoute, type VendorRecord } from './admin';
-import type { DemoAlert } from './crowdstrike';
-import { fakeTokenIssuer, startFakeServer, vendorRoutes, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from './server';
+import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeDefenderOptions extends FakeServerOptions {
   tenantId: string;

@@ -3,8 +3,7 @@
  * FQL `updated_timestamp:>'<cursor>'`, offset paging, then entities) and the
  * Hosts API (devices query by `modified_timestamp`, then entities).
  */
-import { adminAlertsRoute, type VendorRecord } from './admin';
-import { fakeTokenIssuer, startFakeServer, vendorRoutes, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from './server';
+import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeFalconOptions extends FakeServerOptions {
   clientId: string;
@@ -76,16 +75,6 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
     options,
   );
   return { server, alerts, devices, faults, issuer };
-}
-
-export interface DemoAlert {
-  /** Host the alert is on (short name, or FQDN for Defender). */
-  hostname: string;
-  /** Unique alert id; default derived from the host and the time. */
-  id?: string;
-  title?: string;
-  /** When the alert was last updated; default now. */
-  at?: string;
 }
 
 /** A Falcon Alerts v2 record for a demo host; `severity` is 1-100 (default 70, high). */

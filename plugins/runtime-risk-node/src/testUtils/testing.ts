@@ -1,20 +1,18 @@
 /**
- * Test helpers for source adapters: the fake vendor HTTP server and fake OAuth2
- * token issuer (re-exported from `./fakes`), a fast clock, and a way to see what a module
- * registers through the extension point. Test-only: not exported from the
- * package index; import `@runtime-risk/backstage-plugin-runtime-risk-node/src/http/testing`.
+ * Test helpers for source adapters: a fast clock, a way to see what a module
+ * registers through the extension point, and assertions on source errors and
+ * token refreshes. Part of the `testUtils` entry point; it imports only regular
+ * dependencies of this package (no test framework).
  */
-import { createBackendPlugin } from '@backstage/backend-plugin-api';
+import { coreServices, createBackendPlugin, createServiceFactory } from '@backstage/backend-plugin-api';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
 import { runtimeRiskSignalSourcesExtensionPoint } from '../extensions';
 import type { SignalSource } from '../source';
-import type { Clock } from './clock';
-import { SourceHttpError } from './errors';
-import type { FakeTokenIssuer } from './fakes/server';
-
-export * from './fakes/server';
+import type { Clock } from '../http/clock';
+import { SourceHttpError } from '../http/errors';
+import type { FakeTokenIssuer } from './fakeServer';
 
 /** A clock whose sleeps return at once and advance its time; `sleeps` records them. */
 export function fakeClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & { sleeps: number[]; advance(ms: number): void } {
@@ -34,10 +32,21 @@ export function fakeClock(start = Date.parse('2026-01-01T00:00:00Z')): Clock & {
 }
 
 /**
- * Starts a test backend with `feature` and a stand-in runtime-risk plugin that
- * provides the extension point; returns what the module registered.
+ * Starts a test backend: `startTestBackend` of `@backstage/backend-test-utils`
+ * (passed in, so this entry point does not depend on it), or anything with its shape.
  */
-export async function registeredSources(feature: BackendFeature, config: JsonObject): Promise<SignalSource[]> {
+export type StartTestBackend = (options: { features: BackendFeature[] }) => Promise<{ stop(): Promise<void> }>;
+
+/**
+ * Starts a test backend (with `startTestBackend`) holding `feature`, a stand-in
+ * runtime-risk plugin that provides the extension point, and `config` as the root
+ * config; returns what the module registered.
+ */
+export async function registeredSources(
+  feature: BackendFeature,
+  config: JsonObject,
+  startTestBackend: StartTestBackend,
+): Promise<SignalSource[]> {
   const sources: SignalSource[] = [];
   const host = createBackendPlugin({
     pluginId: 'runtime-risk',
@@ -51,7 +60,11 @@ export async function registeredSources(feature: BackendFeature, config: JsonObj
     },
   });
   const backend = await startTestBackend({
-    features: [host, feature, mockServices.rootConfig.factory({ data: config })],
+    features: [
+      host,
+      feature,
+      createServiceFactory({ service: coreServices.rootConfig, deps: {}, factory: () => new ConfigReader(config) }),
+    ],
   });
   await backend.stop();
   return sources;
