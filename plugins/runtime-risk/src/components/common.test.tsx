@@ -1,4 +1,4 @@
-import { formatAge, formatDateTime, formatScore, formatSeconds, topReasons } from './common';
+import { describeSignals, formatAge, formatDateTime, formatScore, formatSeconds, topReasons } from './common';
 import { rankRows } from './RuntimeRiskPage/RuntimeRiskOverview';
 import { makeRisk } from '../testing/fixtures';
 
@@ -69,5 +69,20 @@ describe('rankRows', () => {
       '4:b-low',
       '5:unknown-svc',
     ]);
+  });
+});
+
+describe('describeSignals: the signal count agrees with the reasons', () => {
+  const active = (id: string) => ({ code: 'signal_active' as const, message: `s ${id}`, signalIds: [id] });
+  const none = { code: 'no_active_signals' as const, message: 'no active signals', signalIds: [] };
+  it.each([
+    ['no signal at all', 0, [none], 'no active signals'],
+    ['one informational signal under no_active_signals', 1, [none], '1 informational signal, no risk contribution'],
+    ['two informational signals', 2, [none], '2 informational signals, no risk contribution'],
+    ['one contributing signal', 1, [active('a')], '1 signal contributing'],
+    ['two contributing, one informational', 3, [active('a'), active('b')], '2 signals contributing, 1 with no risk contribution'],
+    ['score not computed', 2, [{ code: 'score_unavailable' as const, message: 'x', signalIds: [] }], '2 active signals, not scored'],
+  ])('%s', (_name, count, reasons, expected) => {
+    expect(describeSignals(makeRisk({ signals: { count, freshAt: null, stale: false }, reasons }))).toBe(expected);
   });
 });

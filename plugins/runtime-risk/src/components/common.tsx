@@ -6,7 +6,7 @@ import {
   StatusPending,
   StatusWarning,
 } from '@backstage/core-components';
-import { Box, Chip, Typography } from '@material-ui/core';
+import { Box, Chip, Link, Typography } from '@material-ui/core';
 import type {
   Decision,
   EntityRisk,
@@ -143,22 +143,73 @@ export function topReasons(reasons: Reason[], max = 3): Reason[] {
   return [...reasons].sort((a, b) => (order[a.code] ?? 10) - (order[b.code] ?? 10)).slice(0, max);
 }
 
-/** What to do when an entity has no hosts: the annotation, with an example. */
-export function UncorrelatedHelp(props: { entityName?: string }) {
+/** Where the correlation rules are documented (linked from the uncorrelated card). */
+export const CORRELATION_DOCS_URL =
+  'https://github.com/runtime-risk/runtime-risk/blob/main/docs/correlation.md';
+
+/**
+ * What the signal count means for the answer: the signals that contribute to the score
+ * (those named by `signal_active` reasons) and the active ones that add nothing
+ * (informational severity weighs 0), so the words agree with the reasons.
+ */
+export function describeSignals(risk: Pick<EntityRisk, 'signals' | 'reasons'>): string {
+  const active = risk.signals.count;
+  if (active === 0) return 'no active signals';
+  const contributing = new Set(
+    risk.reasons.filter(r => r.code === 'signal_active').flatMap(r => r.signalIds),
+  ).size;
+  const scored = risk.reasons.some(r => r.code === 'signal_active' || r.code === 'no_active_signals');
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (!scored) return `${plural(active, 'active signal')}, not scored`;
+  const quiet = Math.max(0, active - contributing);
+  if (contributing === 0) return `${plural(quiet, 'informational signal')}, no risk contribution`;
+  const head = `${plural(contributing, 'signal')} contributing`;
+  return quiet > 0 ? `${head}, ${quiet} with no risk contribution` : head;
+}
+
+/**
+ * An entity with no hosts, said briefly: one sentence, the fix with a link to the docs,
+ * and what was tried (the gate's own reason text and an annotation example) behind an expander.
+ */
+export function UncorrelatedHelp(props: { entityName?: string; reasons?: Reason[] }) {
   const example = `metadata:
   annotations:
     ${HOSTS_ANNOTATION}: ${props.entityName ?? 'my-service'}-01.prod.example.com,10.0.4.17
     # or per environment:
     ${HOSTS_ANNOTATION}.production: ${props.entityName ?? 'my-service'}-01.prod.example.com`;
+  const tried = [
+    ...new Set((props.reasons ?? []).filter(r => r.code === 'uncorrelated').map(r => r.message)),
+  ];
   return (
-    <Box mt={1}>
-      <Typography variant="body2">
-        No hosts were found for this entity, so its runtime risk is unknown. Add the{' '}
-        <code>{HOSTS_ANNOTATION}</code> annotation (hostnames, FQDNs, EDR device ids, cloud
-        instance ids or IPs), or a <code>dependsOn</code> relation to a Resource of type{' '}
-        <code>host</code>, to its catalog-info.yaml:
+    <Box mt={1} data-testid="uncorrelated-help">
+      <Typography variant="body2" style={{ fontWeight: 600 }}>
+        No host found for this service.
       </Typography>
-      <CodeSnippet text={example} language="yaml" />
+      <Typography variant="body2">
+        Fix: add <code>{HOSTS_ANNOTATION}</code> or a <code>dependsOn</code> host Resource (
+        <Link href={CORRELATION_DOCS_URL} target="_blank" rel="noopener">
+          how hosts are found
+        </Link>
+        ).
+      </Typography>
+      <details>
+        <summary>
+          <Typography variant="caption" component="span">
+            Rules tried and an example
+          </Typography>
+        </summary>
+        {tried.map(message => (
+          <Typography key={message} variant="caption" component="p">
+            {message}
+          </Typography>
+        ))}
+        <Typography variant="caption" component="p">
+          Tried in order: the <code>{HOSTS_ANNOTATION}</code> annotations, <code>dependsOn</code>{' '}
+          Resources of type host, vm or node, Kubernetes ids and label selectors, and the host
+          inventory. Values may be hostnames, FQDNs, EDR device ids, cloud instance ids or IPs:
+        </Typography>
+        <CodeSnippet text={example} language="yaml" />
+      </details>
     </Box>
   );
 }

@@ -105,7 +105,42 @@ describe('EntityRiskCard', () => {
     expect(within(section).getByLabelText('Status pending')).toBeInTheDocument();
     expect(within(section).getByText('score -')).toBeInTheDocument();
     expect(screen.getAllByText(/runtime-risk\.io\/hosts/).length).toBeGreaterThan(0);
-    expect(screen.getByText(/No hosts were found for this entity/)).toBeInTheDocument();
+    expect(screen.getByText(/No host found for this service/)).toBeInTheDocument();
+  });
+
+  it('says an informational signal adds nothing instead of counting it as active risk', async () => {
+    server.risks.set(REF, [
+      makeRisk({
+        environment: 'staging',
+        signals: { count: 1, freshAt: new Date().toISOString(), stale: false },
+        reasons: [{ code: 'no_active_signals', message: 'No active signals on the 2 matched host(s)', signalIds: [] }],
+      }),
+    ]);
+    await renderCard();
+    const section = await screen.findByRole('region', { name: 'staging risk' });
+    expect(within(section).getByText(/1 informational signal, no risk contribution/)).toBeInTheDocument();
+    expect(within(section).queryByText(/1 active signal/)).not.toBeInTheDocument();
+  });
+
+  it('says an uncorrelated entity briefly, with the fix and the rules tried behind an expander', async () => {
+    server.risks.set(REF, [
+      makeRisk({
+        riskLevel: 'unknown',
+        score: null,
+        hosts: [],
+        reasons: [{ code: 'uncorrelated', message: 'tried annotations, dependsOn Resources, Kubernetes and the inventory', signalIds: [] }],
+      }),
+    ]);
+    await renderCard();
+    const help = await screen.findByTestId('uncorrelated-help');
+    expect(within(help).getByText('No host found for this service.')).toBeInTheDocument();
+    expect(within(help).getByRole('link', { name: 'how hosts are found' })).toHaveAttribute(
+      'href',
+      expect.stringContaining('docs/correlation.md'),
+    );
+    const details = help.querySelector('details')!;
+    expect(details.open).toBe(false);
+    expect(within(details).getByText(/tried annotations, dependsOn Resources/)).toBeInTheDocument();
   });
 
   it('flags stale signals and a down source', async () => {

@@ -18,6 +18,7 @@ import {
   RiskLevelStatus,
   SourceStatus,
   UncorrelatedHelp,
+  describeSignals,
   formatAge,
   formatDateTime,
   formatScore,
@@ -63,7 +64,7 @@ function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
         ))}
       </Box>
       <Typography variant="caption" color="textSecondary" component="div">
-        {risk.signals.count} active signal{risk.signals.count === 1 ? '' : 's'} · data from{' '}
+        {describeSignals(risk)} · data from{' '}
         {formatAge(risk.signals.freshAt, now)}
         {risk.signals.stale ? ' · ' : ''}
         {risk.signals.stale && (
@@ -214,7 +215,12 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
             <EnvironmentRisk risk={r} now={now} />
           </Box>
         ))}
-        {uncorrelated && <UncorrelatedHelp entityName={entity.metadata.name} />}
+        {uncorrelated && (
+          <UncorrelatedHelp
+            entityName={entity.metadata.name}
+            reasons={items.flatMap(r => r.reasons)}
+          />
+        )}
         <Divider />
         <Box pt={1}>
           <SourcesHealth sources={sources.value?.items} error={sources.error} now={now} />

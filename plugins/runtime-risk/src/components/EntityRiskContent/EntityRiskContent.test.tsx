@@ -214,7 +214,7 @@ describe('EntityRiskContent', () => {
     server.decisions.set(REF, []);
     await renderTab();
     await waitFor(() => expect(screen.getByText('No hosts found')).toBeInTheDocument());
-    expect(screen.getByText(/No hosts were found for this entity/)).toBeInTheDocument();
+    expect(screen.getByText(/No host found for this service/)).toBeInTheDocument();
     // table contents re-render as each request lands: check until stable
     await waitFor(() => expect(screen.getByText(/No scored decisions yet/)).toBeInTheDocument());
     await waitFor(() => expect(screen.getByText(/No signals on this entity's hosts/)).toBeInTheDocument());

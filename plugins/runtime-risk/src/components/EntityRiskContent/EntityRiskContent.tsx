@@ -230,7 +230,10 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
       {risk.value?.some(isUncorrelated) && (
         <Grid item xs={12}>
           <InfoCard title="No hosts found">
-            <UncorrelatedHelp entityName={entity.metadata.name} />
+            <UncorrelatedHelp
+              entityName={entity.metadata.name}
+              reasons={risk.value.flatMap(r => r.reasons)}
+            />
           </InfoCard>
         </Grid>
       )}
