@@ -5,7 +5,7 @@
  * Backstage external-access static token through the real auth services.
  */
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { startDemoBackend, type DemoBackend } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { startDemoBackend, type DemoBackend } from '@internal/runtime-risk-test-harness';
 import { cliRunner } from './testing/runCli';
 
 const TOKEN = 'ci-gate-real-backend-token-4711';

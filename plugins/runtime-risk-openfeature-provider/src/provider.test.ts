@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDemoBackend, type DemoBackend } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { startDemoBackend, type DemoBackend } from '@internal/runtime-risk-test-harness';
 import { ReasonSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { ErrorCode, OpenFeature, StandardResolutionReasons, type Client } from '@openfeature/server-sdk';
 import { DECISION_FLAG, DEPLOY_SAFE_FLAG, RuntimeRiskProvider, SCORE_FLAG, type FetchLike, type RuntimeRiskProviderOptions } from '.';

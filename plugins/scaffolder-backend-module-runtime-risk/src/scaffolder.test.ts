@@ -7,7 +7,7 @@
  */
 import { mockCredentials } from '@backstage/backend-test-utils';
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
-import { loadDemoEntities, startDemoBackend, type DemoBackend } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { loadDemoEntities, startDemoBackend, type DemoBackend } from '@internal/runtime-risk-test-harness';
 import scaffolderModuleRuntimeRisk from './index';
 
 interface TaskEvent {

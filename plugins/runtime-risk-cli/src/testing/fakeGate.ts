@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GateDecision, GateDecisionSchema, GateRequestSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { scenarioDecision, type GateScenario } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { scenarioDecision, type GateScenario } from '@internal/runtime-risk-test-harness';
 
 /** What the fake gate answers for one entity (it evaluates nothing, the test decides). */
 export type FakeScenario = GateScenario;

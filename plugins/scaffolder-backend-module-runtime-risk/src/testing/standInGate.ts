@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { GateDecision, GateRequestSchema, ParsedGateRequest } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { scenarioDecision, type GateScenario } from '@runtime-risk/backstage-plugin-runtime-risk-backend/testUtils';
+import { scenarioDecision, type GateScenario } from '@internal/runtime-risk-test-harness';
 
 export type StandInScenario = GateScenario;
 

@@ -1,7 +1,7 @@
 /**
  * The real runtime-risk backend plugin with the demo data of examples/: the
  * demo catalog, the file signal source reading examples/signals.ndjson, and the
- * engine's default policy (DEFAULT_POLICY_CONFIG), started with startTestBackend
+ * engine's default policy (no `runtimeRisk.policy` configured), started with startTestBackend
  * on a loopback port. The demo signals are ingested and correlated before it
  * returns. For tests of the packages that reach the backend over HTTP.
  */
@@ -14,13 +14,12 @@ import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { mockServices, startTestBackend, type TestBackend } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import runtimeRiskPlugin from '@runtime-risk/backstage-plugin-runtime-risk-backend';
 import runtimeRiskFileModule from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-file';
 import { parseAllDocuments } from 'yaml';
-import { DEFAULT_POLICY_CONFIG } from '../engine/policy';
-import { runtimeRiskPlugin } from '../plugin';
 
 /** The repository root (examples/ lives there). */
-export const REPO_ROOT = path.resolve(__dirname, '../../../..');
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
 /** The entities of a YAML file of the repository (path relative to the root), namespace defaulted to `default`. */
 export function loadDemoEntities(file: string): Entity[] {
@@ -74,8 +73,8 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
           ...options.config,
           ...auth.config,
           runtimeRisk: {
+            // no policy: the backend applies its default policy
             sources: { file: { path: path.join(REPO_ROOT, 'examples/signals.ndjson') } },
-            policy: DEFAULT_POLICY_CONFIG,
           },
         },
       }),

@@ -1,2 +1,0 @@
-export { startDemoBackend, loadDemoEntities, REPO_ROOT, type DemoBackend, type DemoBackendOptions } from './demoBackend';
-export { scenarioDecision, type GateScenario } from './gateScenario';
