@@ -19,7 +19,7 @@ import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { RiskService } from './service/RiskService';
 import type { RegisteredSource } from './service/sources';
 import type { RuntimeRiskStore } from './store/types';
-import { decodeDecisionCursor } from './store/DatabaseRuntimeRiskStore';
+import { decodeDecisionCursor } from './store/DatabaseDecisionStore';
 import { validateSignals } from './ingestion/validate';
 import { candidateIdentifiers } from './correlation/identifiers';
 import { loadOpenApiSpec } from './schema/openapi';

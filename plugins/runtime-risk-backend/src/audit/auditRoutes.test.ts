@@ -3,7 +3,7 @@ import request from 'supertest';
 import { signalInput } from '../testUtils/fixtures';
 import { seededBackendPerDatabase } from '../testUtils/backend';
 import { allowAll } from '../testUtils/permissions';
-import { AUDIT_LOG_TABLE } from './log';
+import { AUDIT_LOG_TABLE } from '../store/DatabaseAuditLogStore';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 const API = '/api/runtime-risk/v1';

@@ -1,5 +1,6 @@
-import { GENESIS_HASH, canonicalJson, chainHash, chainHashOfCanonical, verifyChain, type ChainRow } from './chain';
-import { hashedContent, prepareAuditEntry } from './log';
+import { canonicalJson } from '../lib/canonicalJson';
+import { GENESIS_HASH, chainHash, chainHashOfCanonical, verifyChain, type ChainRow } from './chain';
+import { hashedContent, prepareAuditEntry } from './entry';
 
 function build(payloads: unknown[]): ChainRow[] {
   const rows: ChainRow[] = [];

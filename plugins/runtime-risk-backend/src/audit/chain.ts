@@ -1,18 +1,5 @@
 import { createHash } from 'node:crypto';
-
-/** Canonical JSON: object keys sorted at every level, so equal data always hashes equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    return JSON.stringify(value === undefined ? null : value);
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  return `{${Object.keys(obj)
-    .filter(k => obj[k] !== undefined)
-    .sort()
-    .map(k => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-    .join(',')}}`;
-}
+import { canonicalJson } from '../lib/canonicalJson';
 
 /** The hash of the chain's first link's predecessor. */
 export const GENESIS_HASH = '0'.repeat(64);

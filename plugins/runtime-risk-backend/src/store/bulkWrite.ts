@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withoutLoneSurrogates } from '../lib/loneSurrogates';
 
 /**
  * Bulk statements of the store on PostgreSQL. Inserts send the rows as one JSON
@@ -17,17 +18,6 @@ export const PG_BULK_ROWS = 10_000;
 
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
-}
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/**
- * A `JSON.stringify` replacer that writes a lone UTF-16 surrogate in any string as
- * U+FFFD: what the database keeps of it (PostgreSQL's JSON parser rejects the
- * `\udXXX` escape; a text parameter's UTF-8 encoding turns it into U+FFFD).
- */
-export function withoutLoneSurrogates(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Decision, Reason, Signal, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import type { AuditRecord } from '../audit/log';
+import type { AuditRecord } from '../audit/entry';
 import type { ChainVerification } from '../audit/chain';
 
 /** Kinds of host identifiers indexed for each signal asset. */
@@ -185,15 +185,10 @@ export interface ExceptionTransition {
   approvedBy?: string;
 }
 
-/** Persistence of the runtime-risk backend. */
-export interface RuntimeRiskStore {
+/** Signals and the identifiers they are looked up by (`DatabaseSignalStore`). */
+export interface SignalStore {
   /** Upserts a batch of signals and saves the source's cursor and success state in one transaction. */
   commitBatch(options: CommitBatchOptions): Promise<void>;
-  /** Records a failed sync; keeps the cursor and all stored signals. */
-  recordFailure(options: RecordFailureOptions): Promise<void>;
-  getSourceState(id: string): Promise<SourceState | undefined>;
-  listSourceStates(): Promise<SourceState[]>;
-
   /** Signals having any of the given identifier values (lower-cased), with the identifiers that matched. */
   findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]>;
   listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }>;
@@ -202,7 +197,29 @@ export interface RuntimeRiskStore {
    * order of `listSignals` (keyset paging: no OFFSET, no count).
    */
   listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage>;
+}
 
+/** Ingestion state per source (`DatabaseSourceStore`); a successful sync is saved by `SignalStore.commitBatch`. */
+export interface SourceStore {
+  /** Records a failed sync; keeps the cursor and all stored signals. */
+  recordFailure(options: RecordFailureOptions): Promise<void>;
+  getSourceState(id: string): Promise<SourceState | undefined>;
+  listSourceStates(): Promise<SourceState[]>;
+}
+
+/** The correlation index: catalog entities and their hosts (`DatabaseEntityIndexStore`). */
+export interface EntityIndexStore {
+  /** Replaces the whole correlation index (a full catalog pass). */
+  replaceEntityIndex(entities: IndexedEntity[]): Promise<void>;
+  /** Adds or replaces one entity in the index. */
+  upsertEntity(entity: IndexedEntity): Promise<void>;
+  getEntity(entityRef: string): Promise<IndexedEntity | undefined>;
+  /** The whole correlation index, ordered by entity ref (coverage report). */
+  listEntityIndex(): Promise<IndexedEntity[]>;
+}
+
+/** Gate decisions; every change is appended to the audit log in its transaction (`DatabaseDecisionStore`). */
+export interface DecisionStore {
   /** Stores a decision and appends `gate-decision` to the audit log, in one transaction. */
   insertDecision(record: DecisionRecord): Promise<void>;
   /** Applies a decision status change and appends it to the audit log atomically; false when its status was not one of `from`. */
@@ -211,33 +228,43 @@ export interface RuntimeRiskStore {
   listPendingDecisions(options: { createdBefore?: string; limit: number }): Promise<DecisionRecord[]>;
   getDecision(id: string): Promise<DecisionRecord | undefined>;
   listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>>;
+}
 
-  /** Replaces the whole correlation index (a full catalog pass). */
-  replaceEntityIndex(entities: IndexedEntity[]): Promise<void>;
-  /** Adds or replaces one entity in the index. */
-  upsertEntity(entity: IndexedEntity): Promise<void>;
-  getEntity(entityRef: string): Promise<IndexedEntity | undefined>;
-  /** The whole correlation index, ordered by entity ref (coverage report). */
-  listEntityIndex(): Promise<IndexedEntity[]>;
-
+/** Exceptions; every change is appended to the audit log in its transaction (`DatabaseExceptionStore`). */
+export interface ExceptionStore {
   insertException(record: ExceptionRecord): Promise<void>;
   getException(id: string): Promise<ExceptionRecord | undefined>;
   listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }>;
   /** Applies a status change and appends it to the audit log atomically; false when the exception's status was not one of `from`. */
   transitionException(transition: ExceptionTransition): Promise<boolean>;
-
   /** Approved exceptions of an entity + environment that have not expired at `now` (every approved one without `now`). */
   listActiveExceptions(entityRef: string, environment: string, now?: string): Promise<ExceptionRecord[]>;
+}
 
+/** The hash-chained decision log, read side (`DatabaseAuditLogStore`). */
+export interface AuditLogStore {
+  /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
+  listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]>;
+  /** Walks the audit log's hash chain page by page. */
+  verifyAuditLog(): Promise<ChainVerification>;
+}
+
+/** The version of what the gate reads (`store/transaction.ts`). */
+export interface DataVersionStore {
   /**
    * The version of what the gate reads (signals, source state, entity index,
    * exceptions): every write of that data increments it in its own transaction.
    * An opaque token (`<database epoch>.<counter>`): compare for equality only.
    */
   getDataVersion(): Promise<string>;
-
-  /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
-  listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]>;
-  /** Walks the audit log's hash chain page by page. */
-  verifyAuditLog(): Promise<ChainVerification>;
 }
+
+/** Persistence of the runtime-risk backend: every kind of data, each behind its own interface above. */
+export interface RuntimeRiskStore
+  extends SignalStore,
+    SourceStore,
+    EntityIndexStore,
+    DecisionStore,
+    ExceptionStore,
+    AuditLogStore,
+    DataVersionStore {}

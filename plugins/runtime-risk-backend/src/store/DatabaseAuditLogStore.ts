@@ -1,74 +1,24 @@
 import type { Knex } from 'knex';
-import { withoutLoneSurrogates } from '../store/bulkWrite';
-import { ChainVerifier, canonicalJson, chainHashOfCanonical, type ChainRow, type ChainVerification } from './chain';
+import { ChainVerifier, chainHashOfCanonical, type ChainRow, type ChainVerification } from '../audit/chain';
+import {
+  hashedContent,
+  prepareAuditEntry,
+  type AuditEntry,
+  type AuditRecord,
+  type AuditRecordType,
+  type PreparedAuditEntry,
+} from '../audit/entry';
+import { isPostgres } from './db';
+import type { AuditLogStore } from './types';
 
-/** The append-only, hash-chained decision log. */
+/**
+ * The append-only, hash-chained decision log. Records are appended inside the
+ * transaction of the change they record (the decision and exception stores call
+ * {@link appendAuditRecords}); what a record holds and how it is hashed is `audit/`'s.
+ */
 export const AUDIT_LOG_TABLE = 'runtime_risk_audit_log';
 /** Its single-row head (seq and hash of the last record); locking it serializes appends. */
 export const AUDIT_HEAD_TABLE = 'runtime_risk_audit_head';
-
-/** Kinds of records in the decision log. */
-export type AuditRecordType =
-  | 'gate-decision'
-  | 'exception-create'
-  | 'exception-approve'
-  | 'exception-reject'
-  | 'exception-revoke'
-  | 'exception-auto-revoke'
-  | 'exception-expire'
-  | 'decision-approve'
-  | 'decision-reject'
-  | 'decision-expire'
-  | 'decision-override';
-
-/** What is appended: everything but the chain fields. */
-export interface AuditEntry {
-  at: string;
-  type: AuditRecordType;
-  /** Who caused it: a user or service principal, or `runtime-risk` for automatic changes. */
-  actor: string;
-  /** The decision id or exception id it is about. */
-  subject: string;
-  payload: Record<string, unknown>;
-}
-
-/** A stored record. */
-export interface AuditRecord extends AuditEntry {
-  seq: number;
-  prevHash: string;
-  hash: string;
-}
-
-/** What the chain hash of a record covers: every column but the chain fields. */
-export function hashedContent(entry: AuditEntry): unknown {
-  return { at: entry.at, type: entry.type, actor: entry.actor, subject: entry.subject, payload: entry.payload };
-}
-
-/** An entry with everything that does not depend on the chain head computed (before the head is locked). */
-export interface PreparedAuditEntry {
-  entry: AuditEntry;
-  /** Canonical JSON of {@link hashedContent}: what the chain hash covers. */
-  canonical: string;
-  /** The stored payload column. */
-  payloadJson: string;
-}
-
-/** Serializes an entry for appending; call it before the transaction that appends it. */
-export function prepareAuditEntry(entry: AuditEntry): PreparedAuditEntry {
-  let canonical = canonicalJson(hashedContent(entry));
-  if (/\\ud[89a-f]/i.test(canonical)) {
-    // a lone UTF-16 surrogate (possible in free text) cannot be stored as such (the
-    // database gets U+FFFD): hash exactly what will be stored, so the chain verifies
-    entry = JSON.parse(JSON.stringify(entry, withoutLoneSurrogates)) as AuditEntry;
-    canonical = canonicalJson(hashedContent(entry));
-  }
-  return { entry, canonical, payloadJson: JSON.stringify(entry.payload) };
-}
-
-function isPostgres(tx: Knex.Transaction): boolean {
-  const client = tx.client.config.client;
-  return client === 'pg' || client === 'postgres' || client === 'postgresql';
-}
 
 /**
  * Appends one record inside `tx` (the transaction of the change it records, so
@@ -212,4 +162,17 @@ function rowToRecordRaw(r: Record<string, unknown>): AuditRecord {
     prevHash: String(r.prev_hash),
     hash: String(r.hash),
   };
+}
+
+/** {@link AuditLogStore} on knex. */
+export class DatabaseAuditLogStore implements AuditLogStore {
+  constructor(private readonly db: Knex) {}
+
+  async listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]> {
+    return listAuditRecords(this.db, options);
+  }
+
+  async verifyAuditLog(): Promise<ChainVerification> {
+    return verifyAuditLog(this.db);
+  }
 }

@@ -1,9 +1,9 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
-import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
-import type { DecisionRecord, ExceptionRecord } from '../store/types';
-import { GENESIS_HASH } from './chain';
-import { AUDIT_HEAD_TABLE, AUDIT_LOG_TABLE, verifyAuditLog } from './log';
+import { GENESIS_HASH } from '../audit/chain';
+import { DatabaseRuntimeRiskStore } from './DatabaseRuntimeRiskStore';
+import type { DecisionRecord, ExceptionRecord } from './types';
+import { AUDIT_HEAD_TABLE, AUDIT_LOG_TABLE, verifyAuditLog } from './DatabaseAuditLogStore';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 

@@ -1,0 +1,244 @@
+import type { Knex } from 'knex';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { pgDeleteWhereIn, pgSelectWhereIn } from './bulkWrite';
+import { IN_CHUNK, TABLES, chunks, inListSize, insertRows, isPostgres, json, jsonText, offsetPage, str, type Row } from './db';
+import { saveSyncSuccess } from './DatabaseSourceStore';
+import { assetIdentifiers } from './signalIdentifiers';
+import { transaction } from './transaction';
+import type {
+  CommitBatchOptions,
+  IdentifiedSignal,
+  IdentifierKind,
+  ListSignalsOptions,
+  SignalAssetPage,
+  SignalStore,
+} from './types';
+
+function signalToRow(s: Signal, nestJson = false): Row {
+  return {
+    source: s.source,
+    source_id: s.sourceId,
+    id: s.id,
+    kind: s.kind,
+    severity: s.severity,
+    confidence: s.confidence,
+    status: s.status,
+    title: s.title,
+    description: s.description ?? null,
+    tactics: jsonText(s.tactics ?? [], nestJson),
+    techniques: jsonText(s.techniques ?? [], nestJson),
+    asset: jsonText(s.asset, nestJson),
+    first_seen_at: s.firstSeenAt,
+    last_seen_at: s.lastSeenAt,
+    fetched_at: s.fetchedAt,
+    url: s.url ?? null,
+    raw: s.raw === undefined ? null : jsonText(s.raw, nestJson),
+  };
+}
+
+/** The JSON text columns of a signal row. */
+const SIGNAL_JSON_COLUMNS = ['tactics', 'techniques', 'asset', 'raw'];
+
+/** The columns of a signal row (`signalToRow`), for bulk upserts. */
+const SIGNAL_COLUMNS = [
+  'source',
+  'source_id',
+  'id',
+  'kind',
+  'severity',
+  'confidence',
+  'status',
+  'title',
+  'description',
+  'tactics',
+  'techniques',
+  'asset',
+  'first_seen_at',
+  'last_seen_at',
+  'fetched_at',
+  'url',
+  'raw',
+];
+
+type IdentifierRow = { signal_id: string; kind: string; value: string };
+
+const IDENTIFIER_COLUMNS = ['signal_id', 'kind', 'value'];
+
+/** The identifier rows each signal should have (by signal id, in batch order). */
+function signalIdentifierRows(signals: Signal[]): Map<string, IdentifierRow[]> {
+  const wanted = new Map<string, IdentifierRow[]>();
+  for (const s of signals) {
+    wanted.set(
+      s.id,
+      assetIdentifiers(s.asset).map(i => ({ signal_id: s.id, kind: i.kind, value: i.value })),
+    );
+  }
+  return wanted;
+}
+
+function rowToSignal(r: Row): Signal {
+  const s: Signal = {
+    id: str(r.id),
+    source: str(r.source),
+    sourceId: str(r.source_id),
+    kind: str(r.kind) as Signal['kind'],
+    severity: str(r.severity) as Signal['severity'],
+    confidence: Number(r.confidence),
+    status: str(r.status) as Signal['status'],
+    title: str(r.title),
+    tactics: json<string[]>(r.tactics, []),
+    techniques: json<string[]>(r.techniques, []),
+    asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    firstSeenAt: str(r.first_seen_at),
+    lastSeenAt: str(r.last_seen_at),
+    fetchedAt: str(r.fetched_at),
+  };
+  if (r.description !== null && r.description !== undefined) s.description = str(r.description);
+  if (r.url !== null && r.url !== undefined) s.url = str(r.url);
+  if (r.raw !== null && r.raw !== undefined) s.raw = json<unknown>(r.raw, undefined);
+  return s;
+}
+
+/** {@link SignalStore} on knex. */
+export class DatabaseSignalStore implements SignalStore {
+  constructor(private readonly db: Knex) {}
+
+  async commitBatch(options: CommitBatchOptions): Promise<void> {
+    // the same signal twice in one batch: the last one wins (as consecutive upserts would)
+    const byId = new Map<string, Signal>();
+    for (const s of options.signals) {
+      byId.delete(s.id);
+      byId.set(s.id, s);
+    }
+    const after = options.after;
+    // signals the commit before this one writes too: written only after it, so neither waits for the other's row locks
+    const early = after ? [...byId.values()].filter(s => !after.signalIds.has(s.id)) : [...byId.values()];
+    const late = after ? [...byId.values()].filter(s => after.signalIds.has(s.id)) : [];
+    // rows and identifiers are computed before the transaction holds a connection
+    const pg = isPostgres(this.db);
+    const writes = [early, late].map(signals => ({
+      rows: signals.map(s => signalToRow(s, pg)),
+      identifiers: signalIdentifierRows(signals),
+    }));
+    // SQLite has one connection: the commit before finishes before this transaction begins
+    if (!pg && after) await after.commit;
+    await transaction(this.db, async tx => {
+      for (const [i, { rows, identifiers }] of writes.entries()) {
+        // the commit before is done before the shared signals and this batch's source state (and cursor) are written
+        if (i === 1 && after) await after.commit;
+        if (!rows.length) continue;
+        await insertRows(tx, TABLES.signals, SIGNAL_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: SIGNAL_JSON_COLUMNS });
+        await this.replaceIdentifiers(tx, identifiers);
+      }
+      await saveSyncSuccess(tx, options);
+    }, { changesGateInputs: true });
+  }
+
+  /**
+   * Makes the identifier rows of `signals` match their assets: rows of signals
+   * whose identifiers did not change stay as they are; the others are replaced.
+   * Runs after the signals' upsert in the same transaction (which holds their
+   * row locks), so concurrent commits of the same signals see committed rows.
+   */
+  private async replaceIdentifiers(tx: Knex.Transaction, wanted: Map<string, IdentifierRow[]>): Promise<void> {
+    if (wanted.size === 0) return;
+    const pg = isPostgres(tx);
+    const ids = [...wanted.keys()];
+    const stored = new Map<string, Set<string>>();
+    const storedRows: Row[] = [];
+    if (pg) {
+      storedRows.push(...(await pgSelectWhereIn(tx, TABLES.identifiers, 'signal_id', ids, ['signal_id', 'kind', 'value'])));
+    } else {
+      for (const chunk of chunks(ids, inListSize(tx))) {
+        storedRows.push(...(await tx(TABLES.identifiers).whereIn('signal_id', chunk).select('signal_id', 'kind', 'value')));
+      }
+    }
+    for (const r of storedRows) {
+      const id = str(r.signal_id);
+      const set = stored.get(id) ?? new Set<string>();
+      set.add(`${str(r.kind)}\u0000${str(r.value)}`);
+      stored.set(id, set);
+    }
+    const changed: string[] = [];
+    const insert: IdentifierRow[] = [];
+    for (const [id, rows] of wanted) {
+      const have = stored.get(id);
+      if (have) {
+        const same = have.size === rows.length && rows.every(r => have.has(`${r.kind}\u0000${r.value}`));
+        if (same) continue;
+        changed.push(id);
+      }
+      for (const r of rows) insert.push(r);
+    }
+    if (pg) {
+      await pgDeleteWhereIn(tx, TABLES.identifiers, 'signal_id', changed);
+    } else {
+      for (const chunk of chunks(changed, inListSize(tx))) await tx(TABLES.identifiers).whereIn('signal_id', chunk).delete();
+    }
+    await insertRows(tx, TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
+  }
+
+  async findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]> {
+    const wanted = [...new Set(values.map(v => v.toLowerCase()))];
+    const identRows: Row[] = [];
+    for (const chunk of chunks(wanted, IN_CHUNK)) {
+      identRows.push(...(await this.db(TABLES.identifiers).whereIn('value', chunk).select()));
+    }
+    if (identRows.length === 0) return [];
+    const bySignal = new Map<string, { kind: IdentifierKind; value: string }[]>();
+    for (const r of identRows) {
+      const list = bySignal.get(str(r.signal_id)) ?? [];
+      list.push({ kind: str(r.kind) as IdentifierKind, value: str(r.value) });
+      bySignal.set(str(r.signal_id), list);
+    }
+    const signalRows: Row[] = [];
+    for (const chunk of chunks([...bySignal.keys()], IN_CHUNK)) {
+      signalRows.push(...(await this.db(TABLES.signals).whereIn('id', chunk).select()));
+    }
+    return signalRows
+      .map(r => ({ signal: rowToSignal(r), identifiers: bySignal.get(str(r.id)) ?? [] }))
+      .sort((a, b) => (a.signal.id < b.signal.id ? -1 : a.signal.id > b.signal.id ? 1 : 0));
+  }
+
+  async listSignals(options: ListSignalsOptions): Promise<{ items: Signal[]; totalCount: number }> {
+    const base = () => {
+      const q = this.db(TABLES.signals);
+      if (options.identifierValues) {
+        const values = [...new Set(options.identifierValues.map(v => v.toLowerCase()))];
+        q.whereIn('id', this.db(TABLES.identifiers).whereIn('value', values.length ? values : ['\u0000']).select('signal_id'));
+      }
+      if (options.status) q.where('status', options.status);
+      return q;
+    };
+    return offsetPage(base, 'last_seen_at', options, rowToSignal);
+  }
+
+  async listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage> {
+    const q = this.db(TABLES.signals).select('id', 'last_seen_at', 'asset');
+    const after = options.after;
+    if (after) {
+      // keyset on (last_seen_at DESC, id ASC): the rows after the last one returned
+      // (the `<=` bound alone lets the database scan the last_seen_at index from there)
+      q.where('last_seen_at', '<=', after.lastSeenAt).andWhere(w =>
+        w.where('last_seen_at', '<', after.lastSeenAt).orWhere('id', '>', after.id),
+      );
+    }
+    const rows: Row[] = await q
+      .orderBy([
+        { column: 'last_seen_at', order: 'desc' },
+        { column: 'id', order: 'asc' },
+      ])
+      .limit(options.limit);
+    const items = rows.map(r => ({
+      id: str(r.id),
+      lastSeenAt: str(r.last_seen_at),
+      asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    }));
+    const page: SignalAssetPage = { items };
+    if (items.length === options.limit) {
+      const last = items[items.length - 1];
+      page.next = { lastSeenAt: last.lastSeenAt, id: last.id };
+    }
+    return page;
+  }
+}

@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import { TABLES, str, strOrNull, type Row } from './db';
+import { transaction } from './transaction';
+import type { CommitBatchOptions, RecordFailureOptions, SourceState, SourceStore } from './types';
+
+function rowToSourceState(r: Row): SourceState {
+  return {
+    id: str(r.id),
+    type: str(r.type),
+    cursor: strOrNull(r.cursor),
+    lastSuccessAt: strOrNull(r.last_success_at),
+    lastAttemptAt: strOrNull(r.last_attempt_at),
+    lastError: strOrNull(r.last_error),
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
+    asOf: strOrNull(r.as_of),
+    rejectedCount: Number(r.rejected_count ?? 0),
+  };
+}
+
+/**
+ * Saves a successful sync of a source inside `tx` (the transaction that commits
+ * its batch of signals, see `DatabaseSignalStore.commitBatch`): the new cursor
+ * and `asOf` when given, success time, failures reset, rejected records counted.
+ */
+export async function saveSyncSuccess(
+  tx: Knex.Transaction,
+  options: Pick<CommitBatchOptions, 'sourceId' | 'sourceType' | 'cursor' | 'asOf' | 'rejected' | 'at'>,
+): Promise<void> {
+  const existing = await tx(TABLES.sources).where({ id: options.sourceId }).first();
+  const state: Row = {
+    type: options.sourceType,
+    last_success_at: options.at,
+    last_attempt_at: options.at,
+    last_error: null,
+    consecutive_failures: 0,
+    rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
+  };
+  if (options.cursor !== undefined) state.cursor = options.cursor;
+  if (options.asOf !== undefined) state.as_of = options.asOf;
+  if (existing) {
+    await tx(TABLES.sources).where({ id: options.sourceId }).update(state);
+  } else {
+    await tx(TABLES.sources).insert({ id: options.sourceId, cursor: null, as_of: null, ...state });
+  }
+}
+
+/** {@link SourceStore} on knex. */
+export class DatabaseSourceStore implements SourceStore {
+  constructor(private readonly db: Knex) {}
+
+  async recordFailure(options: RecordFailureOptions): Promise<void> {
+    await transaction(this.db, async tx => {
+      const existing = await tx(TABLES.sources).where({ id: options.sourceId }).first();
+      if (existing) {
+        await tx(TABLES.sources)
+          .where({ id: options.sourceId })
+          .update({
+            type: options.sourceType,
+            last_attempt_at: options.at,
+            last_error: options.error,
+            consecutive_failures: Number(existing.consecutive_failures ?? 0) + 1,
+            rejected_count: Number(existing.rejected_count ?? 0) + (options.rejected ?? 0),
+          });
+      } else {
+        await tx(TABLES.sources).insert({
+          id: options.sourceId,
+          type: options.sourceType,
+          cursor: null,
+          last_success_at: null,
+          last_attempt_at: options.at,
+          last_error: options.error,
+          consecutive_failures: 1,
+          as_of: null,
+          rejected_count: options.rejected ?? 0,
+        });
+      }
+    }, { changesGateInputs: true });
+  }
+
+  async getSourceState(id: string): Promise<SourceState | undefined> {
+    const row = await this.db(TABLES.sources).where({ id }).first();
+    return row ? rowToSourceState(row) : undefined;
+  }
+
+  async listSourceStates(): Promise<SourceState[]> {
+    const rows: Row[] = await this.db(TABLES.sources).select().orderBy('id');
+    return rows.map(rowToSourceState);
+  }
+}
