@@ -1,9 +1,15 @@
-import fs from 'node:fs';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
-import { parse } from 'yaml';
+import { spec } from './openapi.generated';
 
-/** Path of the OpenAPI document of the runtime-risk API. */
+/**
+ * Path of the OpenAPI document's source (src/schema/openapi.yaml). It is not in the
+ * published tarball and is never read at run time: the router uses `spec` from
+ * ./openapi.generated, generated from it by `npm run openapi:generate`.
+ */
 export const OPENAPI_SPEC_PATH = resolvePackagePath('@runtime-risk/backstage-plugin-runtime-risk-backend', 'src/schema/openapi.yaml');
+
+/** The OpenAPI document, as a typed literal (generated from openapi.yaml). */
+export { spec };
 
 /** An OpenAPI 3.1 document, as far as the router needs to know. */
 export interface OpenApiDocument {
@@ -13,16 +19,7 @@ export interface OpenApiDocument {
   [key: string]: unknown;
 }
 
-let cached: OpenApiDocument | undefined;
-
-/** The OpenAPI document the router validates requests against (read once). */
+/** The OpenAPI document the router validates requests against (compiled in, no file read). */
 export function loadOpenApiSpec(): OpenApiDocument {
-  if (!cached) {
-    const doc = parse(fs.readFileSync(OPENAPI_SPEC_PATH, 'utf8')) as OpenApiDocument;
-    if (!doc || typeof doc !== 'object' || !doc.paths || !doc.components) {
-      throw new Error(`${OPENAPI_SPEC_PATH} is not an OpenAPI document`);
-    }
-    cached = doc;
-  }
-  return cached;
+  return spec as unknown as OpenApiDocument;
 }
