@@ -35,12 +35,12 @@ import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-co
 import { runtimeRiskSignalSourcesExtensionPoint } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { runtimeRiskPlugin } from '../plugins/runtime-risk-backend/src/plugin';
 import { DatabaseRuntimeRiskStore } from '../plugins/runtime-risk-backend/src/store/DatabaseRuntimeRiskStore';
-import { IngestionRunner } from '../plugins/runtime-risk-backend/src/ingestion/IngestionRunner';
-import { validateSignals } from '../plugins/runtime-risk-backend/src/ingestion/validate';
-import { EntityIndexer } from '../plugins/runtime-risk-backend/src/correlation/EntityIndexer';
+import { IngestionRunner } from '../plugins/runtime-risk-backend/src/ingest/IngestionRunner';
+import { validateSignals } from '../plugins/runtime-risk-backend/src/ingest/validate';
+import { EntityIndexer } from '../plugins/runtime-risk-backend/src/correlate/EntityIndexer';
 import { MemoryPullSource } from '../plugins/runtime-risk-backend/src/testUtils/fixtures';
-import { RiskService } from '../plugins/runtime-risk-backend/src/service/RiskService';
-import { CachedGateReads } from '../plugins/runtime-risk-backend/src/service/GateReads';
+import { RiskService } from '../plugins/runtime-risk-backend/src/gate/RiskService';
+import { CachedGateReads } from '../plugins/runtime-risk-backend/src/gate/GateReads';
 import { CacheManager } from '@backstage/backend-defaults/cache';
 import { readPolicyConfig } from '../plugins/runtime-risk-backend/src/engine';
 import type { RuntimeRiskStore } from '../plugins/runtime-risk-backend/src/store/types';

@@ -8,17 +8,17 @@ import {
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { readPolicyConfig } from './engine';
 import { DatabaseRuntimeRiskStore } from './store/DatabaseRuntimeRiskStore';
-import { IngestionRunner } from './ingestion/IngestionRunner';
-import { EntityIndexer } from './correlation/EntityIndexer';
-import { RiskService } from './service/RiskService';
-import { ExceptionService } from './service/ExceptionService';
-import { ApprovalService } from './approvals/ApprovalService';
-import { RiskNotifier, readNotificationConfig } from './approvals/notify';
+import { IngestionRunner } from './ingest/IngestionRunner';
+import { EntityIndexer } from './correlate/EntityIndexer';
+import { RiskService } from './gate/RiskService';
+import { ExceptionService } from './gate/ExceptionService';
+import { ApprovalService } from './gate/ApprovalService';
+import { RiskNotifier, readNotificationConfig } from './gate/notify';
 import { notificationService } from '@backstage/plugin-notifications-node';
-import { frequencyToMs, readCacheConfig, readSchedules } from './service/schedule';
-import { CachedGateReads } from './service/GateReads';
-import type { RegisteredSource } from './service/sources';
-import { WEBHOOK_PATH_PREFIX, createRouter } from './router';
+import { frequencyToMs, readCacheConfig, readSchedules } from './schedule';
+import { CachedGateReads } from './gate/GateReads';
+import type { RegisteredSource } from './ingest/sources';
+import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
 
 /**
  * The Runtime Risk backend plugin: ingestion of EDR signals from the sources

@@ -4,7 +4,7 @@ import type { PermissionsService } from '@backstage/backend-plugin-api';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { loadOpenApiSpec } from '../schema/openapi';
-import { WEBHOOK_PATH_PREFIX } from '../router';
+import { WEBHOOK_PATH_PREFIX } from '../http/router';
 import { MemoryPullSource, signalInput, testPushSource } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
 import { rowCounts } from './helpers';

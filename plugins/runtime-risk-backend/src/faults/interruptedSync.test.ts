@@ -3,7 +3,7 @@ import type { PullSignalSource, SignalSourceFetchOptions } from '@runtime-risk/b
 import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
-import { IngestionRunner } from '../ingestion/IngestionRunner';
+import { IngestionRunner } from '../ingest/IngestionRunner';
 import { signalInput } from '../testUtils/fixtures';
 
 /**

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { mockServices } from '@backstage/backend-test-utils';
 import type express from 'express';
-import { createRouter } from '../router';
-import type { RiskService } from '../service/RiskService';
-import type { ExceptionService } from '../service/ExceptionService';
+import { createRouter } from '../http/router';
+import type { RiskService } from '../gate/RiskService';
+import type { ExceptionService } from '../gate/ExceptionService';
 import type { RuntimeRiskStore } from '../store/types';
 
 interface Layer {

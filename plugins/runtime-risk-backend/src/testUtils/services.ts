@@ -8,9 +8,9 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
-import { EntityIndexer } from '../correlation/EntityIndexer';
+import { EntityIndexer } from '../correlate/EntityIndexer';
 import { DEFAULT_POLICY_CONFIG, compilePolicy } from '../engine';
-import { RiskService } from '../service/RiskService';
+import { RiskService } from '../gate/RiskService';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
 import { MemoryPullSource, component } from './fixtures';
 

@@ -10,8 +10,9 @@ import {
   type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
-import { correlationTried } from '../correlation/entityIndex';
-import type { EntityIndexer } from '../correlation/EntityIndexer';
+import { correlatedSignal, type Correlated } from '../correlate/correlate';
+import { correlationTried } from '../correlate/entityIndex';
+import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
   canonicalJson,
   evaluate,
@@ -20,10 +21,10 @@ import {
   type Evaluation,
   type EvaluationInput,
 } from '../engine';
-import { sourceHealth } from '../ingestion/sourceStatus';
+import { sourceHealth } from '../ingest/sourceStatus';
 import type { DecisionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
-import type { RegisteredSource } from './sources';
-import { StoreGateReads, correlatedSignal, type Correlated, type GateReadSession, type GateReads } from './GateReads';
+import type { RegisteredSource } from '../ingest/sources';
+import { StoreGateReads, type GateReadSession, type GateReads } from './GateReads';
 
 /** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;

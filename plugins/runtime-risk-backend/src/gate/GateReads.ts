@@ -1,32 +1,8 @@
 import type { CacheService, LoggerService } from '@backstage/backend-plugin-api';
 import type { JsonValue } from '@backstage/types';
-import type { MatchedHost, Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { isError } from '@backstage/errors';
-import { candidateIdentifiers, identifierMatches } from '../correlation/identifiers';
-import { hostsForEnvironment } from '../correlation/entityIndex';
+import { correlate, type Correlated } from '../correlate/correlate';
 import type { ExceptionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
-
-/** What the engine uses of a signal (the cached form: no asset, tactics or raw fields). */
-export type CorrelatedSignal = Pick<Signal, 'id' | 'source' | 'severity' | 'confidence' | 'status' | 'lastSeenAt' | 'title'>;
-
-/** A copy of what the engine uses of a signal. */
-export function correlatedSignal(s: CorrelatedSignal): CorrelatedSignal {
-  return {
-    id: s.id,
-    source: s.source,
-    severity: s.severity,
-    confidence: s.confidence,
-    status: s.status,
-    lastSeenAt: s.lastSeenAt,
-    title: s.title,
-  };
-}
-
-/** Hosts of an entity in an environment (or all of them) and the signals correlated to them. */
-export interface Correlated {
-  hosts: MatchedHost[];
-  signals: CorrelatedSignal[];
-}
 
 /**
  * What the gate and the risk views read from the store for one entity: every
@@ -45,33 +21,6 @@ export interface GateReadSession {
   sourceStates(): Promise<SourceState[]>;
   /** Approved exceptions of the entity + environment that have not expired at `now`. */
   activeExceptions(entityRef: string, environment: string, now: string): Promise<ExceptionRecord[]>;
-}
-
-/** Matched hosts and the signals correlated to them, read from the store. */
-export async function correlate(
-  store: Pick<RuntimeRiskStore, 'findSignalsByIdentifiers'>,
-  entity: IndexedEntity,
-  environment: string | undefined,
-): Promise<Correlated> {
-  const hostEntries = environment === undefined ? entity.hosts : hostsForEnvironment(entity, environment);
-  const candidatesByHost = hostEntries.map(h => ({ host: h, candidates: candidateIdentifiers(h.value) }));
-  const values = candidatesByHost.flatMap(c => c.candidates.map(i => i.value));
-  const found = values.length ? await store.findSignalsByIdentifiers(values) : [];
-  const seenHosts = new Set<string>();
-  const hosts: MatchedHost[] = [];
-  const signalIds = new Set<string>();
-  for (const { host, candidates } of candidatesByHost) {
-    if (seenHosts.has(host.value)) continue;
-    seenHosts.add(host.value);
-    const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
-    matched.forEach(m => signalIds.add(m.signal.id));
-    const sources = [...new Set(matched.map(m => m.signal.source))].sort();
-    const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
-    if (sources.length) entry.sources = sources;
-    hosts.push(entry);
-  }
-  const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => correlatedSignal(f.signal));
-  return { hosts, signals };
 }
 
 /** {@link GateReads} straight from the store. */

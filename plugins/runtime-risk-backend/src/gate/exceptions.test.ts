@@ -1,8 +1,8 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { signalInput } from './testUtils/fixtures';
-import { seededBackendPerDatabase } from './testUtils/backend';
-import { DEV, LEAD, OUTSIDER, SECURITY, securityTeamPolicy } from './testUtils/permissions';
+import { signalInput } from '../testUtils/fixtures';
+import { seededBackendPerDatabase } from '../testUtils/backend';
+import { DEV, LEAD, OUTSIDER, SECURITY, securityTeamPolicy } from '../testUtils/permissions';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 

@@ -1,5 +1,5 @@
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import type { IndexedEntity } from '../store/types';
+import type { EntityIndexStore, IndexedEntity, SignalStore } from '../store/types';
 import { hostsForEnvironment, rulesOf } from './entityIndex';
 import { assetIdentifiers, candidateIdentifiers } from './identifiers';
 
@@ -110,4 +110,25 @@ export function coverageReport(options: CoverageOptions): CoverageReport {
     sharedHosts: sharedHosts.slice(0, limit),
     activeSignals: activeSignals.length,
   };
+}
+
+/** Signals read per page when collecting every active signal. */
+const SIGNAL_PAGE = 1000;
+
+async function allActiveSignals(store: Pick<SignalStore, 'listSignals'>): Promise<Signal[]> {
+  const out: Signal[] = [];
+  for (let offset = 0; ; offset += SIGNAL_PAGE) {
+    const page = await store.listSignals({ status: 'active', limit: SIGNAL_PAGE, offset });
+    out.push(...page.items);
+    if (page.items.length < SIGNAL_PAGE || out.length >= page.totalCount) return out;
+  }
+}
+
+/** {@link coverageReport} of the stored index and every stored active signal (never the catalog). */
+export async function storedCoverage(
+  store: Pick<EntityIndexStore, 'listEntityIndex'> & Pick<SignalStore, 'listSignals'>,
+  options: Omit<CoverageOptions, 'entities' | 'activeSignals'>,
+): Promise<CoverageReport> {
+  const [entities, activeSignals] = await Promise.all([store.listEntityIndex(), allActiveSignals(store)]);
+  return coverageReport({ entities, activeSignals, ...options });
 }

@@ -7,8 +7,8 @@ import {
   type GateDecision,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
-import { principalRef, SYSTEM_ACTOR } from '../service/ExceptionService';
-import type { RiskService } from '../service/RiskService';
+import { principalRef, SYSTEM_ACTOR } from './ExceptionService';
+import type { RiskService } from './RiskService';
 import type { DecisionOutcome, DecisionRecord, RuntimeRiskStore } from '../store/types';
 
 export const DecisionApprovalSchema = z.object({ comment: z.string().max(2000).optional() }).strict();

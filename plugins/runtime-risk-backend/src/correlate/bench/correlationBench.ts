@@ -4,7 +4,7 @@
  * entities and ~50,000 hosts, and the gate's index lookup at 1k and 10k
  * entities. Run from the repo root:
  *
- *   npx sucrase-node plugins/runtime-risk-backend/src/correlation/bench/correlationBench.ts
+ *   npx sucrase-node plugins/runtime-risk-backend/src/correlate/bench/correlationBench.ts
  */
 import { performance } from 'node:perf_hooks';
 import knexFactory from 'knex';

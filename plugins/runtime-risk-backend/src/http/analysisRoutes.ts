@@ -2,13 +2,9 @@ import type express from 'express';
 import { z } from 'zod';
 import { InputError } from '@backstage/errors';
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
-import {
-  EntityRefSchema,
-  analysisPhase,
-  type AnalysisResult,
-  type EntityRisk,
-} from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import type { RiskService } from '../service/RiskService';
+import { EntityRefSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { toAnalysisResult } from '../gate/analysis';
+import type { RiskService } from '../gate/RiskService';
 
 /** Path of the read-only analysis route (relative to the plugin's base, `/api/runtime-risk`). */
 export const ANALYSIS_PATH = '/v1/analysis';
@@ -36,24 +32,6 @@ function parseQuery(query: unknown): z.output<typeof AnalysisQuerySchema> {
     })
     .join('; ');
   throw new InputError(message);
-}
-
-/**
- * The analysis answer of an entity's current risk: the gate decision mapped to an
- * Argo Rollouts measurement phase (see {@link analysisPhase}), with the reasons.
- */
-export function toAnalysisResult(risk: EntityRisk): AnalysisResult {
-  return {
-    phase: analysisPhase(risk.decision),
-    entityRef: risk.entityRef,
-    environment: risk.environment,
-    decision: risk.decision,
-    riskLevel: risk.riskLevel,
-    score: risk.score,
-    reasons: risk.reasons,
-    policy: { id: risk.policy.id, hash: risk.policy.hash },
-    evaluatedAt: risk.evaluatedAt,
-  };
 }
 
 export interface AnalysisRouteOptions {

@@ -2,12 +2,9 @@ import type express from 'express';
 import { z } from 'zod';
 import { InputError } from '@backstage/errors';
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
-import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { RuntimeRiskStore } from '../store/types';
-import type { RiskService } from '../service/RiskService';
-import { coverageReport } from './coverage';
-
-const PAGE = 1000;
+import type { RiskService } from '../gate/RiskService';
+import { storedCoverage } from '../correlate/coverage';
 
 const single = (field: string) => z.string({ error: `${field}: must be given once, as a string` });
 
@@ -45,15 +42,6 @@ export interface CoverageRouteOptions {
   risk: RiskService;
 }
 
-async function allActiveSignals(store: RuntimeRiskStore): Promise<Signal[]> {
-  const out: Signal[] = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await store.listSignals({ status: 'active', limit: PAGE, offset });
-    out.push(...page.items);
-    if (page.items.length < PAGE || out.length >= page.totalCount) return out;
-  }
-}
-
 /**
  * Adds `GET /v1/coverage` to a router: entities with no hosts, active signals
  * matching no entity, hosts reached by more than one rule and counts per
@@ -67,7 +55,6 @@ export function addCoverageRoutes(router: express.Router, options: CoverageRoute
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const environments = query.environment !== undefined ? [query.environment] : Object.keys(risk.policy.environments).sort();
     const kinds = (query.kind ?? 'component').toLowerCase().split(',');
-    const [entities, activeSignals] = await Promise.all([store.listEntityIndex(), allActiveSignals(store)]);
-    res.json(coverageReport({ entities, activeSignals, environments, kinds, limit: query.limit ?? 100 }));
+    res.json(await storedCoverage(store, { environments, kinds, limit: query.limit ?? 100 }));
   });
 }

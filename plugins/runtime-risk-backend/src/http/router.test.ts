@@ -1,10 +1,10 @@
 import { TestDatabases, mockCredentials, type TestBackend } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { MemoryPullSource, sign, signalInput, testPushSource } from './testUtils/fixtures';
-import { countDecisions, startBackend, type Harness } from './testUtils/backend';
+import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
+import { countDecisions, startBackend, type Harness } from '../testUtils/backend';
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { loadOpenApiSpec } from './schema/openapi';
+import { loadOpenApiSpec } from '../schema/openapi';
 import webhookModule, { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-webhook';
 
 /** The `required` properties of a schema in openapi.yaml. */

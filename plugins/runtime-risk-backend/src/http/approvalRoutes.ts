@@ -2,14 +2,12 @@ import type express from 'express';
 import { InputError } from '@backstage/errors';
 import type { AuditorService, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { z } from 'zod';
-import { principalRef } from '../service/ExceptionService';
-import type { RuntimeRiskStore } from '../store/types';
-import { ApprovalService, DecisionApprovalSchema, DecisionOverrideSchema } from './ApprovalService';
+import { principalRef } from '../gate/ExceptionService';
+import { ApprovalService, DecisionApprovalSchema, DecisionOverrideSchema } from '../gate/ApprovalService';
 
 export interface ApprovalRouteOptions {
   httpAuth: HttpAuthService;
   auditor: AuditorService;
-  store: RuntimeRiskStore;
   /** Absent only where routes are listed but never called (the OpenAPI test). */
   approvals?: ApprovalService;
 }
@@ -30,11 +28,11 @@ function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.output<S> 
 /**
  * Adds to `router` (the OpenAPI-validated one):
  * `POST /v1/decisions/:id/approve|reject` {comment?}, `POST /v1/decisions/:id/override`
- * {decision, reason} and `GET /v1/audit/verify`. Each change goes to the Backstage
- * auditor here and to the hash-chained decision log in the store's transaction.
+ * {decision, reason}. Each change goes to the Backstage auditor here and to the
+ * hash-chained decision log in the store's transaction.
  */
 export function addApprovalRoutes(router: express.Router, options: ApprovalRouteOptions): express.Router {
-  const { httpAuth, auditor, store } = options;
+  const { httpAuth, auditor } = options;
   const service = () => {
     if (!options.approvals) throw new Error('runtime-risk: approvals are not set up');
     return options.approvals;
@@ -82,21 +80,6 @@ export function addApprovalRoutes(router: express.Router, options: ApprovalRoute
       await audit.fail({ error: error as Error });
       throw error;
     }
-  });
-
-  router.get('/v1/audit/verify', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
-    const result = await store.verifyAuditLog();
-    if (!result.ok) {
-      const audit = await auditor.createEvent({
-        eventId: 'audit-verify',
-        severityLevel: 'critical',
-        request: req,
-        meta: { brokenAt: result.brokenAt, problem: result.problem },
-      });
-      await audit.fail({ error: new Error(result.message) });
-    }
-    res.status(200).json(result);
   });
 
   return router;

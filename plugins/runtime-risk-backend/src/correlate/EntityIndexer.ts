@@ -2,7 +2,7 @@ import type { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type { Config } from '@backstage/config';
 import type { Entity } from '@backstage/catalog-model';
-import type { IndexedEntity, RuntimeRiskStore } from '../store/types';
+import type { EntityIndexStore, IndexedEntity, SignalStore } from '../store/types';
 import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
 import { InventorySource } from './inventory';
 
@@ -43,7 +43,7 @@ export class EntityIndexer {
     private readonly options: {
       catalog: CatalogService;
       auth: AuthService;
-      store: RuntimeRiskStore;
+      store: EntityIndexStore & Pick<SignalStore, 'listSignalAssets'>;
       logger: LoggerService;
       /** Root config, for `runtimeRisk.correlation.inventory` / `inventoryFile` (validated here, failing fast). */
       config?: Config;

@@ -2,7 +2,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import { z } from 'zod';
-import { AuthenticationError, CustomErrorBase, InputError, NotFoundError } from '@backstage/errors';
+import { InputError } from '@backstage/errors';
 import type {
   AuditorService,
   BackstageCredentials,
@@ -15,38 +15,30 @@ import {
   SignalStatusSchema,
   type Signal,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import type { RiskService } from './service/RiskService';
-import type { RegisteredSource } from './service/sources';
-import type { RuntimeRiskStore } from './store/types';
-import { decodeDecisionCursor } from './store/DatabaseDecisionStore';
-import { validateSignals } from './ingestion/validate';
-import { candidateIdentifiers } from './correlation/identifiers';
-import { loadOpenApiSpec } from './schema/openapi';
-import { addApprovalRoutes } from './approvals/routes';
-import type { ApprovalService } from './approvals/ApprovalService';
-import { addAnalysisRoute } from './analysis/analysisRouter';
-import { addCoverageRoutes } from './correlation/coverageRouter';
+import type { RiskService } from '../gate/RiskService';
+import type { RegisteredSource } from '../ingest/sources';
+import type { RuntimeRiskStore } from '../store/types';
+import { decodeDecisionCursor } from '../store/DatabaseDecisionStore';
+import { PayloadTooLargeError, receivePush } from '../ingest/pushReceiver';
+import { candidateIdentifiers } from '../correlate/identifiers';
+import { loadOpenApiSpec } from '../schema/openapi';
+import { addApprovalRoutes } from './approvalRoutes';
+import { addAuditRoutes } from './auditRoutes';
+import type { ApprovalService } from '../gate/ApprovalService';
+import { addAnalysisRoute } from './analysisRoutes';
+import { addCoverageRoutes } from './coverageRoutes';
 import {
   ExceptionDecisionSchema,
   ExceptionRequestSchema,
   principalRef,
   type ExceptionService,
-} from './service/ExceptionService';
+} from '../gate/ExceptionService';
 
 /** Path prefix of the HMAC-signed push route that is reachable without Backstage credentials. */
 export const WEBHOOK_PATH_PREFIX = '/v1/signals/webhook';
 
 /** Hard cap on a webhook body whatever the source allows; bigger bodies are refused (413) while being read. */
 export const WEBHOOK_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Limit for push sources that do not say (`PushSignalSource.maxBodyBytes`). */
-const DEFAULT_PUSH_MAX_BODY_BYTES = 1024 * 1024;
-
-/** 413 naming the limit (@backstage/errors has no such class; the error handler answers `statusCode`). */
-export class PayloadTooLargeError extends CustomErrorBase {
-  readonly statusCode = 413;
-}
-
 const parseRawBody = express.raw({ type: () => true, limit: WEBHOOK_MAX_BODY_BYTES });
 /** `express.raw` whose too-large error (body-parser's `entity.too.large`) names the limit. */
 const rawWebhookBody: express.RequestHandler = (req, res, next) =>
@@ -67,7 +59,7 @@ export interface RouterOptions {
   exceptions: ExceptionService;
   sources: () => RegisteredSource[];
   clock?: () => Date;
-  /** Approval, rejection and override of decisions (src/approvals). */
+  /** Approval, rejection and override of decisions (gate/ApprovalService). */
   approvals?: ApprovalService;
 }
 
@@ -161,50 +153,17 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     `${WEBHOOK_PATH_PREFIX}/:source`,
     rawWebhookBody,
     async (req, res) => {
-      const id = req.params.source;
-      const registered = options.sources().find(r => r.source.id === id);
-      if (!registered || !isPushSource(registered.source)) {
-        throw new NotFoundError(`source: no push source '${id}'`);
-      }
-      const source = registered.source;
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const maxBytes = source.maxBodyBytes ?? DEFAULT_PUSH_MAX_BODY_BYTES;
-      if (rawBody.length > maxBytes) {
-        throw new PayloadTooLargeError(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed by source '${id}'`);
-      }
-      let verified = false;
-      try {
-        verified = source.verify({ rawBody, headers: req.headers });
-      } catch (e) {
-        logger.warn(`runtime-risk push to '${id}' failed verification: ${(e as Error).message}`);
-        verified = false;
-      }
-      if (!verified) throw new AuthenticationError(`signature: the request to source '${id}' is not correctly signed`);
-
-      // A JSON document is parsed here; anything else (NDJSON, one signal per line)
-      // goes to the source as text, and the source decides whether it can read it.
-      const text = rawBody.toString('utf8');
-      if (!text.trim()) throw new InputError('body: empty; expected JSON or NDJSON signals');
-      let body: unknown;
-      let jsonError: string | undefined;
-      try {
-        body = JSON.parse(text);
-      } catch (e) {
-        jsonError = (e as Error).message;
-        body = text;
-      }
-      let inputs: unknown;
-      try {
-        inputs = source.parse(body);
-      } catch (e) {
-        const message = (e as Error).message;
-        throw new InputError(jsonError === undefined ? message : `body: not valid JSON (${jsonError}), nor accepted as text: ${message}`);
-      }
-      if (!Array.isArray(inputs)) throw new InputError(`body: source '${id}' found no list of signals in the payload`);
-      const at = (options.clock?.() ?? new Date()).toISOString();
-      const { signals, rejected } = validateSignals({ sourceId: id, inputs, fetchedAt: at, logger });
-      await store.commitBatch({ sourceId: id, sourceType: source.type, signals, rejected, at });
-      res.status(202).json({ accepted: signals.length, rejected });
+      const result = await receivePush({
+        sourceId: req.params.source,
+        sources: options.sources(),
+        rawBody,
+        headers: req.headers,
+        store,
+        logger,
+        clock: options.clock,
+      });
+      res.status(202).json(result);
     },
   );
 
@@ -370,7 +329,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     });
   }
 
-  addApprovalRoutes(api, { httpAuth, auditor, store, approvals: options.approvals });
+  addApprovalRoutes(api, { httpAuth, auditor, approvals: options.approvals });
+  addAuditRoutes(api, { httpAuth, auditor, store });
 
   addCoverageRoutes(api, { httpAuth, store, risk });
 

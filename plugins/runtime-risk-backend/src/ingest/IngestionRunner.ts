@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { PullSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import type { RuntimeRiskStore } from '../store/types';
+import type { SignalStore, SourceStore } from '../store/types';
 import { safeErrorMessage, validateSignals } from './validate';
 
 /** Most pages fetched in one run; the rest waits for the next tick. */
@@ -17,7 +17,7 @@ export interface IngestionRunResult {
 export class IngestionRunner {
   constructor(
     private readonly options: {
-      store: RuntimeRiskStore;
+      store: SignalStore & SourceStore;
       logger: LoggerService;
       clock?: () => Date;
     },

@@ -1,7 +1,7 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import { T0, createRiskServices, edrSignal, iso } from '../testUtils/services';
-import { ExceptionService, SYSTEM_ACTOR } from '../service/ExceptionService';
-import { ApprovalService } from '../approvals/ApprovalService';
+import { ExceptionService, SYSTEM_ACTOR } from './ExceptionService';
+import { ApprovalService } from './ApprovalService';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 

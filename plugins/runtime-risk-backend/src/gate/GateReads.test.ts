@@ -7,7 +7,7 @@ import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common'
 import { randomUUID } from 'node:crypto';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
 import type { RuntimeRiskStore } from '../store/types';
-import { EntityIndexer } from '../correlation/EntityIndexer';
+import { EntityIndexer } from '../correlate/EntityIndexer';
 import { readPolicyConfig } from '../engine';
 import { component, MemoryPullSource } from '../testUtils/fixtures';
 import { RiskService } from './RiskService';

@@ -1,0 +1,34 @@
+import type express from 'express';
+import type { AuditorService, HttpAuthService } from '@backstage/backend-plugin-api';
+import type { AuditLogStore } from '../store/types';
+
+export interface AuditRouteOptions {
+  httpAuth: HttpAuthService;
+  auditor: AuditorService;
+  store: AuditLogStore;
+}
+
+/**
+ * Adds `GET /v1/audit/verify` to `router` (the OpenAPI-validated one): walks the
+ * hash-chained decision log and answers the outcome (200 either way); a broken
+ * chain is also reported to the Backstage auditor as a critical failure.
+ */
+export function addAuditRoutes(router: express.Router, options: AuditRouteOptions): express.Router {
+  const { httpAuth, auditor, store } = options;
+  router.get('/v1/audit/verify', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const result = await store.verifyAuditLog();
+    if (!result.ok) {
+      const audit = await auditor.createEvent({
+        eventId: 'audit-verify',
+        severityLevel: 'critical',
+        request: req,
+        meta: { brokenAt: result.brokenAt, problem: result.problem },
+      });
+      await audit.fail({ error: new Error(result.message) });
+    }
+    res.status(200).json(result);
+  });
+
+  return router;
+}
