@@ -8,8 +8,10 @@
 //   plugins/runtime-risk-common/src/generated/openapi.ts
 //       the path, operation and component types (openapi-typescript), which the one typed
 //       client in -common (RuntimeRiskApiClient) is written against;
+//   plugins/runtime-risk-common/src/generated/routes.ts
+//       operationId -> method and path template, which the client calls by;
 //   plugins/runtime-risk-common/src/generated/spec.ts
-//       the same document for -common's tests and the CLI's contract test.
+//       the same document (exported by -common as runtimeRiskOpenApiSpec; the CLI's contract test).
 //
 //   node scripts/generate-openapi.mjs           write them (npm run openapi:generate)
 //   node scripts/generate-openapi.mjs --check   fail when a committed file is not current
@@ -33,8 +35,24 @@ function specLiteral(doc, comment) {
 
 async function typesModule(doc) {
   const { default: openapiTS, astToString } = await import('openapi-typescript');
-  const ast = await openapiTS(doc, { alphabetize: false, exportType: false });
+  const ast = await openapiTS(doc, { alphabetize: false, exportType: false, defaultNonNullable: false });
   return `${HEADER}/* eslint-disable */\n\n${astToString(ast)}`;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+
+function routesModule(doc) {
+  const routes = {};
+  for (const [template, item] of Object.entries(doc.paths)) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      if (!op.operationId) throw new Error(`${SPEC_YAML}: ${method} ${template} has no operationId`);
+      if (routes[op.operationId]) throw new Error(`${SPEC_YAML}: operationId ${op.operationId} is used twice`);
+      routes[op.operationId] = { method: method.toUpperCase(), path: template };
+    }
+  }
+  return `${HEADER}/* eslint-disable */\n\n/** Method and path template of every operation of the runtime-risk API, by operationId. */\nexport const operationRoutes = ${JSON.stringify(routes, null, 2)} as const;\n`;
 }
 
 /** Every generated file: repo-relative path -> contents. */
@@ -51,6 +69,7 @@ export async function generate() {
   };
   if (fs.existsSync(path.join(root, 'plugins/runtime-risk-common/src/generated'))) {
     files['plugins/runtime-risk-common/src/generated/openapi.ts'] = await typesModule(doc);
+    files['plugins/runtime-risk-common/src/generated/routes.ts'] = routesModule(doc);
     files['plugins/runtime-risk-common/src/generated/spec.ts'] = specLiteral(
       doc,
       'The runtime-risk OpenAPI document (the contract the client, the CLI and the backend share).',

@@ -77,6 +77,11 @@ export const MatchedHostSchema = z.object({
 });
 export type MatchedHost = z.infer<typeof MatchedHostSchema>;
 
+/** Approval state of a recorded gate decision (`status` of a GateDecision). */
+export const DECISION_STATUSES = ['final', 'pending', 'approved', 'rejected', 'expired'] as const;
+export const DecisionStatusSchema = z.enum(DECISION_STATUSES);
+export type DecisionStatus = z.infer<typeof DecisionStatusSchema>;
+
 export const GateDecisionSchema = z.object({
   decisionId: z.string(),
   entityRef: z.string(),
@@ -92,7 +97,7 @@ export const GateDecisionSchema = z.object({
   dryRun: z.boolean(),
   /** In dry-run, the decision that the gate would have made. */
   wouldHaveBeen: DecisionSchema.optional(),
-  status: z.enum(['final', 'pending', 'approved', 'rejected', 'expired']).optional(),
+  status: DecisionStatusSchema.optional(),
   evaluatedAt: z.string(),
 });
 export type GateDecision = z.infer<typeof GateDecisionSchema>;

@@ -10,7 +10,8 @@ export const spec = {
     "version": "0.1.0",
     "description": "Runtime Risk deployment gate: \"is it safe to deploy this, there, right now?\",\nanswered from stored EDR signals correlated to catalog entities.\n\nEvery route requires Backstage credentials (a user token, or a service token;\nCI uses an external-access static token configured under\n`backend.auth.externalAccess`). The one exception is\n`POST /v1/signals/webhook/{source}`: EDR vendors cannot hold Backstage\ntokens, so that route is reachable without them and each push is\nauthenticated by the push source's HMAC signature over the raw body.\n\nErrors use the standard Backstage error body (`{ error: { name, message }, request, response }`):\n400 `InputError` names the field at fault, 401 without credentials (or with a bad\nsignature on the webhook), 404 `NotFoundError`, 409 `ConflictError`.\n",
     "license": {
-      "name": "Apache-2.0"
+      "name": "Apache-2.0",
+      "identifier": "Apache-2.0"
     }
   },
   "servers": [
