@@ -1,42 +1,24 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
   EntityRisk,
+  ExceptionAction,
+  ExceptionRequest,
+  ExceptionStatus,
   GateDecision,
   ListResponse,
+  RiskException,
   Signal,
   SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
-/** Body of `POST /v1/exceptions`. */
-export interface ExceptionRequest {
-  entityRef: string;
-  environment: string;
-  reason: string;
-  /** ISO 8601 date-time. */
-  expiresAt: string;
-  signalIds?: string[];
-}
-
-export const EXCEPTION_STATUSES = ['pending', 'approved', 'rejected', 'revoked', 'expired'] as const;
-export type ExceptionStatus = (typeof EXCEPTION_STATUSES)[number];
-
-/** An exception as the backend stores and serves it. */
-export interface RiskException {
-  id: string;
-  entityRef: string;
-  environment: string;
-  reason: string;
-  requestedBy: string;
-  status: ExceptionStatus;
-  approvedBy?: string | null;
-  expiresAt: string;
-  signalIds?: string[] | null;
-  maxLevel?: string | null;
-  createdAt?: string;
-  decidedBy?: string | null;
-  decidedAt?: string | null;
-  decisionComment?: string | null;
-}
+// Exception shapes and status lists live once, in -common (re-exported here under their old names).
+export { EXCEPTION_STATUSES } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+export type {
+  ExceptionAction,
+  ExceptionRequest,
+  ExceptionStatus,
+  RiskException,
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 export interface ExceptionQuery {
   entityRef?: string;
@@ -45,8 +27,6 @@ export interface ExceptionQuery {
   limit?: number;
   cursor?: string;
 }
-
-export type ExceptionAction = 'approve' | 'reject' | 'revoke';
 
 export interface SignalQuery {
   entityRef: string;

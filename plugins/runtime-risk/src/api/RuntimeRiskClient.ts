@@ -1,12 +1,15 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
-import type {
-  EntityRisk,
-  GateDecision,
-  ListResponse,
-  Signal,
-  SourceHealth,
+import {
+  RUNTIME_RISK_PLUGIN_ID,
+  RuntimeRiskApiClient,
+  type EntityRisk,
+  type GateDecision,
+  type ListResponse,
+  type RuntimeRiskFetch,
+  type Signal,
+  type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
   DecisionQuery,
@@ -18,104 +21,78 @@ import type {
   SignalQuery,
 } from './RuntimeRiskApi';
 
-/** Talks to the runtime-risk backend through the app's discovery and fetch APIs. */
+/**
+ * Talks to the runtime-risk backend through the app's discovery and fetch APIs, with
+ * the one typed client of -common underneath (generated from the backend's openapi.yaml).
+ */
 export class RuntimeRiskClient implements RuntimeRiskApi {
-  private readonly discoveryApi: Pick<DiscoveryApi, 'getBaseUrl'>;
-  private readonly fetchApi: Pick<FetchApi, 'fetch'>;
+  private readonly client: RuntimeRiskApiClient;
 
   constructor(options: {
     discoveryApi: Pick<DiscoveryApi, 'getBaseUrl'>;
     fetchApi: Pick<FetchApi, 'fetch'>;
   }) {
-    this.discoveryApi = options.discoveryApi;
-    this.fetchApi = options.fetchApi;
+    const { discoveryApi, fetchApi } = options;
+    this.client = new RuntimeRiskApiClient({
+      baseUrl: () => discoveryApi.getBaseUrl(RUNTIME_RISK_PLUGIN_ID),
+      // fetchApi adds the signed-in user's token itself
+      fetch: ((url, init) => fetchApi.fetch(url, init)) as RuntimeRiskFetch,
+      // a ResponseError, as every Backstage frontend client throws (serverMessage reads it)
+      errorFromResponse: response => ResponseError.fromResponse(response as Response),
+    });
   }
 
   async getEntityRisk(entityRef: string): Promise<EntityRisk[]> {
-    const body = await this.get<{ items: EntityRisk[] } | EntityRisk>(this.riskPath(entityRef));
+    const body = (await this.client.getEntityRisk(this.entityPath(entityRef))) as { items: EntityRisk[] } | EntityRisk;
     // Without `environment` the backend answers `{ items }`; accept a single object too.
     if ('items' in body && Array.isArray(body.items)) return body.items;
     return [body as EntityRisk];
   }
 
   async getEntityRiskIn(entityRef: string, environment: string): Promise<EntityRisk> {
-    return this.get<EntityRisk>(this.riskPath(entityRef), { environment });
+    return (await this.client.getEntityRisk(this.entityPath(entityRef), { environment })) as EntityRisk;
   }
 
   async getSignals(query: SignalQuery): Promise<ListResponse<Signal>> {
-    return this.get<ListResponse<Signal>>('/v1/signals', {
-      entityRef: query.entityRef,
-      environment: query.environment,
-      limit: query.limit === undefined ? undefined : String(query.limit),
-      cursor: query.cursor,
-    });
+    const { entityRef, environment, limit, cursor } = query;
+    return (await this.client.listSignals({ entityRef, environment, limit, cursor })) as unknown as ListResponse<Signal>;
   }
 
   async getDecisions(query: DecisionQuery): Promise<ListResponse<GateDecision>> {
-    return this.get<ListResponse<GateDecision>>('/v1/decisions', {
-      entityRef: query.entityRef,
-      environment: query.environment,
-      limit: query.limit === undefined ? undefined : String(query.limit),
-      cursor: query.cursor,
-    });
+    const { entityRef, environment, limit, cursor } = query;
+    return (await this.client.listDecisions({ entityRef, environment, limit, cursor })) as ListResponse<GateDecision>;
   }
 
   async getSources(): Promise<{ items: SourceHealth[] }> {
-    return this.get<{ items: SourceHealth[] }>('/v1/sources');
+    return (await this.client.listSources()) as { items: SourceHealth[] };
   }
 
   async requestException(request: ExceptionRequest): Promise<RiskException> {
-    return this.post<RiskException>('/v1/exceptions', request);
+    return (await this.client.requestException(request)) as RiskException;
   }
 
   async listExceptions(query: ExceptionQuery): Promise<ListResponse<RiskException>> {
-    return this.get<ListResponse<RiskException>>('/v1/exceptions', {
-      entityRef: query.entityRef,
-      environment: query.environment,
-      status: query.status,
-      limit: query.limit === undefined ? undefined : String(query.limit),
-      cursor: query.cursor,
-    });
+    const { entityRef, environment, status, limit, cursor } = query;
+    return (await this.client.listExceptions({ entityRef, environment, status, limit, cursor })) as ListResponse<RiskException>;
   }
 
   async decideException(id: string, action: ExceptionAction, comment?: string): Promise<RiskException> {
-    return this.post<RiskException>(
-      `/v1/exceptions/${encodeURIComponent(id)}/${action}`,
-      comment ? { comment } : {},
-    );
+    const body = comment ? { comment } : {};
+    const answer =
+      action === 'approve'
+        ? await this.client.approveException(id, body)
+        : action === 'reject'
+          ? await this.client.rejectException(id, body)
+          : await this.client.revokeException(id, body);
+    return answer as RiskException;
   }
 
-  private async post<T>(path: string, body: unknown): Promise<T> {
-    const baseUrl = await this.discoveryApi.getBaseUrl('runtime-risk');
-    const response = await this.fetchApi.fetch(`${baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw await ResponseError.fromResponse(response);
-    return (await response.json()) as T;
-  }
-
-  private riskPath(entityRef: string): string {
+  private entityPath(entityRef: string): { kind: string; namespace: string; name: string } {
     const { kind, namespace, name } = parseEntityRef(entityRef, {
       defaultKind: 'component',
       defaultNamespace: 'default',
     });
-    return `/v1/entities/${encodeURIComponent(kind.toLowerCase())}/${encodeURIComponent(
-      namespace,
-    )}/${encodeURIComponent(name)}/risk`;
-  }
-
-  private async get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
-    const baseUrl = await this.discoveryApi.getBaseUrl('runtime-risk');
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined && value !== '') params.set(key, value);
-    }
-    const qs = params.toString();
-    const response = await this.fetchApi.fetch(`${baseUrl}${path}${qs ? `?${qs}` : ''}`);
-    if (!response.ok) throw await ResponseError.fromResponse(response);
-    return (await response.json()) as T;
+    return { kind: kind.toLowerCase(), namespace, name };
   }
 }
 
