@@ -102,7 +102,8 @@ describe('DefenderSignalSource against a fake Defender API', () => {
     // machine 404: the alert keeps its own host fields; missing mitreTechniques parses
     expect(res.signals[1]).toMatchObject({ techniques: [], asset: { deviceId: 'gone', hostname: 'db-02', ips: [], macs: [] } });
     expect(res.hosts).toEqual([expect.objectContaining({ sourceId: 'm1', lastSeenAt: '2026-01-01T00:00:00Z' })]);
-    expect(res.cursor).toBe('2026-01-01T00:10:02.1234567Z');
+    // re-serialised (ms precision): the next walk's `ge` re-reads the boundary rather than skip it
+    expect(res.cursor).toBe('2026-01-01T00:10:02.123Z');
   });
 
   it('pages with $top/$skip and syncs incrementally with $filter', async () => {
@@ -111,23 +112,31 @@ describe('DefenderSignalSource against a fake Defender API', () => {
     const first = await src.fetch({ cursor: null, logger });
     expect(first.signals).toHaveLength(5);
     const pages = mde.server.calls('GET /api/alerts');
-    expect(pages.map(r => [r.query.get('$skip'), r.query.get('$top')])).toEqual([['0', '2'], ['2', '2'], ['4', '2']]);
-    expect(pages[0].query.has('$filter')).toBe(false);
+    // the short page at 4 is not the last one: the empty page at 5 is
+    expect(pages.map(r => [r.query.get('$skip'), r.query.get('$top')])).toEqual([['0', '2'], ['2', '2'], ['4', '2'], ['5', '2']]);
+    // a first sync has no lower bound, only the walk's upper bound
+    expect(pages[0].query.get('$filter')).toMatch(/^lastUpdateTime lt \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     mde.alerts.push(alert(6));
     const second = await src.fetch({ cursor: first.cursor, logger });
-    const q = mde.server.calls('GET /api/alerts')[3].query;
-    expect(q.get('$filter')).toBe('lastUpdateTime ge 2026-01-01T00:10:05.1234567Z');
+    const q = mde.server.calls('GET /api/alerts')[4].query;
+    expect(q.get('$filter')).toMatch(/^lastUpdateTime ge 2026-01-01T00:10:05\.123Z and lastUpdateTime lt /);
     // `ge` returns the boundary alert again; the store upserts it
     expect(second.signals.map(s => s.sourceId)).toEqual([alert(5).id, alert(6).id]);
-    expect(second.cursor).toBe('2026-01-01T00:10:06.1234567Z');
+    expect(second.cursor).toBe('2026-01-01T00:10:06.123Z');
     expect(mde.issuer.issued).toBe(1);
   });
 
-  it('keeps the cursor when maxPages cuts the walk short', async () => {
+  it('when maxPages cuts the walk short, returns its progress and resumes it next time', async () => {
     mde = await startDefender([1, 2, 3].map(n => alert(n)));
-    const res = await source({ pageSize: 1, maxPages: 2, machines: false }).fetch({ cursor: '2026-01-01T00:00:00Z', logger });
+    const src = source({ pageSize: 1, maxPages: 2, machines: false });
+    const res = await src.fetch({ cursor: '2026-01-01T00:00:00Z', logger });
     expect(res.signals).toHaveLength(2);
-    expect(res.cursor).toBe('2026-01-01T00:00:00Z');
+    expect(res.hasMore).toBe(true);
+    expect(JSON.parse(res.cursor!)).toMatchObject({ since: '2026-01-01T00:00:00.000Z', offset: 2 });
+    const rest = await src.fetch({ cursor: res.cursor, logger });
+    expect(rest.signals.map(s => s.sourceId)).toEqual([alert(3).id]);
+    expect(rest.hasMore).toBe(false);
+    expect(rest.cursor).toBe('2026-01-01T00:10:03.123Z');
   });
 
   it('refreshes the token on 401 and when it expires', async () => {
@@ -167,7 +176,98 @@ describe('DefenderSignalSource against a fake Defender API', () => {
     const res = await source({ machines: false }).fetch({ cursor: null, logger });
     expect(res.rejected).toBe(2);
     expect(res.signals.map(s => s.sourceId)).toEqual([alert(1).id]);
-    expect(res.cursor).toBe('2026-01-01T00:10:02.1234567Z');
+    expect(res.cursor).toBe('2026-01-01T00:10:02.123Z');
+  });
+});
+
+describe('Defender paging edges', () => {
+  let mde: FakeDefender;
+  afterEach(() => mde?.server.close());
+  const many = (n: number) =>
+    Array.from({ length: n }, (_, i) => alert(1, { id: `a${i}`, lastUpdateTime: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000).toISOString() }));
+  const fake = (alerts: Array<Record<string, unknown>>, extra: { pageCap?: number; nextLink?: boolean } = {}) =>
+    startFakeDefender({ tenantId: 'tenant-1', clientId: 'app-id', clientSecret: 'mde-secret', alerts, ...extra });
+  const source = (extra: Partial<ConstructorParameters<typeof DefenderSignalSource>[0]> = {}) =>
+    new DefenderSignalSource({
+      tenantId: 'tenant-1', clientId: 'app-id', clientSecret: 'mde-secret', apiUrl: mde.server.url, loginUrl: mde.server.url,
+      machines: false, clock: fakeClock(), random: () => 0.5, ...extra,
+    });
+  /** Fetches like the ingestion runner: again while hasMore, from the returned cursor. */
+  async function sync(src: DefenderSignalSource, cursor: string | null = null) {
+    const ids: string[] = [];
+    let batches = 0;
+    for (;;) {
+      const res = await src.fetch({ cursor, logger });
+      batches++;
+      ids.push(...res.signals.map(s => s.sourceId));
+      cursor = res.cursor;
+      if (!res.hasMore) return { ids, cursor, batches };
+    }
+  }
+
+  it('a server capping pages at 25 with @odata.nextLink loses no alert', async () => {
+    mde = await fake(many(130), { pageCap: 25, nextLink: true });
+    const res = await sync(source({ pageSize: 100 }));
+    expect(res.ids).toEqual(many(130).map(a => a.id));
+    const calls = mde.server.calls('GET /api/alerts');
+    // the first page by $filter/$top, then the links (which carry the same bounded filter)
+    expect(calls.map(c => c.query.get('$skip'))).toEqual(['0', '25', '50', '75', '100', '125']);
+    expect(calls.every(c => /^lastUpdateTime lt /.test(c.query.get('$filter') ?? ''))).toBe(true);
+    expect(res.cursor).toBe('2026-01-01T00:02:09.000Z');
+  });
+
+  it('a server capping pages without @odata.nextLink is read by $skip until an empty page', async () => {
+    mde = await fake(many(130), { pageCap: 25 });
+    const res = await sync(source({ pageSize: 100 }));
+    expect(res.ids).toEqual(many(130).map(a => a.id));
+    expect(mde.server.calls('GET /api/alerts').map(c => c.query.get('$skip'))).toEqual(['0', '25', '50', '75', '100', '125', '130']);
+  });
+
+  it('a first sync of a large tenant finishes across several batches, each resuming where the last stopped', async () => {
+    mde = await fake(many(130), { pageCap: 25, nextLink: true });
+    const res = await sync(source({ pageSize: 25, maxPages: 2 }));
+    expect(res.ids).toEqual(many(130).map(a => a.id));
+    expect(res.batches).toBe(3);
+    // never restarted: every page was asked for once
+    expect(mde.server.calls('GET /api/alerts').map(c => c.query.get('$skip'))).toEqual(['0', '25', '50', '75', '100', '125']);
+  });
+
+  it('an error mid-walk: the next run resumes from the last committed cursor and finishes', async () => {
+    mde = await fake(many(100), { pageCap: 10 });
+    const src = source({ pageSize: 10, maxPages: 3, clock: fakeClock() });
+    const first = await src.fetch({ cursor: null, logger });
+    expect(first.hasMore).toBe(true);
+    for (let i = 0; i < 4; i++) mde.faults.push({ status: 500, json: { error: { code: 'InternalError', message: 'boom' } } });
+    await expect(src.fetch({ cursor: first.cursor, logger })).rejects.toThrow(/HTTP 500/);
+    const rest = await sync(src, first.cursor);
+    expect([...first.signals.map(s => s.sourceId), ...rest.ids]).toEqual(many(100).map(a => a.id));
+    expect(mde.server.calls('GET /api/alerts').slice(-1)[0].query.get('$skip')).toBe('100');
+  });
+
+  it('bounds each walk: an alert updated during it is read by the next walk', async () => {
+    const alerts = many(30);
+    mde = await fake(alerts, { pageCap: 10 });
+    const src = source({ pageSize: 10, maxPages: 1, now: () => Date.parse('2026-06-01T00:00:00Z') });
+    const first = await src.fetch({ cursor: null, logger });
+    alerts[25] = { ...alerts[25], lastUpdateTime: '2026-06-01T00:00:01Z', status: 'Resolved' };
+    const rest = await sync(src, first.cursor);
+    expect(rest.ids).not.toContain('a25');
+    const later = await sync(source({ now: () => Date.parse('2026-06-02T00:00:00Z') }), rest.cursor);
+    expect(later.ids).toContain('a25');
+  });
+
+  it('re-serialises cursor timestamps from odd vendor spellings before they go into $filter', async () => {
+    mde = await fake([alert(1, { lastUpdateTime: '2026-01-01T01:10:01.1234567+01:00' })]);
+    const res = await source().fetch({ cursor: '2025-12-31 23:00:00Z', logger });
+    expect(mde.server.calls('GET /api/alerts')[0].query.get('$filter')).toMatch(/^lastUpdateTime ge 2025-12-31T23:00:00\.000Z and lastUpdateTime lt /);
+    expect(res.cursor).toBe('2026-01-01T00:10:01.123Z');
+    await expect(source().fetch({ cursor: "2026-01-01T00:00:00Z or id ne ''", logger })).rejects.toThrow(/unreadable cursor/);
+  });
+
+  it('does not follow an @odata.nextLink to another origin', async () => {
+    mde = await fake([alert(1)]);
+    mde.faults.push({ json: { value: [alert(1)], '@odata.nextLink': 'https://attacker.example/api/alerts?$skip=1' } });
+    await expect(source().fetch({ cursor: null, logger })).rejects.toThrow(/nextLink points to https:\/\/attacker\.example/);
   });
 });
 

@@ -5,9 +5,8 @@ import {
   HttpPullSource,
   SourceHttpError,
   hostRecords,
-  collectOffsetPages,
   compact,
-  latestTimestamp,
+  walkTimeWindow,
   mergeAssets,
   normalizeRecords,
   retryAfterHeader,
@@ -28,6 +27,8 @@ export interface DefenderSourceOptions extends HttpPullSourceOptions {
   loginUrl: string;
   /** Look up `/api/machines/{id}` for IPs and MACs; default true. */
   machines?: boolean;
+  /** Wall clock giving each walk its upper bound (`lastUpdateTime lt <walk start>`); default `Date.now`. */
+  now?: () => number;
 }
 
 const str = z.string().nullish();
@@ -58,7 +59,7 @@ const MachineSchema = z.object({
 });
 type Machine = z.infer<typeof MachineSchema>;
 
-const ListResponse = z.object({ value: z.array(z.unknown()) });
+const ListResponse = z.object({ value: z.array(z.unknown()), '@odata.nextLink': z.string().nullish() });
 
 const SEVERITIES: Record<string, Severity> = {
   informational: 'informational',
@@ -129,7 +130,8 @@ function field(raw: unknown, key: string): string | undefined {
 /**
  * Microsoft Defender for Endpoint: Microsoft identity client-credentials token
  * (scope `<apiUrl>/.default`), `GET /api/alerts` with `$filter=lastUpdateTime ge
- * <cursor>` and `$top`/`$skip` paging, `GET /api/machines/{id}` for IPs and MACs.
+ * <since> and lastUpdateTime lt <walk start>`, `@odata.nextLink` or `$top`/`$skip`
+ * paging until an empty page, `GET /api/machines/{id}` for IPs and MACs.
  */
 export class DefenderSignalSource extends HttpPullSource<DefenderSourceOptions> {
   constructor(options: DefenderSourceOptions) {
@@ -164,33 +166,64 @@ export class DefenderSignalSource extends HttpPullSource<DefenderSourceOptions> 
     return out;
   }
 
+  /** `@odata.nextLink` is followed only on the API's own origin (the token is never sent elsewhere). */
+  private nextLink(link: string): string {
+    let url: URL;
+    try {
+      url = new URL(link, this.opts.apiUrl);
+    } catch {
+      throw new Error(`Source ${this.id}: unreadable @odata.nextLink`);
+    }
+    if (url.origin !== new URL(this.opts.apiUrl).origin) {
+      throw new Error(`Source ${this.id}: @odata.nextLink points to ${url.origin}, not to the configured apiUrl; not followed`);
+    }
+    return url.toString();
+  }
+
+  /**
+   * One batch of a walk over the alerts updated in `[since, walk start)`:
+   * `$filter=lastUpdateTime ge <since> and lastUpdateTime lt <until>` (both
+   * re-serialised), `@odata.nextLink` followed while present, else `$skip` until
+   * an empty page (a page shorter than `$top` is not the last one). A walk cut by
+   * `maxPages` returns its progress as a JSON cursor and `hasMore`; the next call
+   * goes on from there.
+   */
   async fetch({ cursor, logger, signal }: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
-    const maxPages = this.opts.maxPages ?? 50;
-    const listed = await collectOffsetPages({
-      pageSize: this.opts.pageSize ?? 1000,
-      maxPages,
-      fetchPage: async (skip, top) => {
-        const query = { $filter: cursor ? `lastUpdateTime ge ${cursor}` : undefined, $top: top, $skip: skip };
-        return { items: (await this.http.get('/api/alerts', query, ListResponse.parse, signal)).value };
+    const walked = await walkTimeWindow<unknown>({
+      cursor,
+      maxPages: this.opts.maxPages ?? 50,
+      end: 'empty-page',
+      now: this.opts.now,
+      timestampOf: a => field(a, 'lastUpdateTime'),
+      fetchPage: async page => {
+        const body = page.next
+          ? await this.http.get(this.nextLink(page.next), undefined, ListResponse.parse, signal)
+          : await this.http.get(
+              '/api/alerts',
+              {
+                $filter: [page.since ? `lastUpdateTime ge ${page.since}` : undefined, `lastUpdateTime lt ${page.until}`].filter(Boolean).join(' and '),
+                $top: this.opts.pageSize ?? 1000,
+                $skip: page.offset,
+              },
+              ListResponse.parse,
+              signal,
+            );
+        return { items: body.value, next: body['@odata.nextLink'] };
       },
     });
-    const machineIds = this.opts.machines === false ? [] : compact(listed.items.map(a => field(a, 'machineId')));
+    const machineIds = this.opts.machines === false ? [] : compact(walked.items.map(a => field(a, 'machineId')));
     const machines = await this.machines(machineIds, logger, signal);
-    const { signals, rejected } = normalizeRecords(listed.items, r => defenderSignal(r, machines), {
+    const { signals, rejected } = normalizeRecords(walked.items, r => defenderSignal(r, machines), {
       sourceId: this.id,
       logger,
       idOf: r => field(r, 'id'),
     });
-    if (!listed.complete) {
-      // the alerts API has no documented ordering: an unfinished walk cannot move the cursor safely
-      logger.warn(`Source ${this.id}: more than ${maxPages} pages of alerts changed since ${cursor ?? 'the start'}; raise maxPages`);
-    }
     return {
       signals,
       rejected,
       hosts: hostRecords(machines.values(), m => ({ sourceId: m.id, asset: defenderMachineAsset(m), lastSeenAt: m.lastSeen })),
-      cursor: listed.complete ? latestTimestamp(cursor, listed.items.map(a => field(a, 'lastUpdateTime'))) : cursor,
+      cursor: walked.cursor,
+      hasMore: walked.hasMore,
     };
   }
-
 }

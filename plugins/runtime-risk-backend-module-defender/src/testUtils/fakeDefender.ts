@@ -1,8 +1,9 @@
 /**
  * A fake Microsoft Defender for Endpoint API: the Microsoft identity token
  * endpoint (`POST /<tenant>/oauth2/v2.0/token`), `GET /api/alerts` with
- * `$filter=lastUpdateTime ge <cursor>` and `$top`/`$skip` paging, and
- * `GET /api/machines/{id}`.
+ * `$filter=lastUpdateTime ge <a> and lastUpdateTime lt <b>` (either term
+ * optional), `$top`/`$skip` paging, optionally pages capped below `$top` and
+ * `@odata.nextLink`, and `GET /api/machines/{id}`.
  */
 import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -16,6 +17,10 @@ export interface FakeDefenderOptions extends FakeServerOptions {
   machines?: VendorRecord[];
   /** Adds `POST /_admin/alerts`, building an alert with {@link defenderAlert}. */
   admin?: boolean;
+  /** Most alerts one page returns, whatever `$top` asks (a server capping its pages). */
+  pageCap?: number;
+  /** Adds `@odata.nextLink` (an absolute URL with `$skip`) while more alerts match. */
+  nextLink?: boolean;
 }
 
 export interface FakeDefender {
@@ -39,12 +44,29 @@ export async function startFakeDefender(options: FakeDefenderOptions): Promise<F
       [`POST /${options.tenantId}/oauth2/v2.0/token`]: issuer.route,
       'GET /api/alerts': guard(req => {
         const filter = req.query.get('$filter');
-        const m = /^lastUpdateTime ge (\S+)$/.exec(filter ?? '');
-        if (filter && !m) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: `bad $filter ${filter}` } } };
-        const matching = alerts.filter(a => !m || Date.parse(String(a.lastUpdateTime)) >= Date.parse(m[1]));
+        const terms = filter ? filter.split(' and ').map(t => /^lastUpdateTime (ge|lt) (\S+)$/.exec(t)) : [];
+        if (terms.some(t => !t || Number.isNaN(Date.parse(t[2])))) {
+          return { status: 400, json: { error: { code: 'InvalidRequestBody', message: `bad $filter ${filter}` } } };
+        }
+        const matching = alerts.filter(a =>
+          terms.every(t => {
+            const at = Date.parse(String(a.lastUpdateTime));
+            // a record without a timestamp (a garbage test record) passes every filter
+            if (Number.isNaN(at)) return true;
+            return t![1] === 'ge' ? at >= Date.parse(t![2]) : at < Date.parse(t![2]);
+          }),
+        );
         const skip = Number(req.query.get('$skip') ?? 0);
-        const top = Number(req.query.get('$top') ?? 10000);
-        return { json: { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value: matching.slice(skip, skip + top) } };
+        const top = Math.min(Number(req.query.get('$top') ?? 10000), options.pageCap ?? 10000);
+        const value = matching.slice(skip, skip + top);
+        const json: Record<string, unknown> = { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value };
+        if (options.nextLink && skip + value.length < matching.length) {
+          const next = new URL(`${server.url}/api/alerts`);
+          req.query.forEach((v, k) => next.searchParams.set(k, v));
+          next.searchParams.set('$skip', String(skip + value.length));
+          json['@odata.nextLink'] = next.toString();
+        }
+        return { json };
       }),
       'GET /api/machines/*': guard(req => {
         const id = decodeURIComponent(req.path.slice('/api/machines/'.length));

@@ -170,8 +170,10 @@ export interface TimeWindowBatch<T> {
  *
  * - The vendor's continuation is followed while present. With `end:
  *   'continuation'` a page without one ends the walk; with `end: 'empty-page'`
- *   (offset APIs, or APIs that send a continuation only sometimes) the walk
- *   goes on by offset until an empty page. A short page never ends a walk.
+ *   (offset APIs, or APIs that send a continuation only sometimes) a page
+ *   without one is followed by the next offset until an empty page, except a
+ *   page reached through a continuation, whose lack of one ends the walk. A
+ *   short page never ends a walk.
  * - At most `maxPages` pages per call. A walk cut short returns what it read
  *   with a JSON cursor holding the window, the offset and the continuation,
  *   and `hasMore`; the next call goes on from there (it never restarts). The
@@ -225,7 +227,9 @@ export async function walkTimeWindow<T>(options: {
       if (!Number.isNaN(ms) && (!walk.newest || ms > Date.parse(walk.newest))) walk.newest = new Date(ms).toISOString();
     }
     const next = res.next || undefined;
-    const done = res.items.length === 0 || (options.end === 'continuation' && (!next || next === walk.next));
+    // a continuation, once followed, is trusted: a page reached through one that has none is the last
+    const followed = walk.next !== undefined;
+    const done = res.items.length === 0 || ((options.end === 'continuation' || followed) && (!next || next === walk.next));
     if (done) {
       const newest = walk.newest && Date.parse(walk.newest) < Date.parse(walk.until) ? walk.newest : walk.newest ? walk.until : undefined;
       return { items, cursor: newest ?? walk.since, hasMore: false, since: walk.since, until: walk.until };
