@@ -102,11 +102,11 @@ describe('SentinelOneSignalSource against a fake SentinelOne API', () => {
     const first = await src.fetch({ cursor: null, logger });
     expect(first.signals.map(s => s.sourceId)).toEqual(['131', '132', '133', '134', '135']);
     expect(s1.server.calls('GET /web/api/v2.1/threats').map(r => r.query.get('cursor'))).toEqual([null, '2', '4']);
-    expect(first.cursor).toBe('2026-01-01T00:10:05.000000Z');
+    expect(first.cursor).toBe('2026-01-01T00:10:05.000Z');
     expect(first.hasMore).toBe(false);
     s1.threats.push(threat(6));
     const second = await src.fetch({ cursor: first.cursor, logger });
-    expect(s1.server.calls('GET /web/api/v2.1/threats')[3].query.get('updatedAt__gte')).toBe('2026-01-01T00:10:05.000000Z');
+    expect(s1.server.calls('GET /web/api/v2.1/threats')[3].query.get('updatedAt__gte')).toBe('2026-01-01T00:10:05.000Z');
     expect(second.signals.map(s => s.sourceId)).toEqual(['135', '136']);
   });
 
@@ -114,7 +114,8 @@ describe('SentinelOneSignalSource against a fake SentinelOne API', () => {
     s1 = await startS1([1, 2, 3].map(n => threat(n)));
     const res = await source({ pageSize: 1, maxPages: 2, agents: false }).fetch({ cursor: null, logger });
     expect(res.hasMore).toBe(true);
-    expect(res.cursor).toBe('2026-01-01T00:10:02.000000Z');
+    // the walk goes on from the API's own nextCursor, kept with the window it belongs to
+    expect(JSON.parse(res.cursor!)).toMatchObject({ since: null, next: '2', newest: '2026-01-01T00:10:02.000Z' });
   });
 
   it('honours Retry-After on 429 and retries a 500', async () => {
@@ -148,6 +149,65 @@ describe('SentinelOneSignalSource against a fake SentinelOne API', () => {
     const res = await source({ agents: false }).fetch({ cursor: null, logger });
     expect(res.rejected).toBe(1);
     expect(res.signals.map(s => s.sourceId)).toEqual(['131', '133']);
+  });
+});
+
+describe('SentinelOne paging edges', () => {
+  let s1: FakeSentinelOne;
+  afterEach(() => s1?.server.close());
+  const source = (extra: Partial<ConstructorParameters<typeof SentinelOneSignalSource>[0]> = {}) =>
+    new SentinelOneSignalSource({ baseUrl: s1.server.url, apiToken: TOKEN, agents: false, clock: fakeClock(), random: () => 0.5, ...extra });
+  async function sync(src: SentinelOneSignalSource, cursor: string | null = null) {
+    const ids: string[] = [];
+    let batches = 0;
+    for (;;) {
+      const res = await src.fetch({ cursor, logger });
+      batches++;
+      ids.push(...res.signals.map(s => s.sourceId));
+      cursor = res.cursor;
+      if (!res.hasMore) return { ids, cursor, batches };
+    }
+  }
+  const same = (n: number) => Array.from({ length: n }, (_, i) => threat(1, { id: `t${i}` }, { updatedAt: '2026-01-01T00:10:00.000000Z' }));
+
+  it('more than `limit` threats with one updatedAt, over several batches, do not stall the walk', async () => {
+    s1 = await startS1(same(7));
+    const res = await sync(source({ pageSize: 2, maxPages: 1 }), '2026-01-01T00:00:00Z');
+    expect(res.ids).toEqual(same(7).map(t => t.id));
+    expect(res.batches).toBe(4);
+    const calls = s1.server.calls('GET /web/api/v2.1/threats');
+    expect(calls.map(c => c.query.get('cursor'))).toEqual([null, '2', '4', '6']);
+    // every page of the walk keeps its window
+    expect(new Set(calls.map(c => `${c.query.get('updatedAt__gte')} ${c.query.get('updatedAt__lt')}`)).size).toBe(1);
+    expect(res.cursor).toBe('2026-01-01T00:10:00.000Z');
+  });
+
+  it('an error mid-walk: the next run resumes from the committed nextCursor and finishes', async () => {
+    s1 = await startS1([1, 2, 3, 4, 5, 6].map(n => threat(n)));
+    const src = source({ pageSize: 2, maxPages: 1 });
+    const first = await src.fetch({ cursor: null, logger });
+    for (let i = 0; i < 4; i++) s1.faults.push({ status: 500, json: { errors: [{ code: 5000010, title: 'Server Error' }] } });
+    await expect(src.fetch({ cursor: first.cursor, logger })).rejects.toThrow(/HTTP 500/);
+    const rest = await sync(src, first.cursor);
+    expect([...first.signals.map(s => s.sourceId), ...rest.ids]).toEqual(['131', '132', '133', '134', '135', '136']);
+    expect(s1.server.calls('GET /web/api/v2.1/threats').slice(-2).map(c => c.query.get('cursor'))).toEqual(['2', '4']);
+  });
+
+  it('a nextCursor the API rejects goes on from the newest updatedAt read', async () => {
+    s1 = await startS1([1, 2, 3, 4].map(n => threat(n)));
+    const src = source({ pageSize: 2, maxPages: 1 });
+    const first = await src.fetch({ cursor: null, logger });
+    s1.faults.push({ status: 400, json: { errors: [{ code: 4000010, title: 'Validation Error', detail: 'cursor: invalid' }] } });
+    const rest = await sync(src, first.cursor);
+    expect(rest.ids).toEqual(['132', '133', '134']);
+    expect(s1.server.calls('GET /web/api/v2.1/threats').slice(-2)[0].query.get('updatedAt__gte')).toBe('2026-01-01T00:10:02.000Z');
+  });
+
+  it('re-serialises the cursor and bounds each walk by its start', async () => {
+    s1 = await startS1([threat(1)]);
+    await source({ now: () => Date.parse('2026-03-01T12:00:00Z') }).fetch({ cursor: '2026-01-01T01:00:00.000000+01:00', logger });
+    const q = s1.server.calls('GET /web/api/v2.1/threats')[0].query;
+    expect([q.get('updatedAt__gte'), q.get('updatedAt__lt')]).toEqual(['2026-01-01T00:00:00.000Z', '2026-03-01T12:00:00.000Z']);
   });
 });
 

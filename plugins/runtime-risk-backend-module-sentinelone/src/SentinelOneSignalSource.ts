@@ -2,11 +2,11 @@ import { z } from 'zod';
 import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   HttpPullSource,
+  SourceHttpError,
   chunk,
   hostRecords,
-  collectCursorPages,
   compact,
-  latestTimestamp,
+  walkTimeWindow,
   mergeAssets,
   normalizeRecords,
   parseLabels,
@@ -37,6 +37,8 @@ export interface SentinelOneSourceOptions extends HttpPullSourceOptions {
   siteIds?: string[];
   /** Look up `/agents` for network interfaces; default true. */
   agents?: boolean;
+  /** Wall clock giving each walk its upper bound (`updatedAt__lt=<walk start>`); default `Date.now`. */
+  now?: () => number;
 }
 
 const str = z.string().nullish();
@@ -184,8 +186,8 @@ function threatField(raw: unknown, key: 'id' | 'updatedAt' | 'agentId'): string 
 
 /**
  * SentinelOne: `Authorization: ApiToken <token>`, `GET /threats` with
- * `updatedAt__gte`, `sortBy=updatedAt` and cursor paging, `GET /agents` for
- * network interfaces.
+ * `updatedAt__gte`/`updatedAt__lt`, `sortBy=updatedAt` and cursor paging,
+ * `GET /agents` for network interfaces.
  */
 export class SentinelOneSignalSource extends HttpPullSource<SentinelOneSourceOptions> {
   readonly consoleUrl: string;
@@ -225,25 +227,40 @@ export class SentinelOneSignalSource extends HttpPullSource<SentinelOneSourceOpt
     return out;
   }
 
+  /**
+   * One batch of a walk over the threats updated in `[since, walk start)`
+   * (`updatedAt__gte`/`updatedAt__lt`, re-serialised), sorted by `updatedAt`,
+   * following `pagination.nextCursor` while present. A walk cut by `maxPages`
+   * returns a JSON cursor holding the API's `nextCursor` with the window it
+   * belongs to, so threats sharing one `updatedAt` beyond `limit` cannot stall
+   * it; a `nextCursor` the API no longer accepts (HTTP 400) goes on from the
+   * newest `updatedAt` read.
+   */
   async fetch({ cursor, logger, signal }: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
-    const listed = await collectCursorPages({
+    const walked = await walkTimeWindow<unknown>({
+      cursor,
       maxPages: this.opts.maxPages ?? 10,
-      fetchPage: async next => {
+      end: 'continuation',
+      now: this.opts.now,
+      timestampOf: t => threatField(t, 'updatedAt'),
+      staleContinuation: { test: e => e instanceof SourceHttpError && e.status === 400, resume: 'newest' },
+      fetchPage: async page => {
         const query = {
           ...this.scope,
-          updatedAt__gte: cursor ?? undefined,
+          updatedAt__gte: page.since ?? undefined,
+          updatedAt__lt: page.until,
           sortBy: 'updatedAt',
           sortOrder: 'asc',
           limit: this.opts.pageSize ?? 500,
-          cursor: next,
+          cursor: page.next,
         };
         const body = await this.http.get('/threats', query, ListResponse.parse, signal);
-        return { items: body.data, nextCursor: body.pagination?.nextCursor };
+        return { items: body.data, next: body.pagination?.nextCursor };
       },
     });
-    const agentIds = this.opts.agents === false ? [] : compact(listed.items.map(t => threatField(t, 'agentId')));
+    const agentIds = this.opts.agents === false ? [] : compact(walked.items.map(t => threatField(t, 'agentId')));
     const agents = await this.agents(agentIds, signal);
-    const { signals, rejected } = normalizeRecords(listed.items, r => sentinelOneSignal(r, agents, this.consoleRoot), {
+    const { signals, rejected } = normalizeRecords(walked.items, r => sentinelOneSignal(r, agents, this.consoleRoot), {
       sourceId: this.id,
       logger,
       idOf: r => threatField(r, 'id'),
@@ -252,10 +269,8 @@ export class SentinelOneSignalSource extends HttpPullSource<SentinelOneSourceOpt
       signals,
       rejected,
       hosts: hostRecords(agents.values(), a => ({ sourceId: a.id, asset: sentinelOneAgentAsset(a), lastSeenAt: a.lastActiveDate })),
-      // sorted ascending by updatedAt, so the newest seen is safe even when cut short (`gte` re-reads the boundary)
-      cursor: latestTimestamp(cursor, listed.items.map(t => threatField(t, 'updatedAt'))),
-      hasMore: !listed.complete,
+      cursor: walked.cursor,
+      hasMore: walked.hasMore,
     };
   }
-
 }

@@ -1,6 +1,6 @@
 /**
  * A fake SentinelOne API (`/web/api/v2.1`): `Authorization: ApiToken <token>`,
- * `GET /threats` with `updatedAt__gte`, ascending `updatedAt` and cursor paging
+ * `GET /threats` with `updatedAt__gte`/`updatedAt__lt`, ascending `updatedAt` and cursor paging
  * (`pagination.nextCursor`), and `GET /agents?ids=`.
  */
 import { adminAlertsRoute, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
@@ -35,8 +35,15 @@ export async function startFakeSentinelOne(options: FakeSentinelOneOptions): Pro
     {
       'GET /web/api/v2.1/threats': guard(req => {
         const since = req.query.get('updatedAt__gte');
+        const before = req.query.get('updatedAt__lt');
+        for (const [key, value] of [['updatedAt__gte', since], ['updatedAt__lt', before]] as const) {
+          if (value !== null && Number.isNaN(Date.parse(value))) {
+            return { status: 400, json: { errors: [{ code: 4000010, title: 'Validation Error', detail: `${key}: not a valid datetime` }] } };
+          }
+        }
         const matching = threats
           .filter(t => !since || Date.parse(updatedAt(t)) >= Date.parse(since))
+          .filter(t => !before || Date.parse(updatedAt(t)) < Date.parse(before))
           .sort((a, b) => updatedAt(a).localeCompare(updatedAt(b)));
         const start = Number(req.query.get('cursor') ?? 0);
         const limit = Number(req.query.get('limit') ?? 1000);
