@@ -8,46 +8,17 @@ import {
   GateDecisionSchema,
   GateRequest,
   RUNTIME_RISK_PLUGIN_ID,
+  RuntimeRiskApiClient,
+  RuntimeRiskApiError,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /**
- * A non-2xx answer of the gate. `errorName` and `message` come from the
- * Backstage error body (`{ error: { name, message } }`) when there is one,
- * e.g. `InputError` (400), `AuthenticationError` (401), `NotFoundError` (404).
+ * A non-2xx answer of the gate: the one error of -common's client
+ * ({@link RuntimeRiskApiError}: `statusCode`, and `errorName`/message from the
+ * Backstage error body, e.g. `InputError` (400), `AuthenticationError` (401),
+ * `NotFoundError` (404)), under the name this package has always exported.
  */
-export class RuntimeRiskGateError extends Error {
-  readonly statusCode: number;
-  readonly errorName: string;
-
-  constructor(statusCode: number, errorName: string, message: string) {
-    super(message);
-    this.name = 'RuntimeRiskGateError';
-    this.statusCode = statusCode;
-    this.errorName = errorName;
-  }
-
-  static async fromResponse(response: Response, what: string): Promise<RuntimeRiskGateError> {
-    const text = await response.text();
-    let errorName = `HTTP ${response.status}`;
-    let detail = text.slice(0, 300) || response.statusText;
-    try {
-      const body: unknown = JSON.parse(text);
-      const error = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
-      if (typeof error === 'object' && error !== null) {
-        const { name, message } = error as { name?: unknown; message?: unknown };
-        if (typeof name === 'string') errorName = name;
-        if (typeof message === 'string') detail = message;
-      }
-    } catch (e) {
-      // Not JSON (a proxy's HTML error page): keep the raw text as the detail.
-    }
-    return new RuntimeRiskGateError(
-      response.status,
-      errorName,
-      `runtime-risk gate ${what} failed with ${response.status} ${errorName}: ${detail}`,
-    );
-  }
-}
+export { RuntimeRiskApiError as RuntimeRiskGateError };
 
 /** Options accepted by every {@link RuntimeRiskGateService} call. */
 export interface RuntimeRiskGateRequestOptions {
@@ -76,54 +47,48 @@ export interface RuntimeRiskGateService {
   getDecision(decisionId: string, options: RuntimeRiskGateRequestOptions): Promise<GateDecision>;
 }
 
-/** Default {@link RuntimeRiskGateService}: discovery + plugin request tokens + fetch. */
+/**
+ * Default {@link RuntimeRiskGateService}: discovery + a plugin request token on behalf
+ * of the caller, with the one typed client of -common underneath; answers are checked
+ * against GateDecisionSchema.
+ */
 export class RuntimeRiskGateClient implements RuntimeRiskGateService {
-  private readonly discovery: DiscoveryService;
   private readonly auth: AuthService;
+  private readonly client: RuntimeRiskApiClient;
 
   constructor(options: { discovery: DiscoveryService; auth: AuthService }) {
-    this.discovery = options.discovery;
+    const { discovery } = options;
     this.auth = options.auth;
+    this.client = new RuntimeRiskApiClient({
+      baseUrl: () => discovery.getBaseUrl(RUNTIME_RISK_PLUGIN_ID),
+      errorFromResponse: (response, what) => RuntimeRiskApiError.fromResponse(response, `gate ${what}`),
+    });
   }
 
   async evaluate(request: GateRequest, options: RuntimeRiskGateRequestOptions): Promise<GateDecision> {
-    return this.call('POST', '/v1/gate', options, request);
+    const call = await this.callOptions(options);
+    return this.check('POST /v1/gate', await this.client.gate(request as Parameters<RuntimeRiskApiClient['gate']>[0], call));
   }
 
   async getDecision(decisionId: string, options: RuntimeRiskGateRequestOptions): Promise<GateDecision> {
-    return this.call('GET', `/v1/decisions/${encodeURIComponent(decisionId)}`, options);
+    const call = await this.callOptions(options);
+    return this.check(`GET /v1/decisions/${encodeURIComponent(decisionId)}`, await this.client.getDecision(decisionId, call));
   }
 
-  private async call(
-    method: 'GET' | 'POST',
-    path: string,
-    options: RuntimeRiskGateRequestOptions,
-    body?: unknown,
-  ): Promise<GateDecision> {
-    const baseUrl = await this.discovery.getBaseUrl(RUNTIME_RISK_PLUGIN_ID);
+  private async callOptions(options: RuntimeRiskGateRequestOptions) {
     const { token } = await this.auth.getPluginRequestToken({
       onBehalfOf: options.credentials,
       targetPluginId: RUNTIME_RISK_PLUGIN_ID,
     });
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-    }
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: options.signal,
-    });
-    if (!response.ok) {
-      throw await RuntimeRiskGateError.fromResponse(response, `${method} ${path}`);
-    }
-    const json: unknown = await response.json();
+    return { token, signal: options.signal };
+  }
+
+  private check(what: string, json: unknown): GateDecision {
     const parsed = GateDecisionSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new Error(
-        `runtime-risk gate answered ${method} ${path} with an unexpected body: ` +
+        `runtime-risk gate answered ${what} with an unexpected body: ` +
           `${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
       );
     }

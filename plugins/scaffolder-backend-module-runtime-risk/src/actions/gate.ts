@@ -2,12 +2,18 @@ import { InputError } from '@backstage/errors';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import type { BackstageCredentials, LoggerService } from '@backstage/backend-plugin-api';
 import {
+  ACTIONS,
   GateDecision,
   REASON_CODES,
   RISK_LEVELS,
+  parseDuration as parseDurationMs,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { RuntimeRiskGateError, RuntimeRiskGateService } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import { parseDuration } from './duration';
+
+/** -common's parseDuration, failing with Backstage's InputError naming the input field. */
+function parseDuration(value: string | number, field: string): number {
+  return parseDurationMs(value, field, message => new InputError(message));
+}
 
 export const RUNTIME_RISK_GATE_ACTION_ID = 'runtime-risk:gate';
 
@@ -109,7 +115,7 @@ export function createRuntimeRiskGateAction(options: RuntimeRiskGateActionOption
       },
       output: {
         decision: z =>
-          z.enum(['proceed', 'approval_required', 'block']).describe('The effective decision (an approved request is proceed)'),
+          z.enum(ACTIONS).describe('The effective decision (an approved request is proceed)'),
         decisionId: z => z.string().describe('Id of the recorded decision'),
         riskLevel: z => z.enum(RISK_LEVELS).describe('low, moderate, high or unknown (uncorrelated)'),
         score: z => z.number().nullable().describe('Risk score 0-100, null when it could not be computed'),
