@@ -8,7 +8,13 @@ import {
   type Provider,
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
-import { AnalysisResultSchema, type AnalysisResult } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import {
+  AnalysisResultSchema,
+  RuntimeRiskApiClient,
+  RuntimeRiskApiError,
+  RuntimeRiskInvalidResponseError,
+  type AnalysisResult,
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Boolean flag: true only when the gate would let this entity deploy to this environment now (`proceed`). */
 export const DEPLOY_SAFE_FLAG = 'runtime-risk.deploy-safe';
@@ -91,6 +97,7 @@ export class RuntimeRiskProvider implements Provider {
   readonly runsOn = 'server' as const;
 
   private readonly baseUrl: string;
+  private readonly client: RuntimeRiskApiClient;
   private readonly cacheTtlMs: number;
   private readonly timeoutMs: number;
   private readonly cache = new Map<string, CacheEntry>();
@@ -99,6 +106,13 @@ export class RuntimeRiskProvider implements Provider {
   constructor(private readonly options: RuntimeRiskProviderOptions) {
     if (!options.baseUrl) throw new Error('RuntimeRiskProvider: baseUrl is required');
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const fetchImpl = options.fetch;
+    this.client = new RuntimeRiskApiClient({
+      baseUrl: this.baseUrl,
+      fetch: fetchImpl
+        ? (url, init) => fetchImpl(url, { method: init.method, headers: init.headers, signal: init.signal! })
+        : undefined,
+    });
     this.cacheTtlMs = Math.max(0, options.cacheTtlMs ?? 15_000);
     this.timeoutMs = options.timeoutMs ?? 5_000;
   }
@@ -240,55 +254,48 @@ export class RuntimeRiskProvider implements Provider {
   }
 
   private async request(entityRef: string, environment: string): Promise<AnalysisResult> {
-    const url = `${this.baseUrl}/v1/analysis?${new URLSearchParams({ entityRef, environment })}`;
-    const headers: Record<string, string> = { Accept: 'application/json' };
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const fetchImpl: FetchLike = this.options.fetch ?? ((input, init) => fetch(input, init));
-    let status: number;
-    let text: string;
+    let body: unknown;
     try {
-      const response = await fetchImpl(url, { method: 'GET', headers, signal: AbortSignal.timeout(this.timeoutMs) });
-      status = response.status;
-      text = await response.text();
+      body = await this.client.getAnalysis(
+        { entityRef, environment },
+        { signal: AbortSignal.timeout(this.timeoutMs), token: token || undefined },
+      );
     } catch (error) {
+      if (error instanceof RuntimeRiskApiError) {
+        const status = error.statusCode;
+        const detail = errorMessageOf(error);
+        const code = status === 400 || status === 404 ? ErrorCode.INVALID_CONTEXT : ErrorCode.GENERAL;
+        throw new EvaluationFailure(code, `runtime-risk gate answered HTTP ${status}${detail ? `: ${detail}` : ''}`, status);
+      }
+      if (error instanceof RuntimeRiskInvalidResponseError) {
+        const why = error.message.replace(/^.* answered invalid JSON: /, '');
+        throw new EvaluationFailure(ErrorCode.PARSE_ERROR, `runtime-risk gate answered invalid JSON: ${why}`, error.statusCode);
+      }
       const cause = (error as { cause?: { code?: string } })?.cause?.code;
       throw new EvaluationFailure(
         ErrorCode.GENERAL,
         `runtime-risk gate unreachable at ${this.baseUrl}: ${(error as Error)?.message ?? String(error)}${cause ? ` (${cause})` : ''}`,
       );
     }
-    if (status !== 200) {
-      const detail = errorMessageOf(text);
-      const code = status === 400 || status === 404 ? ErrorCode.INVALID_CONTEXT : ErrorCode.GENERAL;
-      throw new EvaluationFailure(code, `runtime-risk gate answered HTTP ${status}${detail ? `: ${detail}` : ''}`, status);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      throw new EvaluationFailure(ErrorCode.PARSE_ERROR, `runtime-risk gate answered invalid JSON: ${(error as Error).message}`, status);
-    }
     const parsed = AnalysisResultSchema.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map(i => `${i.path.map(String).join('.') || 'body'}: ${i.message}`).join('; ');
-      throw new EvaluationFailure(ErrorCode.PARSE_ERROR, `runtime-risk gate answered an unexpected body (${issues})`, status);
+      throw new EvaluationFailure(ErrorCode.PARSE_ERROR, `runtime-risk gate answered an unexpected body (${issues})`, 200);
     }
     return parsed.data;
   }
 }
 
-/** The Backstage error body's message, if the text is one. */
-function errorMessageOf(text: string): string | undefined {
-  const trimmed = text.trim();
+/** The Backstage error body's message of a failed answer, or an excerpt of its text. */
+function errorMessageOf(error: RuntimeRiskApiError): string | undefined {
+  const trimmed = error.text.trim();
   const excerpt = trimmed ? trimmed.slice(0, 200) : undefined;
-  let body: { error?: { name?: unknown; message?: unknown } } | undefined;
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch (error) {
+  if (error.body === undefined) {
     // not a JSON error body (a proxy's HTML page, say): report an excerpt of the text
-    return excerpt ? `${excerpt} (not JSON: ${(error as Error).name})` : undefined;
+    return excerpt ? `${excerpt} (not JSON: SyntaxError)` : undefined;
   }
+  const body = error.body as { error?: { name?: unknown; message?: unknown } } | null;
   const message = body?.error?.message;
   if (typeof message !== 'string') return excerpt;
   return typeof body?.error?.name === 'string' ? `${body.error.name}: ${message}` : message;
