@@ -6,7 +6,7 @@ export {
   DEFAULT_POLICY_CONFIG,
   ENGINE_ALGORITHM,
   POLICY_CONFIG_KEY,
-  canonicalJson,
+  policyCanonicalJson,
   compilePolicy,
   readPolicyConfig,
   type CompiledPolicy,

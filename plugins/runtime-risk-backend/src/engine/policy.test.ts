@@ -1,6 +1,6 @@
 import { ConfigReader } from '@backstage/config';
 import { DEFAULT_HALF_LIFE, DEFAULT_SEVERITY_WEIGHTS, durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { DEFAULT_POLICY_CONFIG, canonicalJson, compilePolicy, readPolicyConfig } from './policy';
+import { DEFAULT_POLICY_CONFIG, compilePolicy, policyCanonicalJson, readPolicyConfig } from './policy';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -206,13 +206,13 @@ describe('readPolicyConfig', () => {
   });
 });
 
-describe('canonicalJson', () => {
+describe('policyCanonicalJson', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } })).toBe(
+    expect(policyCanonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } })).toBe(
       '{"a":{"d":[2,{"y":2,"z":1}]},"b":1}',
     );
   });
   it('refuses non-finite numbers', () => {
-    expect(() => canonicalJson({ a: NaN })).toThrow(/non-finite/);
+    expect(() => policyCanonicalJson({ a: NaN })).toThrow(/non-finite/);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '@backstage/config';
+import { canonicalJson } from '../lib/canonicalJson';
 import {
   DEFAULT_HALF_LIFE,
   DEFAULT_SEVERITY_WEIGHTS,
@@ -66,23 +67,23 @@ export const DEFAULT_POLICY_CONFIG: PolicyConfig = {
   },
 };
 
-/** JSON with object keys sorted at every depth; `undefined` members are dropped (as JSON.stringify does). */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      throw new Error(`canonicalJson: non-finite number ${value}`);
-    }
-    return JSON.stringify(value);
+/**
+ * The canonical JSON the policy hash covers: {@link canonicalJson} (the backend's
+ * one implementation, shared with the audit chain), refusing non-finite numbers,
+ * which it would write as `null`.
+ */
+export function policyCanonicalJson(value: unknown): string {
+  assertFinite(value);
+  return canonicalJson(value);
+}
+
+function assertFinite(value: unknown): void {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new Error(`policyCanonicalJson: non-finite number ${value}`);
   }
-  if (Array.isArray(value)) {
-    return `[${value.map(v => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value as Record<string, unknown>)) assertFinite(v);
   }
-  const obj = value as Record<string, unknown>;
-  const members = Object.keys(obj)
-    .filter(k => obj[k] !== undefined)
-    .sort()
-    .map(k => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
-  return `{${members.join(',')}}`;
 }
 
 function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
@@ -160,7 +161,7 @@ export function compilePolicy(input: unknown, keyPrefix: string = POLICY_CONFIG_
     environments: hashedEnvironments,
     scoring: { weights, halfLifeMs },
   };
-  const hash = createHash('sha256').update(canonicalJson(normalized)).digest('hex');
+  const hash = createHash('sha256').update(policyCanonicalJson(normalized)).digest('hex');
 
   return { id: cfg.id, hash, environments, weights, halfLifeMs, maxSignalAgeMs };
 }

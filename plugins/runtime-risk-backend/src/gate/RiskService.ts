@@ -14,7 +14,6 @@ import { correlatedSignal, type Correlated } from '../correlate/correlate';
 import { correlationTried } from '../correlate/entityIndex';
 import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
-  canonicalJson,
   evaluate,
   type CompiledPolicy,
   type EngineSource,
@@ -22,6 +21,7 @@ import {
   type EvaluationInput,
 } from '../engine';
 import { sourceHealth } from '../ingest/sourceStatus';
+import { canonicalJson } from '../lib/canonicalJson';
 import type { DecisionRecord, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
 import type { RegisteredSource } from '../ingest/sources';
 import { StoreGateReads, type GateReadSession, type GateReads } from './GateReads';

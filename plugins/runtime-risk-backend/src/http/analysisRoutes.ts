@@ -5,6 +5,7 @@ import type { HttpAuthService } from '@backstage/backend-plugin-api';
 import { EntityRefSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { toAnalysisResult } from '../gate/analysis';
 import type { RiskService } from '../gate/RiskService';
+import { parseInput } from './input';
 
 /** Path of the read-only analysis route (relative to the plugin's base, `/api/runtime-risk`). */
 export const ANALYSIS_PATH = '/v1/analysis';
@@ -21,18 +22,6 @@ const AnalysisQuerySchema = z
     environment: queryValue().min(1, { message: 'must not be empty' }),
   })
   .strict();
-
-function parseQuery(query: unknown): z.output<typeof AnalysisQuerySchema> {
-  const result = AnalysisQuerySchema.safeParse(query ?? {});
-  if (result.success) return result.data;
-  const message = result.error.issues
-    .map(issue => {
-      if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown query parameter(s)`;
-      return `${issue.path.map(String).join('.') || 'query'}: ${issue.message}`;
-    })
-    .join('; ');
-  throw new InputError(message);
-}
 
 export interface AnalysisRouteOptions {
   risk: RiskService;
@@ -51,7 +40,7 @@ export function addAnalysisRoute(router: express.Router, options: AnalysisRouteO
   const { risk, httpAuth } = options;
   router.get(ANALYSIS_PATH, async (req, res) => {
     await httpAuth.credentials(req, { allow: ['user', 'service'] });
-    const query = parseQuery(req.query);
+    const query = parseInput(AnalysisQuerySchema, req.query ?? {}, 'query');
     const [current] = await risk.risk(query.entityRef, query.environment);
     if (!current) throw new InputError(`environment: no evaluation for '${query.environment}'`);
     res.status(200).json(toAnalysisResult(current));

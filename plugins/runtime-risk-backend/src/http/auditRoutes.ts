@@ -1,6 +1,7 @@
 import type express from 'express';
 import type { AuditorService, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { AuditLogStore } from '../store/types';
+import { auditFailure } from './audited';
 
 export interface AuditRouteOptions {
   httpAuth: HttpAuthService;
@@ -19,13 +20,11 @@ export function addAuditRoutes(router: express.Router, options: AuditRouteOption
     await httpAuth.credentials(req, { allow: ['user', 'service'] });
     const result = await store.verifyAuditLog();
     if (!result.ok) {
-      const audit = await auditor.createEvent({
-        eventId: 'audit-verify',
-        severityLevel: 'critical',
-        request: req,
-        meta: { brokenAt: result.brokenAt, problem: result.problem },
-      });
-      await audit.fail({ error: new Error(result.message) });
+      await auditFailure(
+        auditor,
+        { eventId: 'audit-verify', severityLevel: 'critical', request: req, meta: { brokenAt: result.brokenAt, problem: result.problem } },
+        new Error(result.message),
+      );
     }
     res.status(200).json(result);
   });

@@ -1,44 +1,30 @@
 import type express from 'express';
 import { z } from 'zod';
-import { InputError } from '@backstage/errors';
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
 import type { RuntimeRiskStore } from '../store/types';
 import type { RiskService } from '../gate/RiskService';
 import { storedCoverage } from '../correlate/coverage';
+import { parseInput } from './input';
 
-const single = (field: string) => z.string({ error: `${field}: must be given once, as a string` });
+const single = () => z.string({ error: 'must be given once, as a string' });
 
 /** Query of `GET /v1/coverage`. */
 export const CoverageQuerySchema = z
   .object({
-    environment: single('environment').min(1, { message: 'environment: must not be empty' }).optional(),
-    kind: single('kind')
-      .regex(/^[A-Za-z][A-Za-z0-9-]*(,[A-Za-z][A-Za-z0-9-]*)*$/, { message: 'kind: must be a comma list of entity kinds' })
+    environment: single().min(1, { message: 'must not be empty' }).optional(),
+    kind: single()
+      .regex(/^[A-Za-z][A-Za-z0-9-]*(,[A-Za-z][A-Za-z0-9-]*)*$/, { message: 'must be a comma list of entity kinds' })
       .optional(),
     limit: z
-      .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: 'limit: must be an integer from 1 to 1000' })
-      .pipe(z.number().int().min(1, { message: 'limit: must be from 1 to 1000' }).max(1000, { message: 'limit: must be from 1 to 1000' }))
+      .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: 'must be an integer from 1 to 1000' })
+      .pipe(z.number().int().min(1, { message: 'must be from 1 to 1000' }).max(1000, { message: 'must be from 1 to 1000' }))
       .optional(),
   })
   .strict();
 
-function parseQuery(query: unknown): z.output<typeof CoverageQuerySchema> {
-  const result = CoverageQuerySchema.safeParse(query);
-  if (result.success) return result.data;
-  throw new InputError(
-    result.error.issues
-      .map(i => {
-        if (i.code === 'unrecognized_keys') return `${i.keys.join(', ')}: unknown query parameter(s)`;
-        const field = i.path.map(String).join('.');
-        return i.message.startsWith(`${field}:`) ? i.message : `${field || 'query'}: ${i.message}`;
-      })
-      .join('; '),
-  );
-}
-
 export interface CoverageRouteOptions {
   httpAuth: HttpAuthService;
-  store: RuntimeRiskStore;
+  store: Pick<RuntimeRiskStore, 'listEntityIndex' | 'listSignals'>;
   risk: RiskService;
 }
 
@@ -51,7 +37,7 @@ export function addCoverageRoutes(router: express.Router, options: CoverageRoute
   const { httpAuth, store, risk } = options;
   router.get('/v1/coverage', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['user', 'service'] });
-    const query = parseQuery(req.query);
+    const query = parseInput(CoverageQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const environments = query.environment !== undefined ? [query.environment] : Object.keys(risk.policy.environments).sort();
     const kinds = (query.kind ?? 'component').toLowerCase().split(',');

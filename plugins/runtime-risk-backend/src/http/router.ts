@@ -22,6 +22,8 @@ import { decodeDecisionCursor } from '../store/DatabaseDecisionStore';
 import { PayloadTooLargeError, receivePush } from '../ingest/pushReceiver';
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { loadOpenApiSpec } from '../schema/openapi';
+import { audited } from './audited';
+import { parseInput } from './input';
 import { addApprovalRoutes } from './approvalRoutes';
 import { addAuditRoutes } from './auditRoutes';
 import type { ApprovalService } from '../gate/ApprovalService';
@@ -61,26 +63,6 @@ export interface RouterOptions {
   clock?: () => Date;
   /** Approval, rejection and override of decisions (gate/ApprovalService). */
   approvals?: ApprovalService;
-}
-
-/** Formats zod issues as `field: message` so a 400 names the field. */
-function zodMessage(error: z.ZodError, where: string): string {
-  return error.issues
-    .map(issue => {
-      const path = issue.path.map(String).join('.');
-      if (issue.code === 'unrecognized_keys') {
-        const keys = (issue as { keys?: string[] }).keys ?? [];
-        return `${[path, keys.join(', ')].filter(Boolean).join('.')}: unknown field(s) in ${where}`;
-      }
-      return `${path || where}: ${issue.message}`;
-    })
-    .join('; ');
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new InputError(zodMessage(result.error, where));
-  return result.data;
 }
 
 /** A single query value: repeated parameters and nested objects are rejected. */
@@ -177,36 +159,32 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   api.post('/v1/gate', async (req, res) => {
     const credentials = await requireCredentials(req);
-    const request = parse(GateRequestSchema, req.body ?? {}, 'body');
-    const audit = await auditor.createEvent({
-      eventId: 'gate-decision',
-      severityLevel: 'medium',
-      request: req,
-      meta: { entityRef: request.entityRef, environment: request.environment, dryRun: request.dryRun },
-    });
-    try {
-      const answer = await risk.gate(request, { requestedBy: principalRef(credentials) });
-      await audit.success({
-        meta: {
-          decisionId: answer.decisionId,
-          decision: answer.decision,
-          riskLevel: answer.riskLevel,
-          score: answer.score,
-          policyId: answer.policy.id,
-          policyHash: answer.policy.hash,
-          ...(answer.wouldHaveBeen ? { wouldHaveBeen: answer.wouldHaveBeen } : {}),
-        },
-      });
-      res.status(200).json(answer);
-    } catch (error) {
-      await audit.fail({ error: error as Error });
-      throw error;
-    }
+    const request = parseInput(GateRequestSchema, req.body ?? {}, 'body');
+    const answer = await audited(
+      auditor,
+      {
+        eventId: 'gate-decision',
+        severityLevel: 'medium',
+        request: req,
+        meta: { entityRef: request.entityRef, environment: request.environment, dryRun: request.dryRun },
+      },
+      () => risk.gate(request, { requestedBy: principalRef(credentials) }),
+      decided => ({
+        decisionId: decided.decisionId,
+        decision: decided.decision,
+        riskLevel: decided.riskLevel,
+        score: decided.score,
+        policyId: decided.policy.id,
+        policyHash: decided.policy.hash,
+        ...(decided.wouldHaveBeen ? { wouldHaveBeen: decided.wouldHaveBeen } : {}),
+      }),
+    );
+    res.status(200).json(answer);
   });
 
   api.get('/v1/decisions', async (req, res) => {
     await requireCredentials(req);
-    const query = parse(DecisionsQuerySchema, req.query, 'query');
+    const query = parseInput(DecisionsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     if (query.cursor !== undefined && decodeDecisionCursor(query.cursor) === undefined) {
       throw new InputError('cursor: not a cursor returned by this API');
@@ -232,8 +210,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   api.get('/v1/entities/:kind/:namespace/:name/risk', async (req, res) => {
     await requireCredentials(req);
-    const query = parse(RiskQuerySchema, req.query, 'query');
-    const entityRef = parse(EntityRefSchema, `${req.params.kind}:${req.params.namespace}/${req.params.name}`, 'entityRef');
+    const query = parseInput(RiskQuerySchema, req.query, 'query');
+    const entityRef = parseInput(EntityRefSchema, `${req.params.kind}:${req.params.namespace}/${req.params.name}`, 'entityRef');
     const items = await risk.risk(entityRef, query.environment);
     res.json(query.environment !== undefined ? items[0] : { items });
   });
@@ -241,7 +219,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   api.get('/v1/signals', async (req, res) => {
     await requireCredentials(req);
-    const query = parse(SignalsQuerySchema, req.query, 'query');
+    const query = parseInput(SignalsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
     let identifierValues: string[] | undefined;
@@ -266,26 +244,24 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   api.post('/v1/exceptions', async (req, res) => {
     const credentials = await requireCredentials(req);
-    const body = parse(ExceptionRequestSchema, req.body ?? {}, 'body');
-    const audit = await auditor.createEvent({
-      eventId: 'exception-request',
-      severityLevel: 'medium',
-      request: req,
-      meta: { entityRef: body.entityRef, environment: body.environment, expiresAt: body.expiresAt },
-    });
-    try {
-      const created = await exceptions.request(body, credentials);
-      await audit.success({ meta: { exceptionId: created.id, requestedBy: created.requestedBy } });
-      res.status(201).json(created);
-    } catch (error) {
-      await audit.fail({ error: error as Error });
-      throw error;
-    }
+    const body = parseInput(ExceptionRequestSchema, req.body ?? {}, 'body');
+    const created = await audited(
+      auditor,
+      {
+        eventId: 'exception-request',
+        severityLevel: 'medium',
+        request: req,
+        meta: { entityRef: body.entityRef, environment: body.environment, expiresAt: body.expiresAt },
+      },
+      () => exceptions.request(body, credentials),
+      record => ({ exceptionId: record.id, requestedBy: record.requestedBy }),
+    );
+    res.status(201).json(created);
   });
 
   api.get('/v1/exceptions', async (req, res) => {
     await requireCredentials(req);
-    const query = parse(ExceptionsQuerySchema, req.query, 'query');
+    const query = parseInput(ExceptionsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
     const page = await store.listExceptions({
@@ -311,21 +287,19 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   for (const action of ['approve', 'reject', 'revoke'] as const) {
     api.post(`/v1/exceptions/:id/${action}`, async (req, res) => {
       const credentials = await requireCredentials(req);
-      const body = parse(ExceptionDecisionSchema, req.body ?? {}, 'body');
-      const audit = await auditor.createEvent({
-        eventId: `exception-${action}`,
-        severityLevel: action === 'approve' ? 'high' : 'medium',
-        request: req,
-        meta: { exceptionId: req.params.id, actor: principalRef(credentials) },
-      });
-      try {
-        const updated = await exceptions.decide(req.params.id, action, credentials, body.comment);
-        await audit.success({ meta: { status: updated.status, entityRef: updated.entityRef, environment: updated.environment } });
-        res.json(updated);
-      } catch (error) {
-        await audit.fail({ error: error as Error });
-        throw error;
-      }
+      const body = parseInput(ExceptionDecisionSchema, req.body ?? {}, 'body');
+      const updated = await audited(
+        auditor,
+        {
+          eventId: `exception-${action}`,
+          severityLevel: action === 'approve' ? 'high' : 'medium',
+          request: req,
+          meta: { exceptionId: req.params.id, actor: principalRef(credentials) },
+        },
+        () => exceptions.decide(req.params.id, action, credentials, body.comment),
+        record => ({ status: record.status, entityRef: record.entityRef, environment: record.environment }),
+      );
+      res.json(updated);
     });
   }
 
