@@ -67,7 +67,7 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     falcon = await startFalcon([alert(1), alert(2, { mitre_attack: undefined, tactic: 'Persistence', technique_id: 'T1053', device: undefined })]);
     const res = await source().fetch({ cursor: null, logger });
     expect(res.rejected).toBe(0);
-    expect(res.cursor).toBe('2026-01-01T00:10:02Z');
+    expect(res.cursor).toBe('2026-01-01T00:10:02.000Z');
     expect(res.hasMore).toBe(false);
     const [first, second] = res.signals;
     expect(first).toMatchObject({
@@ -100,9 +100,10 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     const form = falcon.issuer.forms[0];
     expect(form.get('client_id')).toBe('cid');
     expect(form.has('grant_type')).toBe(false);
-    const q = falcon.server.calls('GET /alerts/queries/alerts/v2')[0].query;
-    expect(q.get('sort')).toBe('updated_timestamp.asc');
-    expect(q.has('filter')).toBe(false);
+    const q = JSON.parse(falcon.server.calls('POST /alerts/combined/alerts/v1')[0].body);
+    expect(q.sort).toBe('updated_timestamp.asc');
+    // a first sync has no lower bound, only the walk's upper bound
+    expect(q.filter).toMatch(/^updated_timestamp:<'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z'$/);
   });
 
   it('keeps the alerts when the Hosts API does not know their devices', async () => {
@@ -117,7 +118,8 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     falcon = await startFalcon([1, 2, 3, 4, 5].map(n => alert(n)));
     const res = await source({ pageSize: 2, inventory: false }).fetch({ cursor: null, logger });
     expect(res.signals.map(s => s.sourceId)).toHaveLength(5);
-    expect(falcon.server.calls('GET /alerts/queries/alerts/v2').map(r => r.query.get('offset'))).toEqual(['0', '2', '4']);
+    const pages = falcon.server.calls('POST /alerts/combined/alerts/v1').map(r => JSON.parse(r.body));
+    expect(pages.map(p => [p.limit, typeof p.after])).toEqual([[2, 'undefined'], [2, 'string'], [2, 'string']]);
     expect(res.hasMore).toBe(false);
   });
 
@@ -127,10 +129,10 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     const first = await src.fetch({ cursor: null, logger });
     expect(first.hasMore).toBe(true);
     expect(first.signals).toHaveLength(3);
-    // alert 4 shares alert 3's timestamp: the cursor stays before it
-    expect(first.cursor).toBe('2026-01-01T00:10:02Z');
+    // alert 4 shares alert 3's timestamp: the walk goes on from Falcon's `after` token, kept in the cursor
+    expect(JSON.parse(first.cursor!)).toMatchObject({ since: null, offset: 3, newest: '2026-01-01T00:10:03.000Z', next: expect.any(String) });
     const second = await src.fetch({ cursor: first.cursor, logger });
-    expect(second.signals.map(s => s.sourceId).sort()).toEqual(['cid:ind:dev3:alert3', 'cid:ind:dev4:alert4']);
+    expect(second.signals.map(s => s.sourceId).sort()).toEqual(['cid:ind:dev4:alert4']);
     expect(second.hasMore).toBe(false);
   });
 
@@ -140,10 +142,11 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     const first = await src.fetch({ cursor: null, logger });
     falcon.alerts.push(alert(3));
     const second = await src.fetch({ cursor: first.cursor, logger });
-    const queries = falcon.server.calls('GET /alerts/queries/alerts/v2');
-    expect(queries[1].query.get('filter')).toBe("updated_timestamp:>'2026-01-01T00:10:02Z'");
-    expect(second.signals.map(s => s.sourceId)).toEqual(['cid:ind:dev3:alert3']);
-    expect(second.cursor).toBe('2026-01-01T00:10:03Z');
+    const queries = falcon.server.calls('POST /alerts/combined/alerts/v1');
+    expect(JSON.parse(queries[1].body).filter).toMatch(/^updated_timestamp:>='2026-01-01T00:10:02\.000Z'\+updated_timestamp:<'/);
+    // `>=` returns the boundary alert again (sub-millisecond digits are never skipped); the store upserts it
+    expect(second.signals.map(s => s.sourceId)).toEqual(['cid:ind:dev2:alert2', 'cid:ind:dev3:alert3']);
+    expect(second.cursor).toBe('2026-01-01T00:10:03.000Z');
     expect(falcon.issuer.issued).toBe(1);
   });
 
@@ -152,20 +155,23 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     const src = source({ inventory: false });
     const first = await src.fetch({ cursor: null, logger });
     falcon.alerts.push(alert(2), alert(3));
-    // the ids query works, then the entities call fails for good
-    falcon.faults.push({ json: { resources: ['cid:ind:dev2:alert2', 'cid:ind:dev3:alert3'], meta: { pagination: { total: 2 } } } });
+    // the first page works, then the second fails for good
+    const paged = source({ inventory: false, pageSize: 2 });
+    falcon.faults.push({ json: { resources: [alert(1), alert(2)], meta: { pagination: { after: 'page-2' } } } });
     for (let i = 0; i < 4; i++) falcon.faults.push({ status: 503, json: { errors: [{ code: 503, message: 'unavailable' }] } });
-    await expect(src.fetch({ cursor: first.cursor, logger })).rejects.toThrow('Source crowdstrike: HTTP 503: POST /alerts/entities/alerts/v2');
-    // the backend kept `first.cursor`; the retry gets exactly the two new alerts
-    const retry = await src.fetch({ cursor: first.cursor, logger });
-    expect(retry.signals.map(s => s.sourceId)).toEqual(['cid:ind:dev2:alert2', 'cid:ind:dev3:alert3']);
-    expect(retry.cursor).toBe('2026-01-01T00:10:03Z');
+    await expect(paged.fetch({ cursor: first.cursor, logger })).rejects.toThrow('Source crowdstrike: HTTP 503: POST /alerts/combined/alerts/v1');
+    // the backend kept `first.cursor`; the retry gets the two new alerts (and the boundary one again, upserted)
+    const retry = await paged.fetch({ cursor: first.cursor, logger });
+    expect(retry.signals.map(s => s.sourceId)).toEqual(['cid:ind:dev1:alert1', 'cid:ind:dev2:alert2', 'cid:ind:dev3:alert3']);
+    expect(retry.cursor).toBe('2026-01-01T00:10:03.000Z');
   });
 
   it('adds the configured FQL filter', async () => {
     falcon = await startFalcon([]);
     await source({ filter: "product:'epp'", inventory: false }).fetch({ cursor: '2026-01-01T00:00:00Z', logger });
-    expect(falcon.server.calls('GET /alerts/queries/alerts/v2')[0].query.get('filter')).toBe("updated_timestamp:>'2026-01-01T00:00:00Z'+product:'epp'");
+    expect(JSON.parse(falcon.server.calls('POST /alerts/combined/alerts/v1')[0].body).filter).toMatch(
+      /^updated_timestamp:>='2026-01-01T00:00:00\.000Z'\+updated_timestamp:<'[^']+'\+product:'epp'$/,
+    );
   });
 
   it('refreshes the token on 401 and after expiry', async () => {
@@ -197,7 +203,7 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     const src = source({ inventory: false });
     for (let i = 0; i < 4; i++) falcon.faults.push({ status: 500, json: { errors: [{ code: 500, message: 'internal error' }] } });
     const err = await sourceError(src.fetch({ cursor: null, logger }));
-    expect(err.message).toBe('Source crowdstrike: HTTP 500: GET /alerts/queries/alerts/v2 failed after 4 attempts: 500: internal error');
+    expect(err.message).toBe('Source crowdstrike: HTTP 500: POST /alerts/combined/alerts/v1 failed after 4 attempts: 500: internal error');
     expect(err.message).not.toContain('falcon-secret');
   });
 
@@ -205,7 +211,7 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     falcon = await startFalcon([alert(1)]);
     falcon.faults.push({ body: '{"resources": ["a",' });
     await expect(source({ inventory: false }).fetch({ cursor: null, logger })).rejects.toThrow(
-      'Source crowdstrike: HTTP 200: malformed JSON in response to GET /alerts/queries/alerts/v2',
+      'Source crowdstrike: HTTP 200: malformed JSON in response to POST /alerts/combined/alerts/v1',
     );
   });
 
@@ -215,7 +221,84 @@ describe('CrowdStrikeSignalSource against a fake Falcon API', () => {
     expect(res.rejected).toBe(1);
     expect(res.signals.map(s => s.sourceId)).toEqual(['cid:ind:dev1:alert1', 'cid:ind:dev3:alert3']);
     // the bad record does not block the cursor: it is not fetched again
-    expect(res.cursor).toBe('2026-01-01T00:10:05Z');
+    expect(res.cursor).toBe('2026-01-01T00:10:05.000Z');
+  });
+});
+
+describe('CrowdStrike paging edges', () => {
+  let falcon: FakeFalcon;
+  afterEach(() => falcon?.server.close());
+  const at = (i: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000).toISOString();
+  const many = (n: number, ts: (i: number) => string = at) =>
+    Array.from({ length: n }, (_, i) => alert(1, { composite_id: `cid:ind:x:a${String(i).padStart(5, '0')}`, updated_timestamp: ts(i), device: undefined }));
+  const source = (extra: Partial<ConstructorParameters<typeof CrowdStrikeSignalSource>[0]> = {}) =>
+    new CrowdStrikeSignalSource({
+      baseUrl: falcon.server.url, clientId: 'cid', clientSecret: 'falcon-secret', inventory: false, clock: fakeClock(), random: () => 0.5, ...extra,
+    });
+  async function sync(src: CrowdStrikeSignalSource, cursor: string | null = null) {
+    const ids: string[] = [];
+    let batches = 0;
+    for (;;) {
+      const res = await src.fetch({ cursor, logger });
+      batches++;
+      ids.push(...res.signals.map(s => s.sourceId));
+      cursor = res.cursor;
+      if (!res.hasMore) return { ids, cursor, batches };
+    }
+  }
+
+  it('reads beyond 10,000 alerts with the after token (the fake refuses offset + limit above 10,000, like Falcon)', async () => {
+    const alerts = many(10_050);
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts });
+    const res = await sync(source({ pageSize: 1000, maxPages: 10 }));
+    expect(res.ids).toHaveLength(10_050);
+    expect(new Set(res.ids).size).toBe(10_050);
+    expect(res.batches).toBe(2);
+    expect(res.cursor).toBe(at(10_049));
+    // the ids query stops at 10,000, as Falcon's does
+    const token = await (await fetch(`${falcon.server.url}/oauth2/token`, { method: 'POST', body: new URLSearchParams({ client_id: 'cid', client_secret: 'falcon-secret' }) })).json();
+    const beyond = await fetch(`${falcon.server.url}/alerts/queries/alerts/v2?offset=9500&limit=1000`, { headers: { authorization: `Bearer ${token.access_token}` } });
+    expect(beyond.status).toBe(400);
+  });
+
+  it('equal timestamps over several pages and batches: the walk goes on from the after token, never stalls', async () => {
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: many(7, () => '2026-01-01T00:10:00.123456789Z') });
+    const res = await sync(source({ pageSize: 2, maxPages: 1 }), '2026-01-01T00:00:00Z');
+    expect(res.ids).toEqual(many(7).map(a => a.composite_id));
+    expect(res.batches).toBe(4);
+    const bodies = falcon.server.calls('POST /alerts/combined/alerts/v1').map(r => JSON.parse(r.body));
+    expect(new Set(bodies.map(b => b.filter)).size).toBe(1);
+    expect(res.cursor).toBe('2026-01-01T00:10:00.123Z');
+  });
+
+  it('an error mid-walk: the next run resumes from the committed after token and finishes', async () => {
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: many(6) });
+    const src = source({ pageSize: 2, maxPages: 1 });
+    const first = await src.fetch({ cursor: null, logger });
+    for (let i = 0; i < 4; i++) falcon.faults.push({ status: 500, json: { errors: [{ code: 500, message: 'internal error' }] } });
+    await expect(src.fetch({ cursor: first.cursor, logger })).rejects.toThrow(/HTTP 500/);
+    const rest = await sync(src, first.cursor);
+    expect([...first.signals.map(s => s.sourceId), ...rest.ids]).toEqual(many(6).map(a => a.composite_id));
+    expect(rest.batches).toBe(2);
+  });
+
+  it('an after token Falcon no longer accepts goes on from the newest updated_timestamp read', async () => {
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: many(4) });
+    const src = source({ pageSize: 2, maxPages: 1 });
+    const first = await src.fetch({ cursor: null, logger });
+    falcon.faults.push({ status: 400, json: { errors: [{ code: 400, message: 'invalid after token' }] } });
+    const rest = await sync(src, first.cursor);
+    expect(rest.ids).toEqual(many(4).slice(1).map(a => a.composite_id));
+    expect(JSON.parse(falcon.server.calls('POST /alerts/combined/alerts/v1').slice(-2)[0].body).filter).toMatch(new RegExp(`^updated_timestamp:>='${at(1).replace(/\./g, '\\.')}'`));
+  });
+
+  it('re-serialises the cursor before it goes into FQL and refuses one that is not a timestamp', async () => {
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: [] });
+    await source({ now: () => Date.parse('2026-03-01T00:00:00Z') }).fetch({ cursor: '2026-01-01T01:00:00.987654+01:00', logger });
+    expect(JSON.parse(falcon.server.calls('POST /alerts/combined/alerts/v1')[0].body).filter).toBe(
+      "updated_timestamp:>='2026-01-01T00:00:00.987Z'+updated_timestamp:<'2026-03-01T00:00:00.000Z'",
+    );
+    await expect(source().fetch({ cursor: "2026-01-01T00:00:00Z'+status:'closed", logger })).rejects.toThrow(/unreadable cursor/);
   });
 });
 

@@ -13,9 +13,9 @@ import {
   mergeAssets,
   normalizeRecords,
   parseLabels,
-  resumeCursor,
   retryAfterHeader,
   severityFromScore,
+  walkTimeWindow,
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
   HttpPullSourceOptions,
@@ -41,6 +41,8 @@ export interface CrowdStrikeSourceOptions extends HttpPullSourceOptions {
   filter?: string;
   /** Also sync the Hosts API inventory (devices modified since the cursor); default true. */
   inventory?: boolean;
+  /** Wall clock giving each walk its upper bound (`updated_timestamp:<'<walk start>'`); default `Date.now`. */
+  now?: () => number;
 }
 
 const str = z.string().nullish();
@@ -89,6 +91,13 @@ const IdsResponse = z.object({
   meta: z.object({ pagination: z.object({ total: z.number().optional() }).optional() }).optional(),
 });
 const EntitiesResponse = z.object({ resources: z.array(z.unknown()).nullish() });
+const CombinedResponse = z.object({
+  resources: z.array(z.unknown()).nullish(),
+  meta: z.object({ pagination: z.object({ after: z.string().nullish() }).nullish() }).nullish(),
+});
+
+/** Alerts per page of `POST /alerts/combined/alerts/v1` (the API's maximum). */
+const MAX_COMBINED_LIMIT = 1000;
 
 /** Composite ids per `POST /alerts/entities/alerts/v2`. */
 const MAX_ALERT_IDS = 1000;
@@ -179,9 +188,9 @@ function updatedTimestamp(raw: unknown): string | undefined {
 }
 
 /**
- * CrowdStrike Falcon: OAuth2 client credentials, Alerts API v2 (query ids by
- * `updated_timestamp` ascending, then fetch entities) and the Hosts API for
- * inventory. 429s honour `X-Ratelimit-RetryAfter` (epoch seconds).
+ * CrowdStrike Falcon: OAuth2 client credentials, the Alerts API (`POST
+ * /alerts/combined/alerts/v1` by `updated_timestamp` ascending with `after`
+ * paging) and the Hosts API for inventory. 429s honour `X-Ratelimit-RetryAfter` (epoch seconds).
  */
 export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOptions> {
   constructor(options: CrowdStrikeSourceOptions) {
@@ -245,17 +254,47 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
     }
   }
 
+  /**
+   * One batch of a walk over the alerts updated in `[since, walk start)`:
+   * `POST /alerts/combined/alerts/v1` (entities, not ids) with FQL
+   * `updated_timestamp:>='<since>'+updated_timestamp:<'<until>'` (re-serialised),
+   * sorted ascending, following the `after` token while present: no
+   * `offset + limit` ceiling (the queries endpoint stops at 10,000). A walk cut by
+   * `maxPages` returns a JSON cursor with its `after` token; a token the API no
+   * longer accepts (HTTP 400) goes on from the newest `updated_timestamp` read.
+   */
   async fetch({ cursor, logger, signal }: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
-    const since = cursor ? `updated_timestamp:>'${cursor}'` : undefined;
-    const filter = [since, this.opts.filter].filter(Boolean).join('+') || undefined;
-    const listed = await this.queryIds('/alerts/queries/alerts/v2', filter, 'updated_timestamp.asc', signal);
-    const alerts = await this.entities('/alerts/entities/alerts/v2', 'composite_ids', listed.items, signal);
+    const walked = await walkTimeWindow<unknown>({
+      cursor,
+      maxPages: this.opts.maxPages ?? 10,
+      end: 'continuation',
+      now: this.opts.now,
+      timestampOf: updatedTimestamp,
+      staleContinuation: { test: e => e instanceof SourceHttpError && e.status === 400, resume: 'newest' },
+      fetchPage: async page => {
+        const window = [page.since ? `updated_timestamp:>='${page.since}'` : undefined, `updated_timestamp:<'${page.until}'`];
+        const body = await this.http.post(
+          '/alerts/combined/alerts/v1',
+          {
+            filter: [...window, this.opts.filter].filter(Boolean).join('+'),
+            sort: 'updated_timestamp.asc',
+            limit: Math.min(this.pageSize, MAX_COMBINED_LIMIT),
+            ...(page.next ? { after: page.next } : {}),
+          },
+          CombinedResponse.parse,
+          signal,
+        );
+        return { items: body.resources ?? [], next: body.meta?.pagination?.after };
+      },
+    });
+    const alerts = walked.items;
 
     const deviceIds = alerts
       .map(a => (a as { device?: { device_id?: unknown } } | null)?.device?.device_id)
       .filter((d): d is string => typeof d === 'string');
     if (this.opts.inventory !== false) {
-      const seen = await this.queryIds('/devices/queries/devices/v1', cursor ? `modified_timestamp:>'${cursor}'` : undefined, 'modified_timestamp.asc', signal);
+      const since = walked.since ? `modified_timestamp:>'${walked.since}'` : undefined;
+      const seen = await this.queryIds('/devices/queries/devices/v1', since, 'modified_timestamp.asc', signal);
       deviceIds.push(...seen.items);
     }
     const devices = new Map<string, Device>();
@@ -274,9 +313,8 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
       signals,
       rejected,
       hosts: hostRecords(devices.values(), d => ({ sourceId: d.device_id, asset: crowdStrikeAsset(d), lastSeenAt: d.last_seen })),
-      cursor: resumeCursor(cursor, alerts.map(updatedTimestamp), listed.complete),
-      hasMore: !listed.complete,
+      cursor: walked.cursor,
+      hasMore: walked.hasMore,
     };
   }
-
 }

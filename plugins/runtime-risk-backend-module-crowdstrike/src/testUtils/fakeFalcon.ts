@@ -1,7 +1,9 @@
 /**
- * A fake CrowdStrike Falcon API: OAuth2 token, Alerts API v2 (ids query with
- * FQL `updated_timestamp:>'<cursor>'`, offset paging, then entities) and the
- * Hosts API (devices query by `modified_timestamp`, then entities).
+ * A fake CrowdStrike Falcon API: OAuth2 token, the Alerts API (`POST
+ * /alerts/combined/alerts/v1` with FQL `updated_timestamp` bounds, ascending,
+ * `after` paging and at most 1,000 a page; the ids query with offset paging,
+ * refusing `offset + limit` above 10,000 like Falcon; entities) and the Hosts
+ * API (devices query by `modified_timestamp`, then entities).
  */
 import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -29,6 +31,27 @@ export interface FakeFalcon {
 
 const byString = (field: string) => (a: VendorRecord, b: VendorRecord) => String(a[field]).localeCompare(String(b[field]));
 
+/** The records matching the `<field>:>'t'`, `>=`, `<`, `<=` terms of an FQL filter (other terms are ignored). */
+function timeFiltered(records: VendorRecord[], field: string, filter: string | null | undefined): VendorRecord[] | string {
+  const terms: Array<[string, number]> = [];
+  for (const term of (filter ?? '').split('+')) {
+    const m = new RegExp(`^${field}:(>=|>|<=|<)'([^']*)'$`).exec(term);
+    if (!m) continue;
+    const at = Date.parse(m[2]);
+    if (Number.isNaN(at)) return `invalid timestamp in filter term ${term}`;
+    terms.push([m[1], at]);
+  }
+  return records.filter(r => {
+    const at = Date.parse(String(r[field]));
+    return terms.every(([op, t]) => (op === '>' ? at > t : op === '>=' ? at >= t : op === '<' ? at < t : at <= t));
+  });
+}
+
+const invalid = (message: string): FakeReply => ({ status: 400, json: { meta: {}, resources: [], errors: [{ code: 400, message }] } });
+
+/** Falcon's `after` token, here the sort key of the last alert returned. */
+const afterToken = (a: VendorRecord) => Buffer.from(JSON.stringify([String(a.updated_timestamp), String(a.composite_id)])).toString('base64url');
+
 export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeFalcon> {
   const alerts = options.alerts ?? [];
   const devices = options.devices ?? [];
@@ -46,11 +69,39 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
     {
       'POST /oauth2/token': issuer.route,
       'GET /alerts/queries/alerts/v2': guard(req => {
-        const m = /^updated_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
-        const matching = alerts
-          .filter(a => !m || Date.parse(String(a.updated_timestamp)) > Date.parse(m[1]))
-          .sort(byString('updated_timestamp'));
-        return page(matching.map(a => String(a.composite_id)), req.query);
+        const offset = Number(req.query.get('offset') ?? 0);
+        const limit = Number(req.query.get('limit') ?? 100);
+        if (offset + limit > 10_000) return invalid('offset + limit must be less than or equal to 10000; use the combined alerts API with after');
+        const matching = timeFiltered(alerts, 'updated_timestamp', req.query.get('filter'));
+        if (typeof matching === 'string') return invalid(matching);
+        return page(matching.sort(byString('updated_timestamp')).map(a => String(a.composite_id)), req.query);
+      }),
+      'POST /alerts/combined/alerts/v1': guard(req => {
+        const body = JSON.parse(req.body || '{}') as { filter?: string; limit?: number; after?: string; sort?: string };
+        const limit = body.limit ?? 100;
+        if (limit > 1000) return invalid('limit must be at most 1000');
+        const matching = timeFiltered(alerts, 'updated_timestamp', body.filter);
+        if (typeof matching === 'string') return invalid(matching);
+        const key = (a: VendorRecord) => [String(a.updated_timestamp), String(a.composite_id)] as const;
+        const cmp = (x: readonly [string, string], y: readonly [string, string]) =>
+          Date.parse(x[0]) - Date.parse(y[0]) || x[0].localeCompare(y[0]) || x[1].localeCompare(y[1]);
+        const sorted = matching.sort((a, b) => cmp(key(a), key(b)));
+        let start = 0;
+        if (body.after) {
+          let last: [string, string];
+          try {
+            last = JSON.parse(Buffer.from(body.after, 'base64url').toString('utf8'));
+            if (!Array.isArray(last) || last.length !== 2) throw new Error('bad');
+          } catch {
+            return invalid('invalid after token');
+          }
+          start = sorted.findIndex(a => cmp(key(a), last) > 0);
+          if (start < 0) start = sorted.length;
+        }
+        const resources = sorted.slice(start, start + limit);
+        const more = start + resources.length < sorted.length;
+        const pagination = { total: sorted.length, limit, ...(more ? { after: afterToken(resources[resources.length - 1]) } : {}) };
+        return { json: { meta: { pagination }, resources, errors: [] } };
       }),
       'POST /alerts/entities/alerts/v2': guard(req => {
         const ids: string[] = JSON.parse(req.body).composite_ids;
