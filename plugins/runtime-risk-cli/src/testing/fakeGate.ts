@@ -31,7 +31,9 @@ export class FakeGateServer {
   /** Answer 200 with an HTML page (URL pointing at the frontend instead of the backend). */
   answerHtml = false;
   /** Answer of `GET /v1/audit/verify`; undefined: the route does not exist (404). */
-  audit: { ok: boolean; checked: number; brokenAt?: string } | undefined = { ok: true, checked: 0 };
+  audit:
+    | { ok: boolean; checked: number; head?: string; brokenAt?: string | number; problem?: string; message?: string }
+    | undefined = { ok: true, checked: 0, head: '0'.repeat(64) };
   /** Called on every GET of a decision, before it is answered (approvals happen here). */
   onPoll: ((decision: GateDecision, pollCount: number) => void) | undefined;
   /** Number of decision GETs answered so far. */
