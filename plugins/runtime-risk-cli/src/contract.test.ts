@@ -2,7 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { parseDuration as commonParseDuration, runtimeRiskOpenApiSpec } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import {
+  ACTIONS,
+  DECISION_STATUSES,
+  parseDuration as commonParseDuration,
+  runtimeRiskOpenApiSpec,
+} from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { FakeGateServer } from './testing/fakeGate';
 import { cliRunner } from './testing/runCli';
 
@@ -14,6 +19,9 @@ import { cliRunner } from './testing/runCli';
 const { parseDuration: cliParseDuration } = require('./args.js') as {
   parseDuration(value: string, flag: string): number;
 };
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { asDecision } = require('./format.js') as { asDecision(value: unknown): unknown };
 
 const TOKEN = 'contract-token-5e1d';
 const PREFIX = '/api/runtime-risk';
@@ -175,4 +183,20 @@ describe("the CLI's parseDuration and -common's", () => {
       expect(outcome(cliParseDuration)).toEqual(outcome(commonParseDuration));
     },
   );
+});
+
+describe("the CLI's decision and status lists and -common's", () => {
+  type Schema = { enum?: string[]; properties?: Record<string, Schema> };
+  const schemas = (runtimeRiskOpenApiSpec as unknown as { components: { schemas: Record<string, Schema> } }).components.schemas;
+
+  it('accept exactly the decisions and approval statuses of -common and of the spec', () => {
+    expect([...ACTIONS].sort()).toEqual([...(schemas.Decision.enum ?? [])].sort());
+    expect([...DECISION_STATUSES].sort()).toEqual([...(schemas.GateDecision.properties?.status.enum ?? [])].sort());
+    for (const decision of ACTIONS) {
+      expect(asDecision({ decisionId: 'd', decision }), decision).toBeDefined();
+      for (const status of DECISION_STATUSES) expect(asDecision({ decisionId: 'd', decision, status }), status).toBeDefined();
+    }
+    expect(asDecision({ decisionId: 'd', decision: 'maybe' })).toBeUndefined();
+    expect(asDecision({ decisionId: 'd', decision: 'block', status: 'revoked' })).toBeUndefined();
+  });
 });
