@@ -5,7 +5,7 @@ import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtil
 import { countDecisions, startBackend, type Harness } from '../testUtils/backend';
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { loadOpenApiSpec } from '../schema/openapi';
-import webhookModule, { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from '@runtime-risk/backstage-plugin-runtime-risk-backend-module-webhook';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody, signalSourcesModule, signedPushSource } from '../testUtils/pushSources';
 
 /** The `required` properties of a schema in openapi.yaml. */
 function requiredOf(schema: string): string[] {
@@ -516,11 +516,10 @@ describe.each(databases.eachSupportedId())('runtime-risk webhook pushes through 
     harness = await startBackend({
       knex,
       sources: [],
-      features: [webhookModule],
+      features: [signalSourcesModule('ndjson-push', [signedPushSource({ id: 'ndjson', secret: SECRET })])],
       config: {
         runtimeRisk: {
           ingestion: { frequency: { seconds: 30 } },
-          sources: { webhook: { sources: [{ id: 'ndjson', secret: SECRET }] } },
         },
       },
     });

@@ -5,14 +5,15 @@ import {
   type TestBackend,
   type TestDatabases,
 } from '@backstage/backend-test-utils';
-import { createBackendModule, type PermissionsService, type SchedulerService } from '@backstage/backend-plugin-api';
+import type { PermissionsService, SchedulerService } from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import type { Entity } from '@backstage/catalog-model';
-import { runtimeRiskSignalSourcesExtensionPoint, type SignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import type { SignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { Knex } from 'knex';
 import { runtimeRiskPlugin } from '../plugin';
 import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { MemoryPullSource, component } from './fixtures';
+import { signalSourcesModule } from './pushSources';
 
 /** The demo-like catalog of the router tests. */
 export const entities: Entity[] = [
@@ -37,18 +38,7 @@ export async function startBackend(options: {
   features?: Parameters<typeof startTestBackend>[0]['features'];
 }): Promise<Harness> {
   const scheduler = mockServices.scheduler.mock();
-  const sourcesModule = createBackendModule({
-    pluginId: 'runtime-risk',
-    moduleId: 'test-sources',
-    register(env) {
-      env.registerInit({
-        deps: { sources: runtimeRiskSignalSourcesExtensionPoint },
-        async init({ sources }) {
-          sources.addSignalSource(...options.sources);
-        },
-      });
-    },
-  });
+  const sourcesModule = signalSourcesModule('test-sources', options.sources);
   const backend = await startTestBackend({
     features: [
       runtimeRiskPlugin,
