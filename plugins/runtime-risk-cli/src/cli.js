@@ -6,7 +6,15 @@ const { UsageError, parseDuration, parseNonNegativeInt, normalizeBaseUrl } = req
 const { GateError, createClient, sleep, formatMs } = require('./client');
 const { detectPipeline, mergePipeline } = require('./pipeline');
 const fs = require('node:fs');
-const { EXIT, asDecision, outcomeOf, exitCodeOf, formatDecision, formatMarkdownSummary } = require('./format');
+const {
+  EXIT,
+  asDecision,
+  outcomeOf,
+  exitCodeOf,
+  decisionLink,
+  formatDecision,
+  formatMarkdownSummary,
+} = require('./format');
 
 const VERSION = require('../package.json').version;
 
@@ -45,6 +53,8 @@ Options:
       --timeout <duration>    how long --wait waits (default 30m; e.g. 90s, 10m, 1h)
       --poll-interval <dur>   how often --wait polls (default 10s)
       --json                  print the gate's raw JSON answer on stdout (progress goes to stderr)
+      --github-output         in GitHub Actions, write the step outputs decision, decision-id,
+                              status, risk-level, score and decision-url to $GITHUB_OUTPUT
       --url <url>             Backstage backend base URL (default $RUNTIME_RISK_URL)
       --token <token>         access token (default $RUNTIME_RISK_TOKEN; prefer the variable,
                               command lines are visible to other processes)
@@ -207,6 +217,7 @@ async function gateCommand(args, io) {
       artifact: { type: 'string' },
       'dry-run': { type: 'boolean' },
       wait: { type: 'boolean' },
+      'github-output': { type: 'boolean' },
       timeout: { type: 'string' },
       'poll-interval': { type: 'string' },
       'pipeline-provider': { type: 'string' },
@@ -260,12 +271,14 @@ async function gateCommand(args, io) {
     }
     if (waited.timedOut) {
       writeStepSummary(decision, ctx, io);
+      if (values['github-output']) writeGithubOutput(decision, ctx, io);
       if (values.json) io.stdout.write(`${JSON.stringify(last, null, 2)}\n`);
       io.stderr.write(`runtime-risk: approval timed out after ${formatMs(timeoutMs)} (decision ${decision.decisionId})\n`);
       return EXIT.APPROVAL;
     }
   }
   writeStepSummary(decision, ctx, io);
+  if (values['github-output']) writeGithubOutput(decision, ctx, io);
   if (values.json) io.stdout.write(`${JSON.stringify(last, null, 2)}\n`);
   return exitCodeOf(outcomeOf(decision));
 }
@@ -284,6 +297,41 @@ function writeStepSummary(decision, ctx, io) {
     fs.appendFileSync(file, formatMarkdownSummary(decision, ctx));
   } catch (e) {
     io.stderr.write(`runtime-risk: could not write the job summary to ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+}
+
+/**
+ * With --github-output, writes the decision as step outputs to `$GITHUB_OUTPUT`
+ * (used by the runtime-risk-gate action). `decision` is the effective one, as the
+ * exit code sees it: an approved request is `proceed`, a rejected one `block`, a
+ * pending, expired or timed-out one `approval_required`. A failure to write is
+ * reported but does not change the exit code.
+ * @param {import('./format').Decision} decision
+ * @param {{ portalRoot: string }} ctx
+ * @param {SafeIo} io
+ */
+function writeGithubOutput(decision, ctx, io) {
+  const file = io.env.GITHUB_OUTPUT;
+  if (!file) {
+    io.stderr.write('runtime-risk: --github-output: GITHUB_OUTPUT is not set (not a GitHub Actions step); no outputs written\n');
+    return;
+  }
+  const outcome = outcomeOf(decision);
+  /** @type {Record<string, string>} */
+  const outputs = {
+    decision: outcome === 'proceed' || outcome === 'block' ? outcome : 'approval_required',
+    'decision-id': decision.decisionId,
+    status: decision.status ?? 'final',
+    'risk-level': decision.riskLevel ?? 'unknown',
+    score: decision.score === null || decision.score === undefined ? '' : String(decision.score),
+    'decision-url': decisionLink(ctx.portalRoot, decision.decisionId),
+  };
+  // One `name=value` line each; a value never spans lines (GitHub would read the rest as new outputs).
+  const lines = Object.entries(outputs).map(([name, value]) => `${name}=${value.replace(/[\r\n]+/g, ' ')}\n`);
+  try {
+    fs.appendFileSync(file, lines.join(''));
+  } catch (e) {
+    io.stderr.write(`runtime-risk: could not write the step outputs to ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
   }
 }
 

@@ -326,6 +326,40 @@ describe('runtime-risk CLI against a loopback gate', () => {
     expect(run.stdout).toContain(`https://portal.example.com/runtime-risk?decision=${decision.decisionId}`);
   });
 
+  it('--github-output writes the decision as step outputs to $GITHUB_OUTPUT', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runtime-risk-cli-'));
+    const output = path.join(dir, 'output');
+    try {
+      const run = await runCli(['gate', '--entity', 'component:default/payments', '--env', 'production', '--github-output'], {
+        ...env,
+        GITHUB_ACTIONS: 'true',
+        GITHUB_OUTPUT: output,
+        RUNTIME_RISK_PORTAL_URL: 'https://portal.example.com',
+      });
+      expect(run.code).toBe(1);
+      const [decision] = [...gate.decisions.values()];
+      expect(fs.readFileSync(output, 'utf8')).toBe(
+        [
+          'decision=block',
+          `decision-id=${decision.decisionId}`,
+          'status=final',
+          'risk-level=high',
+          'score=97.3',
+          `decision-url=https://portal.example.com/runtime-risk?decision=${decision.decisionId}`,
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--github-output outside GitHub Actions says no outputs were written and keeps the exit code', async () => {
+    const run = await runCli(['gate', '--entity', 'component:default/quiet', '--env', 'production', '--github-output'], env);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('GITHUB_OUTPUT is not set');
+  });
+
   describe('audit verify', () => {
     it('exits 0 when the chain is intact', async () => {
       gate.audit = { ok: true, checked: 12 };
