@@ -8,7 +8,7 @@
  * app's or the plugin's sources.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEMO_TOKEN, ROOT, startDemoBackend, waitFor, type RunningBackend } from './backendProcess';
@@ -255,5 +255,136 @@ describe('portal (real browser)', () => {
     const pending = page.getByRole('region', { name: 'Exceptions waiting for approval' });
     await expect.poll(() => pending.innerText(), { timeout: 30_000 }).toMatch(/e2e: hotfix while the LSASS alert is investigated/);
     await page.screenshot({ path: resolve(OUT, 'portal-runtime-risk-page.png'), fullPage: true });
+  });
+  it('fits 1280 and 1024 px (no table overflows) with no serious or critical axe violations, on the card, tab and org page', async () => {
+    requireSetup();
+    const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    const entityPath = `/catalog/${ENTITY.namespace}/${ENTITY.kind}/${ENTITY.name}`;
+    // The decision page of issue 19 does not exist yet, so it is not checked here.
+    // Each view's scope is the plugin's own content; axe runs only inside it (see below).
+    const views: Array<{ name: string; path: string; ready: () => Promise<void>; scope: string }> = [
+      {
+        name: 'card',
+        path: entityPath,
+        ready: async () => {
+          const card = page.getByRole('region', { name: 'production risk' });
+          await card.waitFor({ timeout: 60_000 });
+          await expect.poll(() => card.innerText(), { timeout: 30_000 }).toMatch(/\bblock\b/);
+        },
+        scope: '[data-testid="runtime-risk-card"]',
+      },
+      {
+        name: 'tab',
+        path: `${entityPath}/runtime-risk`,
+        ready: async () => {
+          await page.getByText(/^Signals \(\d+\)$/).waitFor({ timeout: 60_000 });
+          await page.getByText(/^Decision history \(\d+\)$/).waitFor({ timeout: 30_000 });
+          await page.getByTestId('risk-chart').locator('svg.recharts-surface').first().waitFor({ timeout: 30_000 });
+          await expect.poll(() => page.getByText('pay-prod-01').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+          await page.getByText(/^Exceptions \(\d+\)$/).waitFor({ timeout: 30_000 });
+        },
+        scope: '[data-testid="runtime-risk-content"]',
+      },
+      {
+        name: 'page',
+        path: '/runtime-risk',
+        ready: async () => {
+          const ranking = page.getByRole('region', { name: 'services ranked by risk' });
+          await ranking.getByText(/^Services ranked by risk \(\d+\)$/).waitFor({ timeout: 60_000 });
+          await expect.poll(() => ranking.locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
+          await page.getByText('Signal sources').waitFor({ timeout: 30_000 });
+          await page.getByText(/^Exceptions waiting for approval \(\d+\)$/).waitFor({ timeout: 30_000 });
+        },
+        scope: '[data-testid="runtime-risk-overview"]',
+      },
+    ];
+    const problems: string[] = [];
+    for (const width of [1280, 1024]) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const view of views) {
+        await page.goto(`${backend!.baseUrl}${view.path}`);
+        await signInIfAsked();
+        const shot = resolve(OUT, `portal-${view.name}-${width}.png`);
+        try {
+          await view.ready();
+          await page.locator(view.scope).first().waitFor({ timeout: 30_000 });
+          // no table still loading
+          await expect.poll(() => page.locator('main [role="progressbar"]').count(), { timeout: 30_000 }).toBe(0);
+        } catch (e) {
+          await page.screenshot({ path: shot, fullPage: true });
+          throw new Error(`the ${view.name} view did not render at ${width} px: ${(e as Error).message}\n${diagnostics()}`);
+        }
+        await page.screenshot({ path: shot, fullPage: true });
+
+        // Every table in the main content fits: neither the table nor any box around it up to
+        // <main> scrolls or clips horizontally, and the page itself does not scroll sideways.
+        const overflows = await page.evaluate(() => {
+          const found: string[] = [];
+          const main = document.querySelector('main') ?? document.body;
+          const label = (t: Element) => {
+            const paper = t.closest('.MuiPaper-root');
+            const heading = paper?.querySelector('h1,h2,h3,h4,h5,h6');
+            return (heading?.textContent ?? t.getAttribute('aria-label') ?? 'table').trim();
+          };
+          for (const table of Array.from(main.querySelectorAll('table'))) {
+            const boxes: Element[] = [];
+            for (let el: Element | null = table; el && el !== main.parentElement; el = el.parentElement) boxes.push(el);
+            for (const el of boxes) {
+              if (el.scrollWidth > el.clientWidth + 1) {
+                found.push(
+                  `"${label(table)}": <${el.tagName.toLowerCase()} class="${String((el as HTMLElement).className).slice(0, 60)}"> scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`,
+                );
+                break;
+              }
+            }
+            const parent = table.parentElement!;
+            if (table.getBoundingClientRect().width > parent.clientWidth + 1) {
+              found.push(`"${label(table)}": table ${Math.round(table.getBoundingClientRect().width)} px wide in a ${parent.clientWidth} px box`);
+            }
+          }
+          const root = document.documentElement;
+          if (root.scrollWidth > root.clientWidth + 1) found.push(`the page scrolls sideways (${root.scrollWidth} > ${root.clientWidth})`);
+          return found;
+        });
+        for (const o of overflows) problems.push(`${view.name} at ${width} px: ${o}`);
+
+        // axe-core, scoped to the plugin's own content: the card, the tab's content and the org
+        // page's content (data-testid runtime-risk-card / -content / -overview). Backstage's own
+        // app shell (sidebar, header, entity page tabs, the catalog's About card) is not ours to
+        // fix, so its violations are only logged below, never failed on.
+        // the app's Content-Security-Policy refuses inline <script> (page.addScriptTag), so the
+        // source is evaluated instead (CSP allows 'unsafe-eval')
+        if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+        const violations = await page.evaluate(
+          async scope =>
+            (
+              await (window as any).axe.run({ include: [scope] }, { resultTypes: ['violations'] })
+            ).violations.map((v: any) => ({
+              id: v.id,
+              impact: v.impact,
+              help: v.help,
+              targets: v.nodes.map((n: any) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)})` : ''}`),
+            })),
+          view.scope,
+        );
+        const shell = await page.evaluate(
+          async scope =>
+            (await (window as any).axe.run({ exclude: [scope] }, { resultTypes: ['violations'] })).violations
+              .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+              .map((v: any) => `${v.id} [${v.impact}] ${v.nodes.length} node(s), e.g. ${v.nodes[0]?.target.join(' ')}`),
+          view.scope,
+        );
+        if (shell.length > 0) {
+          // eslint-disable-next-line no-console
+          console.log(`axe outside the plugin (Backstage shell, not failed on), ${view.name} at ${width} px:\n  ${shell.join('\n  ')}`);
+        }
+        for (const v of violations as Array<{ id: string; impact: string; help: string; targets: string[] }>) {
+          if (v.impact === 'serious' || v.impact === 'critical') {
+            problems.push(`${view.name} at ${width} px: axe ${v.id} [${v.impact}] ${v.help}: ${v.targets.join('; ')}`);
+          }
+        }
+      }
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
   });
 });

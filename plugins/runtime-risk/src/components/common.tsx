@@ -1,4 +1,4 @@
-import { ReactNode, useEffect, useState } from 'react';
+import { CSSProperties, ReactNode, useEffect, useState } from 'react';
 import {
   CodeSnippet,
   StatusError,
@@ -6,12 +6,25 @@ import {
   StatusPending,
   StatusWarning,
 } from '@backstage/core-components';
-import { Box, Chip, Link, Typography } from '@material-ui/core';
+import { Box, Chip, Link, Theme, Tooltip, Typography, useMediaQuery, useTheme } from '@material-ui/core';
+import BlockIcon from '@material-ui/icons/Block';
+import CancelIcon from '@material-ui/icons/Cancel';
+import CheckCircleIcon from '@material-ui/icons/CheckCircle';
+import ErrorIcon from '@material-ui/icons/Error';
+import InfoOutlinedIcon from '@material-ui/icons/InfoOutlined';
+import RemoveCircleOutlineIcon from '@material-ui/icons/RemoveCircleOutline';
+import ReportProblemIcon from '@material-ui/icons/ReportProblem';
+import ScheduleIcon from '@material-ui/icons/Schedule';
+import TimerOffIcon from '@material-ui/icons/TimerOff';
+import UndoIcon from '@material-ui/icons/Undo';
+import WarningIcon from '@material-ui/icons/Warning';
 import type {
   Decision,
   EntityRisk,
+  ExceptionStatus,
   Reason,
   RiskLevel,
+  Signal,
   SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
@@ -35,11 +48,120 @@ export const LEVEL_COLOR: Record<RiskLevel, string> = {
 
 export const LEVEL_RANK: Record<RiskLevel, number> = { high: 3, moderate: 2, low: 1, unknown: 0 };
 
-const DECISION_COLOR: Record<Decision, string> = {
-  proceed: '#1db954',
-  approval_required: '#f5a623',
-  block: '#e22134',
+type Tone = 'success' | 'warning' | 'error' | 'info' | 'neutral';
+
+/**
+ * A status colour readable on the theme's paper: the dark shade on a light theme, the light
+ * shade on a dark one (the Backstage status palette's #1db954 / #f5a623 fail WCAG contrast
+ * as text on white). Used for icons and outlines; status text stays in the text colour.
+ */
+export function toneColor(theme: Theme, tone: Tone): string {
+  const dark = theme.palette.type === 'dark';
+  if (tone === 'neutral') return theme.palette.text.secondary;
+  const p = theme.palette[tone];
+  return dark ? p.light : p.dark;
+}
+
+/** An icon and a word, never colour alone; kept on one line (no mid-word wrap). */
+export function StatusText(props: {
+  icon: typeof CheckCircleIcon;
+  tone: Tone;
+  children: ReactNode;
+  testId?: string;
+}) {
+  const theme = useTheme();
+  const Icon = props.icon;
+  return (
+    <Box
+      component="span"
+      display="inline-flex"
+      alignItems="center"
+      style={{ gap: 4, whiteSpace: 'nowrap', fontWeight: 600 }}
+      data-testid={props.testId}
+    >
+      <Icon fontSize="small" aria-hidden style={{ color: toneColor(theme, props.tone) }} />
+      <span>{props.children}</span>
+    </Box>
+  );
+}
+
+const DECISION_LOOK: Record<Decision, { icon: typeof CheckCircleIcon; tone: Tone }> = {
+  proceed: { icon: CheckCircleIcon, tone: 'success' },
+  approval_required: { icon: WarningIcon, tone: 'warning' },
+  block: { icon: BlockIcon, tone: 'error' },
 };
+
+const SEVERITY_LOOK: Record<Signal['severity'], { icon: typeof CheckCircleIcon; tone: Tone }> = {
+  critical: { icon: ErrorIcon, tone: 'error' },
+  high: { icon: ReportProblemIcon, tone: 'error' },
+  medium: { icon: WarningIcon, tone: 'warning' },
+  low: { icon: InfoOutlinedIcon, tone: 'info' },
+  informational: { icon: RemoveCircleOutlineIcon, tone: 'neutral' },
+};
+
+/** A signal's severity: icon and the whole word ("informational" never wraps mid-word). */
+export function SeverityStatus(props: { severity: Signal['severity'] }) {
+  const look = SEVERITY_LOOK[props.severity] ?? SEVERITY_LOOK.informational;
+  return (
+    <StatusText icon={look.icon} tone={look.tone} testId={`severity-${props.severity}`}>
+      {props.severity}
+    </StatusText>
+  );
+}
+
+const EXCEPTION_LOOK: Record<ExceptionStatus, { icon: typeof CheckCircleIcon; tone: Tone }> = {
+  pending: { icon: ScheduleIcon, tone: 'warning' },
+  approved: { icon: CheckCircleIcon, tone: 'success' },
+  rejected: { icon: CancelIcon, tone: 'error' },
+  revoked: { icon: UndoIcon, tone: 'neutral' },
+  expired: { icon: TimerOffIcon, tone: 'neutral' },
+};
+
+/** An exception's status: icon and word. */
+export function ExceptionStatusText(props: { status: ExceptionStatus }) {
+  const look = EXCEPTION_LOOK[props.status] ?? { icon: InfoOutlinedIcon, tone: 'neutral' as const };
+  return (
+    <StatusText icon={look.icon} tone={look.tone} testId={`exception-status-${props.status}`}>
+      {props.status}
+    </StatusText>
+  );
+}
+
+/**
+ * Long text in a table cell: wraps on word boundaries, is cut after `lines` lines with an
+ * ellipsis, and shows the whole text in a tooltip (the whole text stays in the DOM, so
+ * screen readers and search read all of it).
+ */
+export function TruncatedText(props: { text: string; lines?: number; maxWidth?: number | string }) {
+  const lines = props.lines ?? 2;
+  const style: CSSProperties =
+    lines === 1
+      ? { display: 'block', overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }
+      : {
+          display: '-webkit-box',
+          WebkitLineClamp: lines,
+          WebkitBoxOrient: 'vertical',
+          overflow: 'hidden',
+          overflowWrap: 'break-word',
+          wordBreak: 'normal',
+        };
+  return (
+    <Tooltip title={props.text} enterDelay={300}>
+      <span data-testid="truncated-text" style={{ ...style, maxWidth: props.maxWidth }}>
+        {props.text}
+      </span>
+    </Tooltip>
+  );
+}
+
+/**
+ * True below the `lg` breakpoint (viewports under 1280 px): tables drop their low-value
+ * columns there. False where matchMedia is missing (server, jsdom), so every column shows.
+ */
+export function useNarrowScreen(): boolean {
+  const theme = useTheme();
+  return useMediaQuery(theme.breakpoints.down('md'), { noSsr: true });
+}
 
 /** Status icon + text for a risk level. */
 export function RiskLevelStatus(props: { level: RiskLevel; children?: ReactNode }) {
@@ -58,13 +180,17 @@ export function RiskLevelStatus(props: { level: RiskLevel; children?: ReactNode 
 
 /** What the gate would answer, as a coloured chip (`proceed`, `approval_required`, `block`). */
 export function DecisionChip(props: { decision: Decision; size?: 'small' | 'medium' }) {
-  const color = DECISION_COLOR[props.decision];
+  const theme = useTheme();
+  const look = DECISION_LOOK[props.decision] ?? { icon: InfoOutlinedIcon, tone: 'neutral' as const };
+  const color = toneColor(theme, look.tone);
+  const Icon = look.icon;
   return (
     <Chip
       size={props.size ?? 'small'}
       label={props.decision}
       variant="outlined"
-      style={{ borderColor: color, color, fontWeight: 600 }}
+      icon={<Icon aria-hidden style={{ color }} />}
+      style={{ borderColor: color, fontWeight: 600 }}
       data-testid={`decision-${props.decision}`}
     />
   );

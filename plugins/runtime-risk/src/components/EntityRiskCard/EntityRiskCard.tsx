@@ -5,15 +5,15 @@ import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-componen
 import { useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { stringifyEntityRef } from '@backstage/catalog-model';
-import { Box, Divider, IconButton, Tooltip, Typography } from '@material-ui/core';
+import { Box, Divider, IconButton, Tooltip, Typography, useTheme } from '@material-ui/core';
 import RefreshIcon from '@material-ui/icons/Refresh';
+import WarningIcon from '@material-ui/icons/Warning';
 import { Alert } from '@material-ui/lab';
 import type { EntityRisk, SourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import {
   DecisionChip,
-  LEVEL_COLOR,
   LEVEL_LABEL,
   RiskLevelStatus,
   SourceStatus,
@@ -23,6 +23,7 @@ import {
   formatDateTime,
   formatScore,
   isUncorrelated,
+  toneColor,
   topReasons,
   useNow,
 } from '../common';
@@ -34,6 +35,7 @@ export interface EntityRiskCardProps {
 
 function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
   const { risk, now } = props;
+  const theme = useTheme();
   return (
     <Box
       py={1}
@@ -45,7 +47,7 @@ function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
         <Typography variant="subtitle1" style={{ fontWeight: 600, minWidth: 100 }}>
           {risk.environment}
         </Typography>
-        <Box style={{ color: LEVEL_COLOR[risk.riskLevel] }}>
+        <Box>
           <RiskLevelStatus level={risk.riskLevel}>{LEVEL_LABEL[risk.riskLevel]}</RiskLevelStatus>
         </Box>
         <Typography variant="body2">score {formatScore(risk.score)}</Typography>
@@ -68,7 +70,10 @@ function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
         {formatAge(risk.signals.freshAt, now)}
         {risk.signals.stale ? ' · ' : ''}
         {risk.signals.stale && (
-          <span style={{ color: LEVEL_COLOR.moderate, fontWeight: 600 }}>signals stale</span>
+          <Box component="span" display="inline-flex" alignItems="center" style={{ gap: 2, fontWeight: 600, verticalAlign: 'bottom' }}>
+            <WarningIcon aria-hidden style={{ fontSize: 14, color: toneColor(theme, 'warning') }} />
+            <span>signals stale</span>
+          </Box>
         )}
         {' · '}
         {risk.hosts.length} host{risk.hosts.length === 1 ? '' : 's'} matched
@@ -230,8 +235,10 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
   }
 
   return (
-    <InfoCard title="Runtime risk" subheader="Would a deploy go through right now?" action={action}>
-      {content}
-    </InfoCard>
+    <Box data-testid="runtime-risk-card" height="100%">
+      <InfoCard title="Runtime risk" subheader="Would a deploy go through right now?" action={action}>
+        {content}
+      </InfoCard>
+    </Box>
   );
 }

@@ -22,75 +22,75 @@ import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
 import {
   DecisionChip,
-  LEVEL_COLOR,
   RiskLevelStatus,
+  SeverityStatus,
+  TruncatedText,
   UncorrelatedHelp,
   formatDateTime,
   formatScore,
   isUncorrelated,
+  useNarrowScreen,
 } from '../common';
 import { RiskChart } from './RiskChart';
 import { ExceptionRequestForm } from './ExceptionRequestForm';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
-
-const SEVERITY_COLOR: Record<Signal['severity'], string> = {
-  critical: '#b71c1c',
-  high: '#e22134',
-  medium: '#f5a623',
-  low: '#2e77d0',
-  informational: '#9e9e9e',
-};
 
 export function signalHost(s: Signal): string {
   const a = s.asset;
   return a.hostname ?? a.fqdn ?? a.deviceId ?? a.instanceId ?? a.k8s?.pod ?? a.ips[0] ?? '-';
 }
 
-const signalColumns: TableColumn<Signal>[] = [
-  {
-    title: 'Severity',
-    field: 'severity',
-    render: s => (
-      <span style={{ color: SEVERITY_COLOR[s.severity], fontWeight: 600 }}>{s.severity}</span>
-    ),
-  },
-  {
-    title: 'Title',
-    field: 'title',
-    render: s => (
-      <>
-        <span>{s.title}</span>
-        {s.url && (
-          <Box component="span" ml={1}>
+/** Below 1280 px the tactics and first-seen columns go; long titles are cut with a tooltip. */
+function signalColumns(narrow: boolean): TableColumn<Signal>[] {
+  return [
+    {
+      title: 'Severity',
+      field: 'severity',
+      render: s => <SeverityStatus severity={s.severity} />,
+    },
+    {
+      title: 'Title',
+      field: 'title',
+      cellStyle: { width: '35%' },
+      render: s => (
+        <>
+          <TruncatedText text={s.title} lines={2} />
+          {s.url && (
             <Link to={s.url} target="_blank" rel="noopener noreferrer">
               open in {s.source} console
             </Link>
-          </Box>
-        )}
-      </>
-    ),
-  },
-  { title: 'Host', render: s => signalHost(s) },
-  {
-    title: 'Tactics / techniques',
-    render: s => [...s.tactics, ...s.techniques].join(', ') || '-',
-  },
-  { title: 'First seen', field: 'firstSeenAt', render: s => formatDateTime(s.firstSeenAt) },
-  { title: 'Last seen', field: 'lastSeenAt', render: s => formatDateTime(s.lastSeenAt) },
-  { title: 'Status', field: 'status' },
-  { title: 'Source', field: 'source' },
-];
+          )}
+        </>
+      ),
+    },
+    { title: 'Host', cellStyle: { overflowWrap: 'anywhere' }, render: s => signalHost(s) },
+    ...(narrow
+      ? []
+      : [
+          {
+            title: 'Tactics / techniques',
+            render: (s: Signal) => [...s.tactics, ...s.techniques].join(', ') || '-',
+          },
+          { title: 'First seen', field: 'firstSeenAt', render: (s: Signal) => formatDateTime(s.firstSeenAt) },
+        ]),
+    { title: 'Last seen', field: 'lastSeenAt', render: s => formatDateTime(s.lastSeenAt) },
+    { title: 'Status', field: 'status' },
+    { title: 'Source', field: 'source' },
+  ];
+}
 
 type HostRow = MatchedHost & { environment: string };
 const hostColumns: TableColumn<HostRow>[] = [
   { title: 'Environment', field: 'environment' },
-  { title: 'Host', field: 'id' },
+  { title: 'Host', field: 'id', cellStyle: { overflowWrap: 'anywhere' } },
   { title: 'Matched by', field: 'matchedBy' },
-  { title: 'Value', render: h => h.value ?? '-' },
+  { title: 'Value', render: h => (h.value ? <TruncatedText text={h.value} lines={2} /> : '-') },
   { title: 'Sources', render: h => (h.sources?.length ? h.sources.join(', ') : '-') },
 ];
 
-const decisionColumns: TableColumn<GateDecision>[] = [
+/** Below 1280 px the policy column goes (its id and hash are in the audit log). */
+function decisionColumns(narrow: boolean): TableColumn<GateDecision>[] {
+  return [
   { title: 'When', field: 'evaluatedAt', render: d => formatDateTime(d.evaluatedAt), defaultSort: 'desc' },
   { title: 'Environment', field: 'environment' },
   {
@@ -113,16 +113,15 @@ const decisionColumns: TableColumn<GateDecision>[] = [
   },
   {
     title: 'Level',
+    cellStyle: { whiteSpace: 'nowrap' },
     render: d => (
-      <span style={{ color: LEVEL_COLOR[d.riskLevel] }}>
-        <RiskLevelStatus level={d.riskLevel}>{d.riskLevel}</RiskLevelStatus>
-      </span>
+      <RiskLevelStatus level={d.riskLevel}>{d.riskLevel}</RiskLevelStatus>
     ),
   },
   { title: 'Score', render: d => formatScore(d.score) },
   {
     title: 'Reasons',
-    cellStyle: { minWidth: 320 },
+    cellStyle: { width: '40%' },
     render: d => (
       <Box component="ul" m={0} pl={2}>
         {d.reasons.map((r, i) => (
@@ -133,15 +132,20 @@ const decisionColumns: TableColumn<GateDecision>[] = [
       </Box>
     ),
   },
-  {
-    title: 'Policy',
-    render: d => (
-      <span title={d.policy.hash}>
-        {d.policy.id} <code>{d.policy.hash.slice(0, 19)}</code>
-      </span>
-    ),
-  },
-];
+  ...(narrow
+    ? []
+    : [
+      {
+        title: 'Policy',
+        render: (d: GateDecision) => (
+          <span title={d.policy.hash}>
+            {d.policy.id} <code>{d.policy.hash.slice(0, 19)}</code>
+          </span>
+        ),
+      },
+      ]),
+  ];
+}
 
 const WEEK_MS = 7 * 24 * 3600_000;
 
@@ -182,6 +186,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
   const { entity } = useEntity();
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(runtimeRiskApiRef);
+  const narrow = useNarrowScreen();
 
   const risk = useAsyncRetry(() => api.getEntityRisk(entityRef), [api, entityRef]);
   const signals = useAsyncRetry(() => api.getSignals({ entityRef, limit: 200 }), [api, entityRef]);
@@ -219,7 +224,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
   );
 
   return (
-    <Grid container spacing={3} alignItems="stretch">
+    <Grid container spacing={3} alignItems="stretch" data-testid="runtime-risk-content">
       {risk.error && !risk.value && (
         <Grid item xs={12}>
           <Alert severity="error">
@@ -262,7 +267,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           <Table<Signal>
             title={`Signals (${signals.value?.totalCount ?? 0})`}
             isLoading={signals.loading && !signals.value}
-            columns={signalColumns}
+            columns={signalColumns(narrow)}
             data={signals.value?.items ?? []}
             options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, padding: 'dense' }}
             emptyContent={
@@ -295,7 +300,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           <Table<GateDecision>
             title={`Decision history (${decisions.value?.totalCount ?? 0})`}
             isLoading={decisions.loading && !decisions.value}
-            columns={decisionColumns}
+            columns={decisionColumns(narrow)}
             data={decisions.value?.items ?? []}
             options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, padding: 'dense' }}
             emptyContent={

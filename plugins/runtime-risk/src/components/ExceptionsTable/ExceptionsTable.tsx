@@ -6,20 +6,11 @@ import { Box, Button, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import {
   ExceptionAction,
-  ExceptionStatus,
   RiskException,
   runtimeRiskApiRef,
 } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
-import { formatDateTime } from '../common';
-
-const STATUS_COLOR: Record<ExceptionStatus, string> = {
-  pending: '#f5a623',
-  approved: '#1db954',
-  rejected: '#e22134',
-  revoked: '#9e9e9e',
-  expired: '#9e9e9e',
-};
+import { ExceptionStatusText, TruncatedText, formatDateTime, useNarrowScreen } from '../common';
 
 const PAST: Record<ExceptionAction, string> = {
   approve: 'approved',
@@ -47,6 +38,7 @@ export interface ExceptionsTableProps {
  */
 export function ExceptionsTable(props: ExceptionsTableProps) {
   const api = useApi(runtimeRiskApiRef);
+  const narrow = useNarrowScreen();
   const [busy, setBusy] = useState<string | undefined>();
   const [outcome, setOutcome] = useState<Outcome>();
 
@@ -73,28 +65,34 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
           },
         ]
       : []),
-    { title: 'Id', field: 'id', cellStyle: { whiteSpace: 'nowrap', fontFamily: 'monospace' } },
-    { title: 'Environment', field: 'environment' },
     {
-      title: 'Status',
-      render: e => (
-        <span style={{ color: STATUS_COLOR[e.status] ?? 'inherit', fontWeight: 600 }}>{e.status}</span>
-      ),
+      title: 'Id',
+      field: 'id',
+      cellStyle: { fontFamily: 'monospace' },
+      render: e => <TruncatedText text={e.id} lines={1} maxWidth="10ch" />,
     },
-    { title: 'Reason', field: 'reason', cellStyle: { minWidth: 240 } },
+    { title: 'Environment', field: 'environment' },
+    { title: 'Status', render: e => <ExceptionStatusText status={e.status} /> },
+    { title: 'Reason', field: 'reason', cellStyle: { width: '30%' }, render: e => <TruncatedText text={e.reason} lines={3} /> },
     {
       title: 'Scope',
-      render: e => (e.signalIds?.length ? `signals ${e.signalIds.join(', ')}` : 'all signals'),
+      render: e => (e.signalIds?.length ? <TruncatedText text={`signals ${e.signalIds.join(', ')}`} lines={2} /> : 'all signals'),
     },
-    { title: 'Requested by', field: 'requestedBy' },
+    { title: 'Requested by', cellStyle: { overflowWrap: 'anywhere' }, field: 'requestedBy' },
     { title: 'Expires', render: e => formatDateTime(e.expiresAt) },
-    {
-      title: 'Decided by',
-      render: e =>
-        e.decidedBy
-          ? `${e.decidedBy}${e.decisionComment ? `: ${e.decisionComment}` : ''}`
-          : (e.approvedBy ?? '-'),
-    },
+    // who decided is history: below 1280 px it gives way to what needs deciding
+    ...(narrow
+      ? []
+      : [
+          {
+            title: 'Decided by',
+            cellStyle: { overflowWrap: 'anywhere' as const },
+            render: (e: RiskException) =>
+              e.decidedBy
+                ? `${e.decidedBy}${e.decisionComment ? `: ${e.decisionComment}` : ''}`
+                : (e.approvedBy ?? '-'),
+          },
+        ]),
     {
       title: 'Actions',
       cellStyle: { whiteSpace: 'nowrap' },

@@ -13,7 +13,6 @@ import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
 import {
   DecisionChip,
   HOSTS_ANNOTATION,
-  LEVEL_COLOR,
   LEVEL_LABEL,
   LEVEL_RANK,
   RiskLevelStatus,
@@ -21,8 +20,10 @@ import {
   formatAge,
   formatScore,
   formatSeconds,
+  TruncatedText,
   isUncorrelated,
   topReasons,
+  useNarrowScreen,
 } from '../common';
 
 interface ServiceInfo {
@@ -116,20 +117,23 @@ function FilterSelect(props: {
   );
 }
 
-const sourceColumns: TableColumn<SourceHealth>[] = [
-  { title: 'Source', render: s => <SourceStatus source={s} /> },
-  { title: 'Type', field: 'type' },
-  { title: 'Last success', render: s => formatAge(s.lastSuccessAt) },
-  { title: 'Last attempt', render: s => formatAge(s.lastAttemptAt) },
-  { title: 'Consecutive failures', field: 'consecutiveFailures' },
-  { title: 'Lag', render: s => formatSeconds(s.lagSeconds) },
-  { title: 'Last error', render: s => s.lastError ?? '-' },
-];
+function sourceColumns(narrow: boolean): TableColumn<SourceHealth>[] {
+  return [
+    { title: 'Source', cellStyle: { whiteSpace: 'nowrap' }, render: s => <SourceStatus source={s} /> },
+    { title: 'Type', field: 'type' },
+    { title: 'Last success', render: s => formatAge(s.lastSuccessAt) },
+    ...(narrow ? [] : [{ title: 'Last attempt', render: (s: SourceHealth) => formatAge(s.lastAttemptAt) }]),
+    { title: 'Failures in a row', field: 'consecutiveFailures' },
+    ...(narrow ? [] : [{ title: 'Lag', render: (s: SourceHealth) => formatSeconds(s.lagSeconds) }]),
+    { title: 'Last error', render: s => (s.lastError ? <TruncatedText text={s.lastError} lines={2} /> : '-') },
+  ];
+}
 
 /** The org-wide risk page: every service ranked by risk, per environment. */
 export function RuntimeRiskOverview() {
   const catalogApi = useApi(catalogApiRef);
   const api = useApi(runtimeRiskApiRef);
+  const narrow = useNarrowScreen();
 
   const results = useAsyncRetry(async (): Promise<ServiceResult[]> => {
     const { items } = await catalogApi.getEntities({
@@ -185,31 +189,31 @@ export function RuntimeRiskOverview() {
   const failed = all.filter(r => r.error);
   const evaluated = all.filter(r => r.risks && r.risks.length > 0);
 
+  // Below 1280 px the system column goes (the owner says who to ask); long reasons are cut
+  // to two lines with the whole text in a tooltip.
   const columns: TableColumn<RiskRow>[] = [
     { title: 'Rank', field: 'rank', width: '60px' },
     {
       title: 'Service',
-      cellStyle: { whiteSpace: 'nowrap' },
       render: r => <EntityRefLink entityRef={r.service.ref}>{r.service.title ?? r.service.name}</EntityRefLink>,
     },
     { title: 'Owner', render: r => r.service.owner },
-    { title: 'System', render: r => r.service.system },
+    ...(narrow ? [] : [{ title: 'System', render: (r: RiskRow) => r.service.system }]),
     { title: 'Environment', render: r => r.risk.environment },
     {
       title: 'Level',
       cellStyle: { whiteSpace: 'nowrap' },
-      render: r => (
-        <span style={{ color: LEVEL_COLOR[r.risk.riskLevel] }}>
-          <RiskLevelStatus level={r.risk.riskLevel}>{LEVEL_LABEL[r.risk.riskLevel]}</RiskLevelStatus>
-        </span>
-      ),
+      render: r => <RiskLevelStatus level={r.risk.riskLevel}>{LEVEL_LABEL[r.risk.riskLevel]}</RiskLevelStatus>,
     },
     { title: 'Score', render: r => formatScore(r.risk.score) },
-    { title: 'Gate now', render: r => <DecisionChip decision={r.risk.decision} /> },
+    { title: 'Gate now', cellStyle: { whiteSpace: 'nowrap' }, render: r => <DecisionChip decision={r.risk.decision} /> },
     {
       title: 'Top reason',
-      cellStyle: { minWidth: 320 },
-      render: r => topReasons(r.risk.reasons, 1).map(x => x.message).join('') || '-',
+      cellStyle: { width: '40%' },
+      render: r => {
+        const text = topReasons(r.risk.reasons, 1).map(x => x.message).join('');
+        return text ? <TruncatedText text={text} lines={2} /> : '-';
+      },
     },
   ];
 
@@ -223,7 +227,7 @@ export function RuntimeRiskOverview() {
   }
 
   return (
-    <Grid container spacing={3}>
+    <Grid container spacing={3} data-testid="runtime-risk-overview">
       <Grid item xs={12}>
         <Box display="flex" alignItems="flex-end" flexWrap="wrap" style={{ gap: 16 }}>
           <FilterSelect label="Environment" value={env} options={environments} onChange={setEnvironment} allLabel="All environments" />
@@ -268,7 +272,7 @@ export function RuntimeRiskOverview() {
           }
         />
       </Grid>
-      <Grid item xs={12} lg={4}>
+      <Grid item xs={12} xl={4}>
         <InfoCard title={`Uncorrelated services (${uncorrelated.length})`}>
           {uncorrelated.length === 0 ? (
             <Typography variant="body2">Every evaluated service is matched to at least one host.</Typography>
@@ -306,14 +310,14 @@ export function RuntimeRiskOverview() {
           )}
         </InfoCard>
       </Grid>
-      <Grid item xs={12} lg={8}>
+      <Grid item xs={12} xl={8}>
         {sources.error ? (
           <Alert severity="error">Source health unavailable: {serverMessage(sources.error)}</Alert>
         ) : (
           <Table<SourceHealth>
             title="Signal sources"
             isLoading={sources.loading && !sources.value}
-            columns={sourceColumns}
+            columns={sourceColumns(narrow)}
             data={sources.value?.items ?? []}
             options={{ paging: false, search: false, padding: 'dense' }}
             emptyContent={
