@@ -302,8 +302,17 @@ describe('portal (real browser)', () => {
     for (const width of [1280, 1024]) {
       await page.setViewportSize({ width, height: 900 });
       for (const view of views) {
+        const started = Date.now();
+        const step = (what: string) =>
+          // eslint-disable-next-line no-console
+          console.log(`[portal ${view.name} ${width}px] ${what} after ${Date.now() - started} ms`);
         await page.goto(`${backend!.baseUrl}${view.path}`);
-        await signInIfAsked();
+        const enter = page.getByRole('button', { name: /^(enter|sign in)$/i });
+        await Promise.race([
+          enter.waitFor({ timeout: 60_000 }).catch(() => undefined),
+          page.locator(view.scope).first().waitFor({ timeout: 60_000 }).catch(() => undefined),
+        ]);
+        if (await enter.isVisible().catch(() => false)) await enter.click();
         const shot = resolve(OUT, `portal-${view.name}-${width}.png`);
         try {
           await view.ready();
@@ -315,6 +324,7 @@ describe('portal (real browser)', () => {
           throw new Error(`the ${view.name} view did not render at ${width} px: ${(e as Error).message}\n${diagnostics()}`);
         }
         await page.screenshot({ path: shot, fullPage: true });
+        step('rendered');
 
         // Every table in the main content fits: neither the table nor any box around it up to
         // <main> scrolls or clips horizontally, and the page itself does not scroll sideways.
@@ -367,6 +377,7 @@ describe('portal (real browser)', () => {
             })),
           view.scope,
         );
+        step('axe in the plugin done');
         const shell = await page.evaluate(
           async scope =>
             (await (window as any).axe.run({ exclude: [scope] }, { resultTypes: ['violations'] })).violations
@@ -378,6 +389,7 @@ describe('portal (real browser)', () => {
           // eslint-disable-next-line no-console
           console.log(`axe outside the plugin (Backstage shell, not failed on), ${view.name} at ${width} px:\n  ${shell.join('\n  ')}`);
         }
+        step('axe outside the plugin done');
         for (const v of violations as Array<{ id: string; impact: string; help: string; targets: string[] }>) {
           if (v.impact === 'serious' || v.impact === 'critical') {
             problems.push(`${view.name} at ${width} px: axe ${v.id} [${v.impact}] ${v.help}: ${v.targets.join('; ')}`);

@@ -78,6 +78,30 @@ async function renderTab() {
   );
 }
 
+/** Makes MUI's useMediaQuery see a viewport under 1280 px (theme.breakpoints.down('md')). */
+function pretendNarrowScreen() {
+  const original = window.matchMedia;
+  window.matchMedia = ((query: string) => ({
+    matches: query.includes('max-width:1279.95px'),
+    media: query,
+    onchange: null,
+    addListener: () => {},
+    removeListener: () => {},
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    dispatchEvent: () => false,
+  })) as typeof window.matchMedia;
+  return () => {
+    window.matchMedia = original;
+  };
+}
+
+function columnHeaders(region: HTMLElement): string[] {
+  return within(region)
+    .getAllByRole('columnheader')
+    .map(h => (h.textContent ?? '').trim());
+}
+
 describe('EntityRiskContent', () => {
   it('lists the signals with severity, host, techniques, status, source and console link', async () => {
     await renderTab();
@@ -328,5 +352,46 @@ describe('EntityRiskContent exceptions', () => {
     const table = screen.getByRole('region', { name: 'Exceptions' });
     await waitFor(() => expect(within(table).getByText('exc-new')).toBeInTheDocument());
     expect(within(within(table).getByText('exc-new').closest('tr')!).getByText('rollback needed')).toBeInTheDocument();
+  });
+
+  it('keeps "informational" whole in the severity column, with an icon', async () => {
+    server.signals.set(REF, [makeSignal({ id: 'file:info-1', severity: 'informational', title: 'Sensor healthy' })]);
+    await renderTab();
+    const row = (await screen.findByText('Sensor healthy')).closest('tr')!;
+    const severity = within(row).getByTestId('severity-informational');
+    expect(within(severity).getByText('informational')).toBeInTheDocument();
+    expect(severity).toHaveStyle({ whiteSpace: 'nowrap' });
+    expect(severity.querySelector('svg')).not.toBeNull();
+  });
+
+  it('cuts a long signal title with a tooltip holding the whole title', async () => {
+    const title =
+      'Credential dumping via LSASS access by an unsigned process launched from a temporary directory under a service account';
+    server.signals.set(REF, [makeSignal({ id: 'file:long-1', title })]);
+    await renderTab();
+    const cell = await screen.findByText(title);
+    expect(cell.style.webkitLineClamp).toBe('2');
+    // the tooltip's text, offered as the native title while the tooltip is closed (the table
+    // re-renders its rows as the other requests answer, so the popup itself is tested on the
+    // org page's top reason)
+    expect(cell).toHaveAttribute('title', title);
+  });
+
+  it('drops tactics, first seen, the policy and who decided an exception under 1280 px', async () => {
+    const restore = pretendNarrowScreen();
+    try {
+      server.exceptions = [makeException({ id: 'exc-1', status: 'approved', decidedBy: 'user:default/lead' })];
+      await renderTab();
+      await screen.findByText('Signals (2)');
+      const signals = screen.getByText('Signals (2)').closest('.MuiPaper-root') as HTMLElement;
+      expect(columnHeaders(signals)).toEqual(['Severity', 'Title', 'Host', 'Last seen', 'Status', 'Source']);
+      const history = (await screen.findByText(/^Decision history \(\d+\)$/)).closest('.MuiPaper-root') as HTMLElement;
+      await waitFor(() => expect(columnHeaders(history)).toEqual(['When', 'Environment', 'Decision', 'Level', 'Score', 'Reasons']));
+      const exceptions = screen.getByRole('region', { name: 'Exceptions' });
+      await within(exceptions).findByText('exc-1');
+      expect(columnHeaders(exceptions)).not.toContain('Decided by');
+    } finally {
+      restore();
+    }
   });
 });

@@ -187,6 +187,9 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(runtimeRiskApiRef);
   const narrow = useNarrowScreen();
+  // stable columns: the table keeps its cells (and an open tooltip) across re-renders
+  const signalCols = useMemo(() => signalColumns(narrow), [narrow]);
+  const decisionCols = useMemo(() => decisionColumns(narrow), [narrow]);
 
   const risk = useAsyncRetry(() => api.getEntityRisk(entityRef), [api, entityRef]);
   const signals = useAsyncRetry(() => api.getSignals({ entityRef, limit: 200 }), [api, entityRef]);
@@ -267,7 +270,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           <Table<Signal>
             title={`Signals (${signals.value?.totalCount ?? 0})`}
             isLoading={signals.loading && !signals.value}
-            columns={signalColumns(narrow)}
+            columns={signalCols}
             data={signals.value?.items ?? []}
             options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, padding: 'dense' }}
             emptyContent={
@@ -300,7 +303,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           <Table<GateDecision>
             title={`Decision history (${decisions.value?.totalCount ?? 0})`}
             isLoading={decisions.loading && !decisions.value}
-            columns={decisionColumns(narrow)}
+            columns={decisionCols}
             data={decisions.value?.items ?? []}
             options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, padding: 'dense' }}
             emptyContent={

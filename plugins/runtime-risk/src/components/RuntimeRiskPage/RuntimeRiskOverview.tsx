@@ -134,6 +134,7 @@ export function RuntimeRiskOverview() {
   const catalogApi = useApi(catalogApiRef);
   const api = useApi(runtimeRiskApiRef);
   const narrow = useNarrowScreen();
+  const sourceCols = useMemo(() => sourceColumns(narrow), [narrow]);
 
   const results = useAsyncRetry(async (): Promise<ServiceResult[]> => {
     const { items } = await catalogApi.getEntities({
@@ -191,7 +192,8 @@ export function RuntimeRiskOverview() {
 
   // Below 1280 px the system column goes (the owner says who to ask); long reasons are cut
   // to two lines with the whole text in a tooltip.
-  const columns: TableColumn<RiskRow>[] = [
+  const columns = useMemo<TableColumn<RiskRow>[]>(
+    () => [
     { title: 'Rank', field: 'rank', width: '60px' },
     {
       title: 'Service',
@@ -215,7 +217,9 @@ export function RuntimeRiskOverview() {
         return text ? <TruncatedText text={text} lines={2} /> : '-';
       },
     },
-  ];
+    ],
+    [narrow],
+  );
 
   if (results.loading && !results.value) return <Progress />;
   if (results.error) {
@@ -317,7 +321,7 @@ export function RuntimeRiskOverview() {
           <Table<SourceHealth>
             title="Signal sources"
             isLoading={sources.loading && !sources.value}
-            columns={sourceColumns(narrow)}
+            columns={sourceCols}
             data={sources.value?.items ?? []}
             options={{ paging: false, search: false, padding: 'dense' }}
             emptyContent={

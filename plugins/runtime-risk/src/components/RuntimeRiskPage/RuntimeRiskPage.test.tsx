@@ -82,6 +82,30 @@ function rankedServices(): string[] {
     .map(cells => `${cells[0]} ${cells[1]} ${cells[4]} ${cells[7]}`);
 }
 
+/** Makes MUI's useMediaQuery see a viewport under 1280 px (theme.breakpoints.down('md')). */
+function pretendNarrowScreen() {
+  const original = window.matchMedia;
+  window.matchMedia = ((query: string) => ({
+    matches: query.includes('max-width:1279.95px'),
+    media: query,
+    onchange: null,
+    addListener: () => {},
+    removeListener: () => {},
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    dispatchEvent: () => false,
+  })) as typeof window.matchMedia;
+  return () => {
+    window.matchMedia = original;
+  };
+}
+
+function columnHeaders(region: HTMLElement): string[] {
+  return within(region)
+    .getAllByRole('columnheader')
+    .map(h => (h.textContent ?? '').trim());
+}
+
 describe('RuntimeRiskPage', () => {
   it('ranks services by risk in production by default', async () => {
     await renderPage();
@@ -194,5 +218,59 @@ describe('RuntimeRiskPage', () => {
     await userEvent.click(within(row).getByRole('button', { name: 'approve exc-1' }));
     await waitFor(() => expect(within(table).getByText('Exception exc-1 approved (status: approved).')).toBeInTheDocument());
     await waitFor(() => expect(within(table).getByText('Exceptions waiting for approval (0)')).toBeInTheDocument());
+  });
+
+  it('cuts a long top reason to two lines and shows it whole in a tooltip', async () => {
+    const long =
+      'Active critical signal "Credential dumping via LSASS access" from crowdstrike on pay-01.prod.example.com (confidence 0.95, last seen 2030-01-10T11:53:38Z) contributes 94.9 to the score';
+    server.risks.set('component:default/payments-api', [
+      makeRisk({ entityRef: 'component:default/payments-api', environment: 'production', riskLevel: 'high', score: 99.4, decision: 'block', reasons: [{ code: 'signal_active', message: long, signalIds: ['file:1'] }] }),
+    ]);
+    await renderPage();
+    const ranking = await screen.findByRole('region', { name: 'services ranked by risk' });
+    const cell = await within(ranking).findByText(long);
+    expect(cell.style.webkitLineClamp).toBe('2');
+    expect(cell).not.toHaveStyle({ wordBreak: 'break-all' });
+    await userEvent.hover(cell);
+    expect(await screen.findByRole('tooltip')).toHaveTextContent(long);
+  });
+
+  it('shows every column on a wide screen and drops the low-value ones under 1280 px', async () => {
+    await renderPage();
+    const ranking = await screen.findByRole('region', { name: 'services ranked by risk' });
+    await within(ranking).findByText('Services ranked by risk (4)');
+    expect(columnHeaders(ranking)).toEqual(['Rank', 'Service', 'Owner', 'System', 'Environment', 'Level', 'Score', 'Gate now', 'Top reason']);
+  });
+
+  it('drops the system column, the sources lag and last attempt, and who decided an exception under 1280 px', async () => {
+    const restore = pretendNarrowScreen();
+    try {
+      server.exceptions = [makeException({ id: 'exc-1', entityRef: 'component:default/payments-api', status: 'pending' })];
+      await renderPage();
+      const ranking = await screen.findByRole('region', { name: 'services ranked by risk' });
+      await within(ranking).findByText('Services ranked by risk (4)');
+      expect(columnHeaders(ranking)).toEqual(['Rank', 'Service', 'Owner', 'Environment', 'Level', 'Score', 'Gate now', 'Top reason']);
+      await screen.findByText('file: ok');
+      const sources = screen.getByRole('columnheader', { name: 'Type' }).closest('table') as HTMLElement;
+      expect(columnHeaders(sources)).toEqual(['Source', 'Type', 'Last success', 'Failures in a row', 'Last error']);
+      const pending = screen.getByRole('region', { name: 'Exceptions waiting for approval' });
+      await within(pending).findByText('exc-1');
+      expect(columnHeaders(pending)).not.toContain('Decided by');
+      expect(columnHeaders(pending)).toContain('Reason');
+    } finally {
+      restore();
+    }
+  });
+
+  it('shows exception status and the gate answer with an icon next to the word', async () => {
+    server.exceptions = [makeException({ id: 'exc-1', entityRef: 'component:default/payments-api', status: 'pending' })];
+    await renderPage();
+    const pending = await screen.findByRole('region', { name: 'Exceptions waiting for approval' });
+    const status = await within(pending).findByTestId('exception-status-pending');
+    expect(status).toHaveTextContent('pending');
+    expect(status.querySelector('svg')).not.toBeNull();
+    const ranking = screen.getByRole('region', { name: 'services ranked by risk' });
+    const block = await within(ranking).findByTestId('decision-block');
+    expect(block.querySelector('svg')).not.toBeNull();
   });
 });
