@@ -10,6 +10,9 @@
 //   GET  /alerts/queries/alerts/v2         composite ids, `updated_timestamp` ascending, `offset`/`limit`,
 //                                          `filter=updated_timestamp:>'<iso>'`, `meta.pagination.total`
 //   POST /alerts/entities/alerts/v2        `{ composite_ids }` -> `{ resources }`
+//   POST /alerts/combined/alerts/v1        `{ filter, limit, after }` -> alerts by `updated_timestamp`
+//                                          ascending, bounds `updated_timestamp:>=|>|<'<iso>'`, `after` =
+//                                          the index of the next alert (what the adapter pages with)
 //   GET  /devices/queries/devices/v1       no devices
 //   POST /devices/entities/devices/v2      `{ ids }` -> a device record per id
 // and, for the bench only (not counted as vendor requests):
@@ -62,6 +65,27 @@ const routes = {
     const total = times.length - start;
     const resources = ids.slice(start + offset, start + offset + limit);
     return { body: JSON.stringify({ meta: { pagination: { offset, limit, total } }, resources, errors: [] }) };
+  },
+  'POST /alerts/combined/alerts/v1': (req, body) => {
+    if (!authorized(req)) return UNAUTHORIZED;
+    const q = JSON.parse(body || '{}');
+    const limit = Math.min(Number(q.limit ?? 100), 1000);
+    let lo = 0;
+    let hi = times.length;
+    for (const term of String(q.filter ?? '').split('+')) {
+      const m = /^updated_timestamp:(>=|>|<)'([^']+)'$/.exec(term);
+      if (!m) continue;
+      const t = Date.parse(m[2]);
+      if (m[1] === '>') lo = Math.max(lo, firstAfter(t));
+      else if (m[1] === '>=') lo = Math.max(lo, firstAfter(t - 1));
+      else hi = Math.min(hi, firstAfter(t - 1));
+    }
+    const start = q.after ? Number(q.after) : lo;
+    const end = Math.min(hi, start + limit);
+    const texts = [];
+    for (let i = start; i < end; i++) texts.push(jsonById.get(ids[i]));
+    const pagination = { total: hi - lo, limit, ...(end < hi ? { after: String(end) } : {}) };
+    return { body: `{"meta":{"pagination":${JSON.stringify(pagination)}},"resources":[${texts.join(',')}],"errors":[]}` };
   },
   'POST /alerts/entities/alerts/v2': (req, body) => {
     if (!authorized(req)) return UNAUTHORIZED;
