@@ -130,7 +130,8 @@ export function ExceptionStatusText(props: { status: ExceptionStatus }) {
 /**
  * Long text in a table cell: wraps on word boundaries, is cut after `lines` lines with an
  * ellipsis, and shows the whole text in a tooltip (the whole text stays in the DOM, so
- * screen readers and search read all of it).
+ * screen readers and search read all of it). Give its column a width (`cellStyle.width`):
+ * the text itself asks for none.
  */
 export function TruncatedText(props: { text: string; lines?: number; maxWidth?: number | string }) {
   const lines = props.lines ?? 2;
@@ -144,6 +145,9 @@ export function TruncatedText(props: { text: string; lines?: number; maxWidth?: 
           overflow: 'hidden',
           overflowWrap: 'break-word',
           wordBreak: 'normal',
+          // a line-clamped box asks its whole text's width as its minimum, which stretches
+          // an auto-layout table past the page; the cell's width decides instead
+          contain: 'inline-size',
         };
   return (
     <Tooltip title={props.text} enterDelay={300}>
@@ -339,3 +343,9 @@ export function UncorrelatedHelp(props: { entityName?: string; reasons?: Reason[
     </Box>
   );
 }
+
+/**
+ * Options every table of the plugin shares: no draggable column headers (the drag handle is
+ * a focusable element inside the sort button, which axe reports as nested-interactive).
+ */
+export const TABLE_OPTIONS = { draggable: false, padding: 'dense' } as const;

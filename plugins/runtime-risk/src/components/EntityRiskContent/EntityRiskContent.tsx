@@ -30,6 +30,7 @@ import {
   formatScore,
   isUncorrelated,
   useNarrowScreen,
+  TABLE_OPTIONS,
 } from '../common';
 import { RiskChart } from './RiskChart';
 import { ExceptionRequestForm } from './ExceptionRequestForm';
@@ -84,7 +85,7 @@ const hostColumns: TableColumn<HostRow>[] = [
   { title: 'Environment', field: 'environment' },
   { title: 'Host', field: 'id', cellStyle: { overflowWrap: 'anywhere' } },
   { title: 'Matched by', field: 'matchedBy' },
-  { title: 'Value', render: h => (h.value ? <TruncatedText text={h.value} lines={2} /> : '-') },
+  { title: 'Value', cellStyle: { width: '30%' }, render: h => (h.value ? <TruncatedText text={h.value} lines={2} /> : '-') },
   { title: 'Sources', render: h => (h.sources?.length ? h.sources.join(', ') : '-') },
 ];
 
@@ -272,7 +273,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
             isLoading={signals.loading && !signals.value}
             columns={signalCols}
             data={signals.value?.items ?? []}
-            options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, padding: 'dense' }}
+            options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, ...TABLE_OPTIONS }}
             emptyContent={
               <Box p={2}>
                 <Typography variant="body2">
@@ -290,7 +291,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           isLoading={risk.loading && !risk.value}
           columns={hostColumns}
           data={hostRows}
-          options={{ paging: false, search: false, padding: 'dense' }}
+          options={{ paging: false, search: false, ...TABLE_OPTIONS }}
           emptyContent={
             <Box p={2}>
               <Typography variant="body2">No hosts matched.</Typography>
@@ -305,7 +306,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
             isLoading={decisions.loading && !decisions.value}
             columns={decisionCols}
             data={decisions.value?.items ?? []}
-            options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, padding: 'dense' }}
+            options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, ...TABLE_OPTIONS }}
             emptyContent={
               <Box p={2}>
                 <Typography variant="body2">

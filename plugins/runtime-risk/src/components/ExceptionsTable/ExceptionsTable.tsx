@@ -10,7 +10,13 @@ import {
   runtimeRiskApiRef,
 } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
-import { ExceptionStatusText, TruncatedText, formatDateTime, useNarrowScreen } from '../common';
+import {
+  ExceptionStatusText,
+  TABLE_OPTIONS,
+  TruncatedText,
+  formatDateTime,
+  useNarrowScreen,
+} from '../common';
 
 const PAST: Record<ExceptionAction, string> = {
   approve: 'approved',
@@ -76,6 +82,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
     { title: 'Reason', field: 'reason', cellStyle: { width: '30%' }, render: e => <TruncatedText text={e.reason} lines={3} /> },
     {
       title: 'Scope',
+      cellStyle: { width: '15%' },
       render: e => (e.signalIds?.length ? <TruncatedText text={`signals ${e.signalIds.join(', ')}`} lines={2} /> : 'all signals'),
     },
     { title: 'Requested by', cellStyle: { overflowWrap: 'anywhere' }, field: 'requestedBy' },
@@ -149,7 +156,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
         isLoading={props.isLoading}
         columns={columns}
         data={props.exceptions}
-        options={{ paging: props.exceptions.length > 10, pageSize: 10, search: false, padding: 'dense' }}
+        options={{ paging: props.exceptions.length > 10, pageSize: 10, search: false, ...TABLE_OPTIONS }}
         emptyContent={
           <Box p={2}>
             <Typography variant="body2">{props.emptyText}</Typography>

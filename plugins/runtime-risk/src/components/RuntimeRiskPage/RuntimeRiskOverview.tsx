@@ -24,6 +24,7 @@ import {
   isUncorrelated,
   topReasons,
   useNarrowScreen,
+  TABLE_OPTIONS,
 } from '../common';
 
 interface ServiceInfo {
@@ -104,7 +105,8 @@ function FilterSelect(props: {
       value={props.value}
       onChange={e => props.onChange(e.target.value)}
       SelectProps={{ native: true }}
-      InputLabelProps={{ shrink: true }}
+      // the label in the text colour: MUI's grey label on the page background is 4.47:1 (axe color-contrast)
+      InputLabelProps={{ shrink: true, style: { color: 'inherit' } }}
       style={{ minWidth: 160 }}
     >
       <option value={ALL}>{props.allLabel ?? 'All'}</option>
@@ -125,7 +127,11 @@ function sourceColumns(narrow: boolean): TableColumn<SourceHealth>[] {
     ...(narrow ? [] : [{ title: 'Last attempt', render: (s: SourceHealth) => formatAge(s.lastAttemptAt) }]),
     { title: 'Failures in a row', field: 'consecutiveFailures' },
     ...(narrow ? [] : [{ title: 'Lag', render: (s: SourceHealth) => formatSeconds(s.lagSeconds) }]),
-    { title: 'Last error', render: s => (s.lastError ? <TruncatedText text={s.lastError} lines={2} /> : '-') },
+    {
+      title: 'Last error',
+      cellStyle: { width: '30%' },
+      render: s => (s.lastError ? <TruncatedText text={s.lastError} lines={2} /> : '-'),
+    },
   ];
 }
 
@@ -264,7 +270,7 @@ export function RuntimeRiskOverview() {
           title={`Services ranked by risk (${rows.length})`}
           columns={columns}
           data={rows}
-          options={{ paging: rows.length > 20, pageSize: 20, search: true, padding: 'dense' }}
+          options={{ paging: rows.length > 20, pageSize: 20, search: true, ...TABLE_OPTIONS }}
           emptyContent={
             <Box p={2}>
               <Typography variant="body2">
@@ -290,7 +296,11 @@ export function RuntimeRiskOverview() {
               <Box component="ul" aria-label="uncorrelated services" m={0} pl={2}>
                 {uncorrelated.map(r => (
                   <li key={r.service.ref}>
-                    <EntityRefLink entityRef={r.service.ref}>{r.service.title ?? r.service.name}</EntityRefLink> (owner{' '}
+                    {/* underlined: a link inside text is not told apart by colour alone */}
+                    <EntityRefLink entityRef={r.service.ref} underline="always">
+                      {r.service.title ?? r.service.name}
+                    </EntityRefLink>{' '}
+                    (owner{' '}
                     {r.service.owner}; {uncorrelatedIn(r).join(', ')})
                   </li>
                 ))}
@@ -323,7 +333,7 @@ export function RuntimeRiskOverview() {
             isLoading={sources.loading && !sources.value}
             columns={sourceCols}
             data={sources.value?.items ?? []}
-            options={{ paging: false, search: false, padding: 'dense' }}
+            options={{ paging: false, search: false, ...TABLE_OPTIONS }}
             emptyContent={
               <Box p={2}>
                 <Typography variant="body2">
