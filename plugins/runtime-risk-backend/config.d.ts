@@ -84,6 +84,14 @@ export interface Config {
        * index rebuild, so edits apply without a restart.
        */
       inventoryFile?: string;
+      /**
+       * When true, a Component also reaches every host/vm/node Resource of its System
+       * (`matchedBy: relation:system:<resourceRef>`), the broad rule of earlier versions:
+       * one detection on a System's VM then counts for every Component of the System.
+       * Default false: a Component reaches only the Resources it `dependsOn` and those
+       * whose `spec.dependencyOf` names it; a gate for the System itself covers them all.
+       */
+      inheritSystemResources?: boolean;
     };
     /**
      * The gate policy. Invalid policy config fails start-up with a message naming the key.

@@ -21,6 +21,7 @@ export const REASON_CODES = [
   'dry_run',
   'approval_granted',
   'approval_rejected',
+  'partial_coverage',
 ] as const;
 export const ReasonCodeSchema = z.enum(REASON_CODES);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;

@@ -19,6 +19,7 @@ const FIELDS = [
   'spec.type',
   'spec.environment',
   'spec.dependsOn',
+  'spec.dependencyOf',
   'relations',
 ];
 
@@ -38,6 +39,7 @@ const FIELDS = [
 export class EntityIndexer {
   private readonly inventory: InventorySource;
   private lastAssets: KnownAssets | undefined;
+  private readonly inheritSystemResources: boolean;
 
   constructor(
     private readonly options: {
@@ -53,6 +55,8 @@ export class EntityIndexer {
     },
   ) {
     this.inventory = options.inventory ?? InventorySource.fromConfig(options.config);
+    this.inheritSystemResources =
+      options.config?.getOptionalBoolean('runtimeRisk.correlation.inheritSystemResources') ?? false;
   }
 
   private now(): string {
@@ -112,7 +116,13 @@ export class EntityIndexer {
     // the catalog (HTTP) and the known assets (database) are read at the same time
     const [entities, assets] = await Promise.all([readCatalog(), this.knownAssets()]);
     const inventory = this.inventory.entries();
-    const { entries, problems } = buildIndex({ entities, assets, inventory, updatedAt });
+    const { entries, problems } = buildIndex({
+      entities,
+      assets,
+      inventory,
+      updatedAt,
+      inheritSystemResources: this.inheritSystemResources,
+    });
     this.report(problems);
     await store.replaceEntityIndex(entries);
     this.lastAssets = assets;
@@ -125,8 +135,9 @@ export class EntityIndexer {
   /**
    * Looks one entity up in the catalog (for an entity the index does not know
    * yet) and indexes it with its annotations, its `dependsOn` Resources, the
-   * inventory and the assets known at the last rebuild (its system's Resources
-   * join at the next full rebuild). Returns undefined when the catalog does not know it.
+   * inventory and the assets known at the last rebuild (a System's Components
+   * and Resources, and with `inheritSystemResources` a Component's sibling
+   * Resources, join at the next full rebuild). Returns undefined when the catalog does not know it.
    */
   async indexOne(entityRef: string): Promise<IndexedEntity | undefined> {
     const { catalog, auth, store } = this.options;
@@ -144,6 +155,7 @@ export class EntityIndexer {
       assets: this.lastAssets ?? new KnownAssets(),
       inventory: this.inventoryForOne(),
       updatedAt: this.now(),
+      inheritSystemResources: this.inheritSystemResources,
     });
     this.report(problems.filter(p => p.entityRef === entries[0]?.entityRef));
     const entry = entries[0];

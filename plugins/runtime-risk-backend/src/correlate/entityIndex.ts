@@ -79,6 +79,8 @@ export function indexEntity(entity: Entity, updatedAt: string): IndexedEntity {
 export function hostsForEnvironment(entity: IndexedEntity, environment: string): IndexedEntity['hosts'] {
   const envAnnotation = `${MATCHED_BY_ANNOTATION}.${environment}`;
   const replaced = entity.hosts.some(h => h.environment === environment && rulesOf(h.matchedBy).includes(envAnnotation));
+  // a System's hosts through its Components are materialised per environment (indexBuilder `addSystemParts`)
+  const partsReplaced = entity.hosts.some(h => h.environment === environment && rulesOf(h.matchedBy).some(isSystemPartRule));
   const byValue = new Map<string, { environment: string; rules: string[] }>();
   // environment-specific entries first, so that their environment is the one reported
   const ordered = [
@@ -88,6 +90,7 @@ export function hostsForEnvironment(entity: IndexedEntity, environment: string):
   for (const h of ordered) {
     let rules = rulesOf(h.matchedBy);
     if (replaced && h.environment === ALL_ENVIRONMENTS) rules = rules.filter(r => r !== MATCHED_BY_ANNOTATION);
+    if (partsReplaced && h.environment === ALL_ENVIRONMENTS) rules = rules.filter(r => !isSystemPartRule(r));
     if (rules.length === 0) continue;
     const existing = byValue.get(h.value);
     if (existing) {
@@ -101,13 +104,37 @@ export function hostsForEnvironment(entity: IndexedEntity, environment: string):
     .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
 
+/** Whether a rule is a System's host through one of its Components (`system:<componentRef>`). */
+export function isSystemPartRule(rule: string): boolean {
+  return rule.startsWith('system:');
+}
+
+/**
+ * The Components of an indexed System that have no host in the environment
+ * (sorted refs); empty for other entities.
+ */
+export function partsWithoutHosts(entity: IndexedEntity, environment: string): string[] {
+  return (entity.parts ?? [])
+    .filter(p => !p.environments.includes(environment) && !p.environments.includes(ALL_ENVIRONMENTS))
+    .map(p => p.entityRef)
+    .sort();
+}
+
 /** Every way correlation tries to reach hosts, for the `uncorrelated` reason. */
 export function correlationTried(environment: string, entity?: IndexedEntity): string[] {
+  const isSystem = entity?.kind.toLowerCase() === 'system';
   const tried = [
     MATCHED_BY_ANNOTATION,
     `${MATCHED_BY_ANNOTATION}.${environment}`,
-    'relation:dependsOn (Resources of type host, vm, node)',
-    "relation:system (the system's Resources of type host, vm, node)",
+    ...(isSystem
+      ? [
+          `system (the hosts of its Components: ${entity?.parts?.length ? entity.parts.map(p => p.entityRef).join(', ') : 'none'})`,
+          'relation:hasPart (its own Resources of type host, vm, node)',
+        ]
+      : [
+          'relation:dependsOn (Resources of type host, vm, node)',
+          'relation:dependencyOf (Resources of type host, vm, node naming it in spec.dependencyOf)',
+        ]),
     'kubernetes:kubernetes-id',
     'kubernetes:label-selector',
     'kubernetes:node',

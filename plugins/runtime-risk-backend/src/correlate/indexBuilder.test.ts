@@ -7,7 +7,7 @@ import { normalizeAsset, type Asset, type Signal } from '@runtime-risk/backstage
 import { coverageReport } from './coverage';
 import type { IndexedEntity } from '../store/types';
 import { component } from '../testUtils/fixtures';
-import { correlationTried, hostsForEnvironment } from './entityIndex';
+import { correlationTried, hostsForEnvironment, partsWithoutHosts } from './entityIndex';
 import { buildIndex, KnownAssets } from './indexBuilder';
 import { InventorySource, parseInventoryFile, type InventoryEntry } from './inventory';
 import { resource, withDependsOn } from './testFixtures';
@@ -19,8 +19,14 @@ function assetsOf(...list: Partial<Asset>[]): KnownAssets {
   return known;
 }
 
-function build(entities: Entity[], assets = new KnownAssets(), inventory: InventoryEntry[] = []) {
-  const { entries, problems } = buildIndex({ entities, assets, inventory, updatedAt: '2026-11-23T10:00:00.000Z' });
+function build(entities: Entity[], assets = new KnownAssets(), inventory: InventoryEntry[] = [], inheritSystemResources = false) {
+  const { entries, problems } = buildIndex({
+    entities,
+    assets,
+    inventory,
+    updatedAt: '2026-11-23T10:00:00.000Z',
+    inheritSystemResources,
+  });
   const byRef = new Map(entries.map(e => [e.entityRef, e]));
   return { get: (ref: string) => byRef.get(ref)!, problems };
 }
@@ -41,8 +47,17 @@ describe('catalog relations', () => {
     resource('other-node', { type: 'node', system: 'other' }),
   ];
 
-  it('reaches dependsOn host Resources per environment, and the system Resources everywhere', () => {
+  it('reaches dependsOn host Resources per environment, never a Resource merely of its system', () => {
     const pay = build(entities).get('component:default/pay');
+    expect(hostsIn(pay, 'production')).toEqual([['db-01.prod.example.com', 'relation:dependsOn:resource:default/pay-db-host']]);
+    expect(hostsIn(pay, 'staging')).toEqual([
+      ['10.1.0.5', 'relation:dependsOn:resource:default/pay-vm-staging'],
+      ['i-0abc', 'relation:dependsOn:resource:default/pay-vm-staging'],
+    ]);
+  });
+
+  it('with inheritSystemResources, also reaches the system Resources everywhere (the broad rule)', () => {
+    const pay = build(entities, new KnownAssets(), [], true).get('component:default/pay');
     expect(hostsIn(pay, 'production')).toEqual([
       ['db-01.prod.example.com', 'relation:dependsOn:resource:default/pay-db-host'],
       ['shop-node-1', 'relation:system:resource:default/shop-node-1'],
@@ -51,6 +66,19 @@ describe('catalog relations', () => {
       ['10.1.0.5', 'relation:dependsOn:resource:default/pay-vm-staging'],
       ['i-0abc', 'relation:dependsOn:resource:default/pay-vm-staging'],
       ['shop-node-1', 'relation:system:resource:default/shop-node-1'],
+    ]);
+  });
+
+  it('reaches host Resources whose spec.dependencyOf names it', () => {
+    const index = build([
+      component('api'),
+      resource('api-vm', { type: 'vm', system: 'shop', dependencyOf: ['component:default/api'] }),
+      resource('api-vm-2', { type: 'host', dependencyOf: ['api'] }),
+      resource('db', { type: 'database', dependencyOf: ['component:default/api'] }),
+    ]);
+    expect(hostsIn(index.get('component:default/api'), 'production')).toEqual([
+      ['api-vm', 'relation:dependencyOf:resource:default/api-vm'],
+      ['api-vm-2', 'relation:dependencyOf:resource:default/api-vm-2'],
     ]);
   });
 
@@ -74,7 +102,7 @@ describe('catalog relations', () => {
       [{ entityRef: 'component:default/svc', environment: 'production', hosts: ['prod-inv-01'] }],
     ).get('component:default/svc');
     const staging = hostsIn(index, 'staging').map(([v]) => v);
-    expect(staging).toEqual(['shop-node-1', 'stage-01']);
+    expect(staging).toEqual(['stage-01']);
     for (const prod of ['prod-01', '10.9.3.4', '10.9.0.0/16', 'prod-inv-01', 'db-01.prod.example.com', 'shared-01']) {
       expect(staging).not.toContain(prod);
     }
@@ -84,10 +112,91 @@ describe('catalog relations', () => {
       'db-01.prod.example.com',
       'prod-01',
       'prod-inv-01',
-      'shop-node-1',
     ]);
     // an environment with no own annotation gets the generic one
-    expect(hostsIn(index, 'qa').map(([v]) => v)).toEqual(['shared-01', 'shop-node-1']);
+    expect(hostsIn(index, 'qa').map(([v]) => v)).toEqual(['shared-01']);
+  });
+});
+
+describe('System aggregation', () => {
+  function system(name: string): Entity {
+    return { apiVersion: 'backstage.io/v1alpha1', kind: 'System', metadata: { name, namespace: 'default' }, spec: { owner: 'team-a' } };
+  }
+  function inSystem(entity: Entity, systemName: string): Entity {
+    return { ...entity, spec: { ...entity.spec, system: systemName } };
+  }
+  const entities = [
+    system('shop'),
+    system('empty'),
+    // cart: a VM it depends on, production only
+    inSystem(withDependsOn(component('cart'), 'resource:default/cart-vm'), 'shop'),
+    resource('cart-vm', { type: 'vm', system: 'shop', environment: 'production' }),
+    // web: generic hosts, replaced in staging
+    inSystem(component('web', { 'runtime-risk.io/hosts': 'web-01', 'runtime-risk.io/hosts.staging': 'web-stg-01' }), 'shop'),
+    // docs: no hosts at all; joins through a partOf relation only
+    { ...component('docs'), spec: { type: 'website', owner: 'team-a' }, relations: [{ type: 'partOf', targetRef: 'system:default/shop' }] },
+    // the System's own Resource, reached by no Component
+    resource('shop-bastion', { type: 'host', system: 'shop' }),
+    inSystem(component('lonely'), 'empty'),
+  ];
+  const index = build(entities);
+  const shop = index.get('system:default/shop');
+
+  it.each([
+    [
+      'production',
+      [
+        // cart's VM is also one of the System's own Resources
+        ['cart-vm', 'relation:hasPart:resource:default/cart-vm, system:component:default/cart'],
+        ['shop-bastion', 'relation:hasPart:resource:default/shop-bastion'],
+        ['web-01', 'system:component:default/web'],
+      ],
+      ['component:default/docs'],
+    ],
+    [
+      'staging',
+      [
+        ['shop-bastion', 'relation:hasPart:resource:default/shop-bastion'],
+        ['web-stg-01', 'system:component:default/web'],
+      ],
+      ['component:default/cart', 'component:default/docs'],
+    ],
+    [
+      'qa',
+      [
+        ['shop-bastion', 'relation:hasPart:resource:default/shop-bastion'],
+        ['web-01', 'system:component:default/web'],
+      ],
+      ['component:default/cart', 'component:default/docs'],
+    ],
+  ])('a System gate in %s covers its Components\' and own hosts, naming the Components without hosts', (env, hosts, hostless) => {
+    expect(hostsIn(shop, env)).toEqual(hosts);
+    expect(partsWithoutHosts(shop, env)).toEqual(hostless);
+  });
+
+  it('lists its Components (spec.system or partOf) with the environments they have hosts in', () => {
+    expect(shop.parts).toEqual([
+      { entityRef: 'component:default/cart', environments: ['production'] },
+      { entityRef: 'component:default/docs', environments: [] },
+      { entityRef: 'component:default/web', environments: ['*', 'staging'] },
+    ]);
+  });
+
+  it('a sibling Component never reaches the System\'s Resources', () => {
+    expect(hostsIn(index.get('component:default/web'), 'production')).toEqual([['web-01', 'annotation:runtime-risk.io/hosts']]);
+    expect(hostsIn(index.get('component:default/docs'), 'production')).toEqual([]);
+  });
+
+  it('a System whose Components have no hosts has none (uncorrelated), and says what it tried', () => {
+    const empty = index.get('system:default/empty');
+    expect(hostsIn(empty, 'production')).toEqual([]);
+    expect(partsWithoutHosts(empty, 'production')).toEqual(['component:default/lonely']);
+    expect(correlationTried('production', empty).join(' ')).toContain('the hosts of its Components: component:default/lonely');
+  });
+
+  it('other entities have no parts', () => {
+    expect(index.get('component:default/web').parts).toBeUndefined();
+    expect(partsWithoutHosts(index.get('component:default/web'), 'production')).toEqual([]);
   });
 });
 

@@ -1,7 +1,14 @@
 import { parseEntityRef, stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { IndexedEntity } from '../store/types';
-import { ALL_ENVIRONMENTS, RULE_SEPARATOR, indexEntity, normalizeHostValue, splitHosts } from './entityIndex';
+import {
+  ALL_ENVIRONMENTS,
+  RULE_SEPARATOR,
+  hostsForEnvironment,
+  indexEntity,
+  normalizeHostValue,
+  splitHosts,
+} from './entityIndex';
 import { IpIndex, normalizeIp, parseCidr, podHostValue } from './identifiers';
 import { MATCHED_BY_INVENTORY, type InventoryEntry } from './inventory';
 import {
@@ -106,7 +113,16 @@ export interface BuildIndexOptions {
   assets: KnownAssets;
   inventory: InventoryEntry[];
   updatedAt: string;
+  /**
+   * `runtimeRisk.correlation.inheritSystemResources`: a Component also reaches
+   * every host Resource of its System (`relation:system:<resourceRef>`, the
+   * broad rule). Default false.
+   */
+  inheritSystemResources?: boolean;
 }
+
+/** `matchedBy` prefix of a host a System reaches through one of its Components (`system:<componentRef>`). */
+export const MATCHED_BY_SYSTEM_PART = 'system:';
 
 type Host = IndexedEntity['hosts'][number];
 
@@ -148,6 +164,33 @@ function dependsOnRefs(entity: Entity): string[] {
       // not an entity ref: the catalog reports it; nothing to follow here
       continue;
     }
+  }
+  return [...refs].sort();
+}
+
+/** Lower-cased refs of the entities a Resource's `spec.dependencyOf` (or `dependencyOf` relations) names. */
+function dependencyOfRefs(entity: Entity): string[] {
+  const namespace = entity.metadata.namespace ?? 'default';
+  const refs = new Set<string>();
+  for (const r of entity.relations ?? []) if (r.type === 'dependencyOf') refs.add(r.targetRef.toLowerCase());
+  for (const ref of stringList((entity.spec as Record<string, unknown> | undefined)?.dependencyOf)) {
+    try {
+      refs.add(stringifyEntityRef(parseEntityRef(ref, { defaultKind: 'component', defaultNamespace: namespace })).toLowerCase());
+    } catch (e) {
+      // not an entity ref: the catalog reports it; nothing to follow here
+      continue;
+    }
+  }
+  return [...refs].sort();
+}
+
+/** Lower-cased refs of the Systems an entity belongs to (`spec.system`, `partOf` relations to a System). */
+function systemsOf(entity: Entity): string[] {
+  const refs = new Set<string>();
+  const own = systemRefOf(entity);
+  if (own) refs.add(own);
+  for (const r of entity.relations ?? []) {
+    if (r.type === 'partOf' && r.targetRef.toLowerCase().startsWith('system:')) refs.add(r.targetRef.toLowerCase());
   }
   return [...refs].sort();
 }
@@ -251,21 +294,45 @@ export function buildIndex(options: BuildIndexOptions): { entries: IndexedEntity
   // built on the first CIDR block only: sorting every known IP costs more than the rest of a build without CIDRs
   let knownIps: IpIndex | undefined;
 
+  // Resources whose spec.dependencyOf names an entity, by that entity's ref
+  const dependencyOf = new Map<string, Entity[]>();
+  for (const r of hostResources) {
+    for (const target of dependencyOfRefs(r)) dependencyOf.set(target, [...(dependencyOf.get(target) ?? []), r]);
+  }
+  // Components of each System (spec.system or partOf)
+  const componentsBySystem = new Map<string, string[]>();
+  for (const [ref, e] of byRef) {
+    if (e.kind.toLowerCase() !== 'component') continue;
+    for (const system of systemsOf(e)) componentsBySystem.set(system, [...(componentsBySystem.get(system) ?? []), ref]);
+  }
+
   const entries: IndexedEntity[] = [];
+  const collectors = new Map<string, { base: IndexedEntity; hosts: HostCollector }>();
   for (const [ref, entity] of byRef) {
     const base = indexEntity(entity, updatedAt);
     const hosts = new HostCollector();
+    const isSystem = entity.kind.toLowerCase() === 'system';
     // 1. annotations
     for (const h of base.hosts) hosts.add(h.environment, h.value, h.matchedBy);
-    // 2. catalog relations
+    // 2. catalog relations: the host Resources the entity depends on, and those naming it in spec.dependencyOf
     for (const target of dependsOnRefs(entity)) {
       const resource = byRef.get(target);
       if (!resource || !isHostResource.has(resource)) continue;
       const env = environmentOf(resource);
       for (const v of hostResourceValues(resource)) hosts.add(env, v, `relation:dependsOn:${target}`);
     }
+    for (const resource of dependencyOf.get(ref) ?? []) {
+      const env = environmentOf(resource);
+      for (const v of hostResourceValues(resource)) hosts.add(env, v, `relation:dependencyOf:${refOf(resource)}`);
+    }
+    // a System's own host Resources; a Component's sibling Resources only with inheritSystemResources
     const system = systemRefOf(entity);
-    if (system && entity.kind.toLowerCase() !== 'resource') {
+    if (isSystem) {
+      for (const resource of resourcesBySystem.get(ref) ?? []) {
+        const env = environmentOf(resource);
+        for (const v of hostResourceValues(resource)) hosts.add(env, v, `relation:hasPart:${refOf(resource)}`);
+      }
+    } else if (options.inheritSystemResources && system && entity.kind.toLowerCase() !== 'resource') {
       for (const resource of resourcesBySystem.get(system) ?? []) {
         const env = environmentOf(resource);
         for (const v of hostResourceValues(resource)) hosts.add(env, v, `relation:system:${refOf(resource)}`);
@@ -293,7 +360,52 @@ export function buildIndex(options: BuildIndexOptions): { entries: IndexedEntity
       knownIps ??= new IpIndex(assets.ips);
       for (const ip of knownIps.within(cidr)) for (const r of e.rules) hosts.add(e.environment, ip, r);
     }
-    entries.push({ ...base, hosts: hosts.hosts() });
+    collectors.set(ref, { base, hosts });
+  }
+  for (const [ref, { base, hosts }] of collectors) {
+    if (base.kind.toLowerCase() === 'system') {
+      const parts = (componentsBySystem.get(ref) ?? []).flatMap(c => {
+        const part = collectors.get(c);
+        return part ? [{ entityRef: c, entry: { ...part.base, hosts: part.hosts.hosts() } }] : [];
+      });
+      addSystemParts(hosts, parts);
+      entries.push({
+        ...base,
+        hosts: hosts.hosts(),
+        parts: parts
+          .map(p => ({ entityRef: p.entityRef, environments: environmentsWithHosts(p.entry) }))
+          .sort((a, b) => (a.entityRef < b.entityRef ? -1 : 1)),
+      });
+    } else {
+      entries.push({ ...base, hosts: hosts.hosts() });
+    }
   }
   return { entries, problems };
+}
+
+/** The environments in which an indexed entity has hosts (`*`: every environment, through all-environment entries). */
+function environmentsWithHosts(entry: IndexedEntity): string[] {
+  const envs = new Set<string>();
+  for (const e of new Set(entry.hosts.map(h => h.environment))) {
+    if (hostsForEnvironment(entry, e).length) envs.add(e);
+  }
+  return [...envs].sort();
+}
+
+/**
+ * A System reaches the hosts of its Components (`system:<componentRef>`), as
+ * each Component has them per environment: for every environment any Component
+ * names, each Component's hosts of that environment (annotation replacement
+ * applied); for the rest, their all-environment hosts. `hostsForEnvironment`
+ * then takes a System's environment entries instead of its all-environment
+ * ones for these rules.
+ */
+function addSystemParts(hosts: HostCollector, parts: { entityRef: string; entry: IndexedEntity }[]): void {
+  const environments = new Set<string>();
+  for (const p of parts) for (const h of p.entry.hosts) if (h.environment !== ALL_ENVIRONMENTS) environments.add(h.environment);
+  for (const p of parts) {
+    const rule = `${MATCHED_BY_SYSTEM_PART}${p.entityRef}`;
+    for (const h of hostsForEnvironment(p.entry, ALL_ENVIRONMENTS)) hosts.add(ALL_ENVIRONMENTS, h.value, rule);
+    for (const env of environments) for (const h of hostsForEnvironment(p.entry, env)) hosts.add(env, h.value, rule);
+  }
 }

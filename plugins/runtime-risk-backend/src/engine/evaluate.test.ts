@@ -358,3 +358,48 @@ describe('evaluate: determinism', () => {
     expect(() => evaluate(input({ now: 'soon' }), policy)).toThrow(/now/);
   });
 });
+
+describe('evaluate: coverage (partial_coverage, uncovered hosts)', () => {
+  const two = [
+    { id: 'web-01', matchedBy: 'annotation' },
+    { id: 'web-02', matchedBy: 'annotation' },
+  ];
+  it.each<[string, Partial<EvaluationInput>, Decision, RiskLevel, ReasonCode[]]>([
+    ['every host covered', { hosts: two }, 'proceed', 'low', ['no_active_signals']],
+    ['a System with a Component without hosts', { uncovered: { components: ['component:default/docs'] } }, 'proceed', 'low', ['no_active_signals', 'partial_coverage']],
+    ['one of two hosts unseen', { hosts: two, uncovered: { hosts: ['web-02'] } }, 'proceed', 'low', ['no_active_signals', 'partial_coverage']],
+    [
+      'one of two hosts unseen, a critical on the other',
+      { hosts: two, uncovered: { hosts: ['web-02'] }, signals: [sig('edr:c1', 'critical')] },
+      'block',
+      'high',
+      ['signal_active', 'partial_coverage'],
+    ],
+    ['no host seen by any source', { hosts: two, uncovered: { hosts: ['web-01', 'web-02'] } }, 'approval_required', 'unknown', ['uncorrelated']],
+    [
+      'no host at all, Components without hosts',
+      { hosts: [], uncovered: { components: ['component:default/docs'] } },
+      'approval_required',
+      'unknown',
+      ['uncorrelated'],
+    ],
+  ])('%s', (_name, overrides, decision, level, reasonCodes) => {
+    const e = evaluate(input(overrides), policy);
+    expect([e.decision, e.riskLevel, codes(e)]).toEqual([decision, level, reasonCodes]);
+    for (const r of e.reasons) expect(ReasonSchema.parse(r)).toEqual(r);
+  });
+
+  it('partial_coverage names what is not covered and never changes the decision', () => {
+    const e = evaluate(input({ hosts: two, uncovered: { hosts: ['web-02'], components: ['component:default/docs'] } }), policy);
+    const partial = e.reasons.filter(r => r.code === 'partial_coverage').map(r => r.message);
+    expect(partial.join(' ')).toContain('component:default/docs');
+    expect(partial.join(' ')).toContain('web-02');
+    expect(e.decision).toBe(evaluate(input({ hosts: two }), policy).decision);
+    expect(e.failureModes).toEqual([]);
+  });
+
+  it('uncorrelated names the hosts no source has seen', () => {
+    const e = evaluate(input({ hosts: two, uncovered: { hosts: ['web-01', 'web-02'] } }), policy);
+    expect(e.reasons[0].message).toContain('hosts no source has seen: web-01, web-02');
+  });
+});

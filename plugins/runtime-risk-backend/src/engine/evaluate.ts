@@ -41,6 +41,15 @@ export interface EvaluationInput {
   signals: EngineSignal[];
   /** Sources covering those hosts. */
   sources: EngineSource[];
+  /**
+   * What the answer does not cover (DESIGN "Catalog relations", "Coverage"):
+   * `components`, a System's Components without hosts in the environment;
+   * `hosts`, ids of `hosts` that no source has reported within the coverage
+   * window. Hosts listed here are not correlated: when every host is, the
+   * entity is `uncorrelated`; otherwise a `partial_coverage` reason names them
+   * (it never changes the decision by itself).
+   */
+  uncovered?: { components?: string[]; hosts?: string[] };
   exceptions?: EngineException[];
   dryRun?: boolean;
 }
@@ -200,7 +209,10 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
     throw new InputError(`Invalid now '${String(input.now)}': must be an ISO 8601 date-time`);
   }
 
-  const correlated = input.hosts.length > 0;
+  const uncoveredHosts = new Set(input.uncovered?.hosts ?? []);
+  const uncoveredComponents = input.uncovered?.components ?? [];
+  const coveredHosts = input.hosts.filter(h => !uncoveredHosts.has(h.id));
+  const correlated = coveredHosts.length > 0;
   const modes = new Map<FailureMode, Reason[]>();
   const addMode = (mode: FailureMode, reason: Reason) => {
     const list = modes.get(mode) ?? [];
@@ -219,7 +231,7 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
       addMode('sourceUnavailable', {
         code: 'source_unavailable',
         message:
-          `No signal source covers the ${input.hosts.length} matched host(s) (no source), ` +
+          `No signal source covers the ${coveredHosts.length} matched host(s) (no source), ` +
           `so their risk is not known (${describeAction(environment, env.onFailure.sourceUnavailable)})`,
         signalIds: [],
       });
@@ -231,7 +243,18 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
   let score: number | null = null;
   let contributions: Contribution[] = [];
   const signalReasons: Reason[] = [];
-  if (!correlated) {
+  const coverageReasons: Reason[] = [];
+  if (!correlated && input.hosts.length > 0) {
+    addMode('uncorrelated', {
+      code: 'uncorrelated',
+      message:
+        `No signal source has reported any host of ${input.entityRef} within the coverage window ` +
+        `(hosts no source has seen: ${[...uncoveredHosts].sort().join(', ')})` +
+        (uncoveredComponents.length ? `; Components without hosts: ${uncoveredComponents.join(', ')}` : '') +
+        `, so its risk is unknown (${describeAction(environment, env.onFailure.uncorrelated)})`,
+      signalIds: [],
+    });
+  } else if (!correlated) {
     const tried = input.correlationTried?.length ? input.correlationTried.join(', ') : 'no correlation method';
     addMode('uncorrelated', {
       code: 'uncorrelated',
@@ -241,6 +264,24 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
       signalIds: [],
     });
   } else {
+    if (uncoveredComponents.length) {
+      coverageReasons.push({
+        code: 'partial_coverage',
+        message:
+          `${uncoveredComponents.length} Component(s) of ${input.entityRef} have no host in ${environment} ` +
+          `and are not covered by this answer: ${uncoveredComponents.join(', ')}`,
+        signalIds: [],
+      });
+    }
+    if (uncoveredHosts.size) {
+      coverageReasons.push({
+        code: 'partial_coverage',
+        message:
+          `${uncoveredHosts.size} of ${input.hosts.length} host(s) have not been reported by any signal source ` +
+          `within the coverage window and are not covered by this answer: ${[...uncoveredHosts].sort().join(', ')}`,
+        signalIds: [],
+      });
+    }
     let result: { score: number; contributions: Contribution[] } | undefined;
     try {
       result = scoreSignals(input.signals, policy, input.now);
@@ -271,7 +312,7 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
       if (contributions.length === 0) {
         signalReasons.push({
           code: 'no_active_signals',
-          message: `No active signals on the ${input.hosts.length} matched host(s)`,
+          message: `No active signals on the ${coveredHosts.length} matched host(s)`,
           signalIds: [],
         });
       }
@@ -293,7 +334,7 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
     failureReasons.push(...reasons);
   }
 
-  const reasons: Reason[] = [...signalReasons, ...failureReasons];
+  const reasons: Reason[] = [...signalReasons, ...coverageReasons, ...failureReasons];
   const evaluation: Evaluation = {
     decision,
     riskLevel,

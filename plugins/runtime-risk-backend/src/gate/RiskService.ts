@@ -11,7 +11,7 @@ import {
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { randomUUID } from 'node:crypto';
 import { correlatedSignal, type Correlated } from '../correlate/correlate';
-import { correlationTried } from '../correlate/entityIndex';
+import { correlationTried, partsWithoutHosts } from '../correlate/entityIndex';
 import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
   evaluate,
@@ -187,6 +187,8 @@ export class RiskService {
       exceptions,
       dryRun,
     };
+    const components = partsWithoutHosts(entity, environment);
+    if (components.length) input.uncovered = { components };
     if (hosts.length === 0) input.correlationTried = correlationTried(environment, entity);
     return input;
   }

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
-import { TABLES, insertRows, str, strOrNull, type Row } from './db';
+import { TABLES, insertRows, json, str, strOrNull, type Row } from './db';
 import { transaction } from './transaction';
 import type { EntityIndexStore, IndexedEntity } from './types';
 
 function rowToIndexedEntity(row: Row, hostRows: Row[]): IndexedEntity {
+  const parts = json<IndexedEntity['parts'] | null>(row.parts, null);
   return {
+    ...(parts ? { parts } : {}),
     entityRef: str(row.entity_ref),
     kind: str(row.kind),
     namespace: str(row.namespace),
@@ -44,12 +46,13 @@ export class DatabaseEntityIndexStore implements EntityIndexStore {
       name: e.name,
       owner: e.owner ?? null,
       system: e.system ?? null,
+      parts: e.parts ? JSON.stringify(e.parts) : null,
       updated_at: e.updatedAt,
     }));
     const hostRows = entities.flatMap(e =>
       e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
     );
-    await insertRows(tx, TABLES.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'updated_at'], rows);
+    await insertRows(tx, TABLES.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'parts', 'updated_at'], rows);
     await insertRows(tx, TABLES.entityHosts, ['entity_ref', 'environment', 'value', 'matched_by'], hostRows);
   }
 

@@ -141,6 +141,12 @@ export interface IndexedEntity {
   system?: string | null;
   /** Host identifiers per environment; `*` applies to every environment without its own entry. */
   hosts: { environment: string; value: string; matchedBy: string }[];
+  /**
+   * A System's Components, each with the environments in which it has hosts
+   * (`*`: every environment); absent for other kinds. A System gate names the
+   * Components without hosts in a `partial_coverage` reason.
+   */
+  parts?: { entityRef: string; environments: string[] }[];
   updatedAt: string;
 }
 

@@ -389,7 +389,7 @@ export interface components {
         RiskLevel: "low" | "moderate" | "high" | "unknown";
         Reason: {
             /** @enum {string} */
-            code: "signal_active" | "no_active_signals" | "source_unavailable" | "signals_stale" | "uncorrelated" | "score_unavailable" | "exception_applied" | "dry_run" | "approval_granted" | "approval_rejected";
+            code: "signal_active" | "no_active_signals" | "source_unavailable" | "signals_stale" | "uncorrelated" | "score_unavailable" | "exception_applied" | "dry_run" | "approval_granted" | "approval_rejected" | "partial_coverage";
             message: string;
             signalIds: string[];
             /** @description The source a source_unavailable / signals_stale reason names. */

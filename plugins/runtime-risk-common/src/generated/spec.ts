@@ -172,7 +172,8 @@ export const spec = {
               "exception_applied",
               "dry_run",
               "approval_granted",
-              "approval_rejected"
+              "approval_rejected",
+              "partial_coverage"
             ]
           },
           "message": {
