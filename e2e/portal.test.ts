@@ -349,7 +349,12 @@ describe('portal (real browser)', () => {
             }
             const parent = table.parentElement!;
             if (table.getBoundingClientRect().width > parent.clientWidth + 1) {
-              found.push(`"${label(table)}": table ${Math.round(table.getBoundingClientRect().width)} px wide in a ${parent.clientWidth} px box`);
+              const columns = Array.from(table.querySelectorAll('thead th')).map(
+                th => `${(th.textContent ?? '').trim() || '?'} ${Math.round(th.getBoundingClientRect().width)}`,
+              );
+              found.push(
+                `"${label(table)}": table ${Math.round(table.getBoundingClientRect().width)} px wide in a ${parent.clientWidth} px box (columns: ${columns.join(', ')})`,
+              );
             }
           }
           const root = document.documentElement;

@@ -31,6 +31,7 @@ import {
   isUncorrelated,
   useNarrowScreen,
   TABLE_OPTIONS,
+  compactColumns,
 } from '../common';
 import { RiskChart } from './RiskChart';
 import { ExceptionRequestForm } from './ExceptionRequestForm';
@@ -88,6 +89,8 @@ const hostColumns: TableColumn<HostRow>[] = [
   { title: 'Value', cellStyle: { width: '30%' }, render: h => (h.value ? <TruncatedText text={h.value} lines={2} /> : '-') },
   { title: 'Sources', render: h => (h.sources?.length ? h.sources.join(', ') : '-') },
 ];
+
+const hostCols = compactColumns(hostColumns);
 
 /** Below 1280 px the policy column goes (its id and hash are in the audit log). */
 function decisionColumns(narrow: boolean): TableColumn<GateDecision>[] {
@@ -189,8 +192,8 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
   const api = useApi(runtimeRiskApiRef);
   const narrow = useNarrowScreen();
   // stable columns: the table keeps its cells (and an open tooltip) across re-renders
-  const signalCols = useMemo(() => signalColumns(narrow), [narrow]);
-  const decisionCols = useMemo(() => decisionColumns(narrow), [narrow]);
+  const signalCols = useMemo(() => compactColumns(signalColumns(narrow)), [narrow]);
+  const decisionCols = useMemo(() => compactColumns(decisionColumns(narrow)), [narrow]);
 
   const risk = useAsyncRetry(() => api.getEntityRisk(entityRef), [api, entityRef]);
   const signals = useAsyncRetry(() => api.getSignals({ entityRef, limit: 200 }), [api, entityRef]);
@@ -289,7 +292,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
         <Table<HostRow>
           title="Hosts and how each was matched"
           isLoading={risk.loading && !risk.value}
-          columns={hostColumns}
+          columns={hostCols}
           data={hostRows}
           options={{ paging: false, search: false, ...TABLE_OPTIONS }}
           emptyContent={

@@ -13,6 +13,7 @@ import { serverMessage } from '../../api/RuntimeRiskClient';
 import {
   ExceptionStatusText,
   TABLE_OPTIONS,
+  compactColumns,
   TruncatedText,
   formatDateTime,
   useNarrowScreen,
@@ -102,9 +103,8 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
         ]),
     {
       title: 'Actions',
-      cellStyle: { whiteSpace: 'nowrap' },
       render: e => (
-        <Box display="flex" style={{ gap: 8 }}>
+        <Box display="flex" flexWrap="wrap" style={{ gap: 8 }}>
           {e.status === 'pending' && (
             <>
               <Button
@@ -154,7 +154,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
       <Table<RiskException>
         title={`${props.title} (${props.exceptions.length})`}
         isLoading={props.isLoading}
-        columns={columns}
+        columns={compactColumns(columns)}
         data={props.exceptions}
         options={{ paging: props.exceptions.length > 10, pageSize: 10, search: false, ...TABLE_OPTIONS }}
         emptyContent={

@@ -25,6 +25,7 @@ import {
   topReasons,
   useNarrowScreen,
   TABLE_OPTIONS,
+  compactColumns,
 } from '../common';
 
 interface ServiceInfo {
@@ -140,7 +141,7 @@ export function RuntimeRiskOverview() {
   const catalogApi = useApi(catalogApiRef);
   const api = useApi(runtimeRiskApiRef);
   const narrow = useNarrowScreen();
-  const sourceCols = useMemo(() => sourceColumns(narrow), [narrow]);
+  const sourceCols = useMemo(() => compactColumns(sourceColumns(narrow)), [narrow]);
 
   const results = useAsyncRetry(async (): Promise<ServiceResult[]> => {
     const { items } = await catalogApi.getEntities({
@@ -199,7 +200,7 @@ export function RuntimeRiskOverview() {
   // Below 1280 px the system column goes (the owner says who to ask); long reasons are cut
   // to two lines with the whole text in a tooltip.
   const columns = useMemo<TableColumn<RiskRow>[]>(
-    () => [
+    () => compactColumns([
     { title: 'Rank', field: 'rank', width: '60px' },
     {
       title: 'Service',
@@ -207,7 +208,8 @@ export function RuntimeRiskOverview() {
     },
     { title: 'Owner', render: r => r.service.owner },
     ...(narrow ? [] : [{ title: 'System', render: (r: RiskRow) => r.service.system }]),
-    { title: 'Environment', render: r => r.risk.environment },
+    // under 1280 px, one environment picked in the filter needs no column of its own
+    ...(narrow && env !== ALL ? [] : [{ title: 'Environment', render: (r: RiskRow) => r.risk.environment }]),
     {
       title: 'Level',
       cellStyle: { whiteSpace: 'nowrap' },
@@ -223,8 +225,8 @@ export function RuntimeRiskOverview() {
         return text ? <TruncatedText text={text} lines={2} /> : '-';
       },
     },
-    ],
-    [narrow],
+    ]),
+    [narrow, env],
   );
 
   if (results.loading && !results.value) return <Progress />;
@@ -259,7 +261,7 @@ export function RuntimeRiskOverview() {
           >
             Refresh
           </Button>
-          <Typography variant="body2" color="textSecondary">
+          <Typography variant="body2">
             Coverage: {evaluated.length - uncorrelated.length} of {all.length} services correlated with
             hosts{env === ALL ? ' in every environment' : ` in ${env}`}
           </Typography>
