@@ -72,12 +72,17 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
           },
         ]
       : []),
-    {
-      title: 'Id',
-      field: 'id',
-      cellStyle: { fontFamily: 'monospace' },
-      render: e => <TruncatedText text={e.id} lines={1} maxWidth="10ch" />,
-    },
+    // the id is for machines (and the approve/reject buttons' labels): gone under 1280 px
+    ...(narrow
+      ? []
+      : [
+          {
+            title: 'Id',
+            field: 'id' as const,
+            cellStyle: { fontFamily: 'monospace' },
+            render: (e: RiskException) => <TruncatedText text={e.id} lines={1} maxWidth="10ch" />,
+          },
+        ]),
     { title: 'Environment', field: 'environment' },
     { title: 'Status', render: e => <ExceptionStatusText status={e.status} /> },
     { title: 'Reason', field: 'reason', cellStyle: { width: '30%' }, render: e => <TruncatedText text={e.reason} lines={3} /> },

@@ -242,7 +242,7 @@ describe('RuntimeRiskPage', () => {
     expect(columnHeaders(ranking)).toEqual(['Rank', 'Service', 'Owner', 'System', 'Environment', 'Level', 'Score', 'Gate now', 'Top reason']);
   });
 
-  it('drops the system and environment columns, the sources lag and last attempt, and who decided an exception under 1280 px', async () => {
+  it('drops the system and environment columns, the sources lag and last attempt, and an exception id and who decided it under 1280 px', async () => {
     const restore = pretendNarrowScreen();
     try {
       server.exceptions = [makeException({ id: 'exc-1', entityRef: 'component:default/payments-api', status: 'pending' })];
@@ -255,8 +255,9 @@ describe('RuntimeRiskPage', () => {
       const sources = screen.getByRole('columnheader', { name: 'Type' }).closest('table') as HTMLElement;
       expect(columnHeaders(sources)).toEqual(['Source', 'Type', 'Last success', 'Failures in a row', 'Last error']);
       const pending = screen.getByRole('region', { name: 'Exceptions waiting for approval' });
-      await within(pending).findByText('exc-1');
+      await within(pending).findByRole('button', { name: 'approve exc-1' });
       expect(columnHeaders(pending)).not.toContain('Decided by');
+      expect(columnHeaders(pending)).not.toContain('Id');
       expect(columnHeaders(pending)).toContain('Reason');
     } finally {
       restore();
