@@ -125,7 +125,7 @@ function decisionColumns(narrow: boolean): TableColumn<GateDecision>[] {
   { title: 'Score', render: d => formatScore(d.score) },
   {
     title: 'Reasons',
-    cellStyle: { width: '40%' },
+    cellStyle: { width: '40%', minWidth: 240 },
     render: d => (
       <Box component="ul" m={0} pl={2}>
         {d.reasons.map((r, i) => (

@@ -91,7 +91,12 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
       cellStyle: { width: '15%' },
       render: e => (e.signalIds?.length ? <TruncatedText text={`signals ${e.signalIds.join(', ')}`} lines={2} /> : 'all signals'),
     },
-    { title: 'Requested by', cellStyle: { overflowWrap: 'anywhere' }, field: 'requestedBy' },
+    {
+      title: 'Requested by',
+      field: 'requestedBy',
+      cellStyle: { width: '12%' },
+      render: e => <TruncatedText text={e.requestedBy} lines={2} />,
+    },
     { title: 'Expires', render: e => formatDateTime(e.expiresAt) },
     // who decided is history: below 1280 px it gives way to what needs deciding
     ...(narrow
@@ -115,6 +120,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
               <Button
                 size="small"
                 variant="outlined"
+                style={{ whiteSpace: 'nowrap' }}
                 color="primary"
                 disabled={busy === e.id}
                 aria-label={`approve ${e.id}`}
@@ -125,6 +131,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
               <Button
                 size="small"
                 variant="outlined"
+                style={{ whiteSpace: 'nowrap' }}
                 disabled={busy === e.id}
                 aria-label={`reject ${e.id}`}
                 onClick={() => act(e, 'reject')}
@@ -137,6 +144,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
             <Button
               size="small"
               variant="outlined"
+              style={{ whiteSpace: 'nowrap' }}
               disabled={busy === e.id}
               aria-label={`revoke ${e.id}`}
               onClick={() => act(e, 'revoke')}
