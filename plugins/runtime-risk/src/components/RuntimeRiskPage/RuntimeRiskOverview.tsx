@@ -219,7 +219,7 @@ export function RuntimeRiskOverview() {
     { title: 'Gate now', cellStyle: { whiteSpace: 'nowrap' }, render: r => <DecisionChip decision={r.risk.decision} /> },
     {
       title: 'Top reason',
-      cellStyle: { width: '40%' },
+      cellStyle: { width: '40%', minWidth: 180 },
       render: r => {
         const text = topReasons(r.risk.reasons, 1).map(x => x.message).join('');
         return text ? <TruncatedText text={text} lines={2} /> : '-';
