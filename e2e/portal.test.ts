@@ -324,6 +324,14 @@ describe('portal (real browser)', () => {
           throw new Error(`the ${view.name} view did not render at ${width} px: ${(e as Error).message}\n${diagnostics()}`);
         }
         await page.screenshot({ path: shot, fullPage: true });
+        if (view.name === 'card') {
+          // the entity overview scrolls inside its own container, so the full-page shot ends at
+          // the window's height: the whole card, on its own
+          await page
+            .locator(view.scope)
+            .first()
+            .screenshot({ path: resolve(OUT, `portal-card-only-${width}.png`) });
+        }
         step('rendered');
 
         // Every table in the main content fits: neither the table nor any box around it up to

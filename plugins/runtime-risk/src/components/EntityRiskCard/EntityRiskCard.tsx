@@ -235,7 +235,7 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
   }
 
   return (
-    <Box data-testid="runtime-risk-card" height="100%">
+    <Box data-testid="runtime-risk-card">
       <InfoCard title="Runtime risk" subheader="Would a deploy go through right now?" action={action}>
         {content}
       </InfoCard>
