@@ -1,3 +1,5 @@
+import type { HumanDuration } from '@backstage/types';
+
 export interface Config {
   runtimeRisk?: {
     sources?: {
@@ -30,6 +32,14 @@ export interface Config {
           toleranceSeconds?: number;
           /** Overrides the block's `requireTimestamp`. */
           requireTimestamp?: boolean;
+          /**
+           * How often the sender pushes or calls the signed
+           * `POST /api/runtime-risk/v1/signals/webhook/<id>/heartbeat` (e.g. `15m`,
+           * `{ minutes: 15 }`). Without it this source is never stale for being quiet;
+           * with it, a source not heard from for longer than this is stale for the
+           * hosts it has reported (DESIGN "Coverage").
+           */
+          heartbeat?: string | number | HumanDuration;
         }>;
       };
     };

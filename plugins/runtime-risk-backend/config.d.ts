@@ -93,6 +93,16 @@ export interface Config {
        */
       inheritSystemResources?: boolean;
     };
+    /** Which sources matter to an entity (DESIGN "Coverage"). */
+    coverage?: {
+      /**
+       * How long a source's report of a host (a signal on it, any status) counts as the
+       * source covering that host; default `{ days: 7 }`. An open (active) detection
+       * always counts. A source that is down or stale matters only to entities with a host
+       * it covers; an entity none of whose hosts any source covers is `uncorrelated`.
+       */
+      window?: HumanDuration;
+    };
     /**
      * The gate policy. Invalid policy config fails start-up with a message naming the key.
      * Without it the production + staging policy of the design is used.

@@ -112,6 +112,27 @@ describe('webhook config and module', () => {
     expect(() => read({ sources: [{ id: 'a', secret: 's' }, { id: 'a', secret: 't' }] })).toThrow("duplicate id 'a'");
   });
 
+  it.each<[unknown, number | undefined]>([
+    [undefined, undefined],
+    ['15m', 15 * 60_000],
+    ['1h30m', 90 * 60_000],
+    [90, 90_000],
+    [{ minutes: 5 }, 5 * 60_000],
+    ['PT10M', 10 * 60_000],
+  ])('reads heartbeat %j as %s ms', (heartbeat, ms) => {
+    const entry = heartbeat === undefined ? { id: 'a', secret: 's' } : { id: 'a', secret: 's', heartbeat };
+    const [options] = read({ sources: [entry as JsonObject] })!;
+    expect(options.heartbeatMs).toBe(ms);
+    expect(new WebhookSignalSource(options).heartbeatMs).toBe(ms);
+  });
+
+  it('fails naming the heartbeat key when it is not a duration', () => {
+    expect(() => read({ sources: [{ id: 'a', secret: 's', heartbeat: 'soon' }] })).toThrow(
+      "Invalid config at 'runtimeRisk.sources.webhook.sources[0].heartbeat'",
+    );
+    expect(() => read({ sources: [{ id: 'a', secret: 's', heartbeat: 0 }] })).toThrow('must be longer than zero');
+  });
+
   it('registers one push source per entry, and stays idle without config', async () => {
     const sources = await registeredSources(webhookModule, {
       runtimeRisk: { sources: { webhook: { sources: [{ id: 'custom', secret: SECRET }, { id: 'ci', secret: 'other' }] } } },

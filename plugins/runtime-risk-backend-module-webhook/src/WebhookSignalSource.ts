@@ -19,6 +19,8 @@ export interface WebhookSourceOptions {
   maxBodyBytes?: number;
   /** Most signals in one push; default 1000. */
   maxSignals?: number;
+  /** The sender's promised heartbeat interval, ms (`heartbeat`); absent: never stale for being quiet. */
+  heartbeatMs?: number;
   /** Milliseconds since the epoch (tests). */
   now?: () => number;
 }
@@ -61,6 +63,11 @@ export class WebhookSignalSource implements PushSignalSource {
   constructor(options: WebhookSourceOptions) {
     this.opts = options;
     this.id = options.id;
+  }
+
+  /** The sender's heartbeat interval, ms (the gate counts the source stale after missing it). */
+  get heartbeatMs(): number | undefined {
+    return this.opts.heartbeatMs;
   }
 
   /** Largest accepted body, bytes (the router answers 413 above it). */

@@ -1,4 +1,5 @@
-import type { Config } from '@backstage/config';
+import { readDurationFromConfig, type Config } from '@backstage/config';
+import { durationToMs, parseDuration } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { sourceConfigKey } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { WebhookSourceOptions } from './WebhookSignalSource';
 
@@ -28,7 +29,9 @@ export function readWebhookConfig(root: Config): WebhookSourceOptions[] | undefi
     ids.add(id);
     const secret = entry.getString('secret');
     if (!secret.trim()) throw new Error(`Invalid config at '${key}.secret': must not be empty`);
+    const heartbeatMs = readHeartbeat(entry, `${key}.heartbeat`);
     return {
+      ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
       ...defaults,
       id,
       secret,
@@ -36,4 +39,20 @@ export function readWebhookConfig(root: Config): WebhookSourceOptions[] | undefi
       requireTimestamp: entry.getOptionalBoolean('requireTimestamp') ?? defaults.requireTimestamp,
     };
   });
+}
+
+/** `heartbeat`: `15m`-style text, a number of seconds, or a duration object (`{ minutes: 15 }`, ISO text). */
+function readHeartbeat(entry: Config, key: string): number | undefined {
+  if (!entry.has('heartbeat')) return undefined;
+  const raw = entry.getOptional('heartbeat');
+  let ms: number;
+  try {
+    if (typeof raw === 'number') ms = parseDuration(raw, key);
+    else if (typeof raw === 'string' && !raw.trim().toUpperCase().startsWith('P')) ms = parseDuration(raw, key);
+    else ms = durationToMs(readDurationFromConfig(entry, { key: 'heartbeat' }));
+  } catch (e) {
+    throw new Error(`Invalid config at '${key}': ${(e as Error).message}`);
+  }
+  if (!(ms > 0)) throw new Error(`Invalid config at '${key}': must be longer than zero`);
+  return ms;
 }

@@ -15,7 +15,7 @@ import { ExceptionService } from './gate/ExceptionService';
 import { ApprovalService } from './gate/ApprovalService';
 import { RiskNotifier, readNotificationConfig } from './gate/notify';
 import { notificationService } from '@backstage/plugin-notifications-node';
-import { frequencyToMs, readCacheConfig, readSchedules } from './schedule';
+import { frequencyToMs, readCacheConfig, readCoverageWindowMs, readSchedules } from './schedule';
 import { CachedGateReads } from './gate/GateReads';
 import type { RegisteredSource } from './ingest/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
@@ -138,6 +138,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           onDecision: (answer, entity) => notifier.gateDecided(answer, entity),
           logger,
           reads: cacheConfig.enabled ? new CachedGateReads({ store, cache, ttlMs: cacheConfig.ttlMs, logger, namespace: policy.hash }) : undefined,
+          coverageWindowMs: readCoverageWindowMs(config),
         });
         const exceptions = new ExceptionService({
           store,

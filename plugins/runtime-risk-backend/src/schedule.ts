@@ -66,3 +66,18 @@ export function readCacheConfig(config: Config): RuntimeRiskCacheConfig {
   if (!(ttlMs > 0)) throw new Error('Invalid config at runtimeRisk.cache.ttl: must be longer than 0');
   return { enabled, ttlMs };
 }
+
+/** Default of `runtimeRisk.coverage.window` (DESIGN "Coverage"). */
+export const DEFAULT_COVERAGE_WINDOW: HumanDuration = { days: 7 };
+
+/**
+ * `runtimeRisk.coverage.window` in ms: how long a source's report of a host (a
+ * signal on it) counts as the source covering that host. Throws naming the key
+ * when malformed or not positive.
+ */
+export function readCoverageWindowMs(config: Config): number {
+  const key = 'runtimeRisk.coverage.window';
+  const ms = durationToMs(readOptionalDuration(config, key, DEFAULT_COVERAGE_WINDOW));
+  if (!(ms > 0)) throw new Error(`Invalid config at ${key}: must be longer than zero`);
+  return ms;
+}

@@ -72,6 +72,13 @@ export interface PushSignalSource extends SignalSourceBase {
   parse(body: unknown): SignalInput[];
   /** Largest body accepted, in bytes; a bigger push is refused with 413 before `verify`. Default 1 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * How often the sender promises to push or call
+   * `POST /v1/signals/webhook/<id>/heartbeat`, in ms. Without it a push source
+   * is never stale for being quiet; with it, a source that has not been heard
+   * from for longer is stale for the hosts it covers (DESIGN "Coverage").
+   */
+  readonly heartbeatMs?: number;
 }
 
 export type SignalSource = PullSignalSource | PushSignalSource;

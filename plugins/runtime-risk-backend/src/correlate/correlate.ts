@@ -19,10 +19,52 @@ export function correlatedSignal(s: CorrelatedSignal): CorrelatedSignal {
   };
 }
 
+/**
+ * Which source last reported which host (DESIGN "Coverage"): per host value,
+ * per source, the newest time the source reported a signal on it (its
+ * `fetchedAt`), and `open` when one of them is still active (an open detection
+ * is a current report, however old). Derived from the same identifier lookup as
+ * the signals, so it is cached with them; the coverage window is applied per
+ * request ({@link coveredHosts}).
+ */
+export type HostReports = Record<string, Record<string, { at: string; open?: boolean }>>;
+
 /** Hosts of an entity in an environment (or all of them) and the signals correlated to them. */
 export interface Correlated {
   hosts: MatchedHost[];
   signals: CorrelatedSignal[];
+  /** Absent in values cached before coverage existed: then every host counts as reported by the signals' sources. */
+  reports?: HostReports;
+}
+
+/**
+ * The hosts some source has reported since `since` (ISO), and for each source
+ * the hosts it covers. A host no source has reported within the window is
+ * uncovered (DESIGN "Coverage").
+ */
+export function coveredHosts(
+  correlated: Correlated,
+  since: string,
+): { covered: string[]; uncovered: string[]; sources: string[] } {
+  const sinceMs = Date.parse(since);
+  const covered: string[] = [];
+  const uncovered: string[] = [];
+  const sources = new Set<string>();
+  for (const h of correlated.hosts) {
+    const byHost: HostReports[string] = correlated.reports
+      ? correlated.reports[h.id] ?? {}
+      : Object.fromEntries((h.sources ?? []).map(s => [s, { at: since }]));
+    const recent = Object.entries(byHost)
+      .filter(([, r]) => r.open || Date.parse(r.at) >= sinceMs)
+      .map(([source]) => source);
+    if (recent.length) {
+      covered.push(h.id);
+      recent.forEach(s => sources.add(s));
+    } else {
+      uncovered.push(h.id);
+    }
+  }
+  return { covered, uncovered, sources: [...sources].sort() };
 }
 
 /** Matched hosts and the signals correlated to them, read from the store. */
@@ -38,16 +80,25 @@ export async function correlate(
   const seenHosts = new Set<string>();
   const hosts: MatchedHost[] = [];
   const signalIds = new Set<string>();
+  const reports: HostReports = {};
   for (const { host, candidates } of candidatesByHost) {
     if (seenHosts.has(host.value)) continue;
     seenHosts.add(host.value);
     const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
     matched.forEach(m => signalIds.add(m.signal.id));
     const sources = [...new Set(matched.map(m => m.signal.source))].sort();
+    const reported: HostReports[string] = {};
+    for (const m of matched) {
+      const at = m.signal.fetchedAt ?? m.signal.lastSeenAt;
+      const r = (reported[m.signal.source] ??= { at });
+      if (r.at < at) r.at = at;
+      if (m.signal.status === 'active') r.open = true;
+    }
+    reports[host.value] = reported;
     const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
     if (sources.length) entry.sources = sources;
     hosts.push(entry);
   }
   const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => correlatedSignal(f.signal));
-  return { hosts, signals };
+  return { hosts, signals, reports };
 }

@@ -118,14 +118,19 @@ describe.each(databases.eachSupportedId())('correlation through the store and ro
     expect(staging.body.hosts).toEqual([
       { id: 'ledger-vm-staging', matchedBy: 'relation:dependsOn:resource:default/ledger-vm-staging', value: 'ledger-vm-staging' },
     ]);
-    expect(staging.body.riskLevel).toBe('low');
+    // no source has reported the staging VM: uncorrelated, naming it (DESIGN "Coverage")
+    expect(staging.body.riskLevel).toBe('unknown');
+    expect(staging.body.reasons.map((r: { code: string }) => r.code)).toEqual(['uncorrelated']);
+    expect(staging.body.reasons[0].message).toContain('hosts no source has seen: ledger-vm-staging');
     expect(staging.body.signals.count).toBe(0);
   });
 
   it('reaches hosts through the inventory', async () => {
     const res = await gate('billing', 'production');
     expect(res.body.hosts).toEqual([{ id: 'inv-billing-01', matchedBy: 'inventory', value: 'inv-billing-01' }]);
-    expect(res.body.riskLevel).toBe('low');
+    // reached, but no source has reported it: uncorrelated (DESIGN "Coverage")
+    expect(res.body.riskLevel).toBe('unknown');
+    expect(res.body.reasons[0].message).toContain('inv-billing-01');
   });
 
   it('never counts production pods and nodes for staging, and says what it tried', async () => {

@@ -403,3 +403,24 @@ describe('evaluate: coverage (partial_coverage, uncovered hosts)', () => {
     expect(e.reasons[0].message).toContain('hosts no source has seen: web-01, web-02');
   });
 });
+
+describe('evaluate: push sources', () => {
+  it.each<[string, Partial<EngineSource>, ReasonCode[]]>([
+    ['a quiet push source without heartbeat', { push: true, lastSuccessAt: ago(3 * HOUR) }, ['no_active_signals']],
+    ['a push source never heard from, without heartbeat', { push: true, lastSuccessAt: null }, ['no_active_signals']],
+    ['a push source within its heartbeat', { push: true, heartbeatMs: 30 * MIN, lastSuccessAt: ago(20 * MIN) }, ['no_active_signals']],
+    ['a push source that missed its heartbeat', { push: true, heartbeatMs: 5 * MIN, lastSuccessAt: ago(20 * MIN) }, ['no_active_signals', 'signals_stale']],
+    ['a push source with a heartbeat never heard from', { push: true, heartbeatMs: 5 * MIN, lastSuccessAt: null }, ['no_active_signals', 'signals_stale']],
+    ['a pull source as quiet', { lastSuccessAt: ago(3 * HOUR) }, ['no_active_signals', 'signals_stale']],
+  ])('%s', (_name, source, reasonCodes) => {
+    const e = evaluate(input({ sources: [okSource('hook', source)] }), policy);
+    expect(codes(e)).toEqual(reasonCodes);
+  });
+
+  it('names the missed heartbeat', () => {
+    const e = evaluate(input({ sources: [okSource('hook', { push: true, heartbeatMs: 5 * MIN, lastSuccessAt: ago(20 * MIN) })] }), policy);
+    expect(e.reasons[1].message).toContain("Push source 'hook' missed its heartbeat");
+    expect(e.reasons[1].source).toBe('hook');
+    expect(e.decision).toBe('approval_required');
+  });
+});

@@ -18,6 +18,13 @@ export interface EngineSource {
   lastSuccessAt: string | null;
   /** The time the source's data is current as of, when it says so (e.g. a file's own timestamp). */
   asOf?: string | null;
+  /**
+   * A push source (webhook): never stale for being quiet, unless it promised a
+   * heartbeat (`heartbeatMs`) and has not been heard from (a push or a heartbeat,
+   * `lastSuccessAt`) for longer than that (DESIGN "Coverage").
+   */
+  push?: boolean;
+  heartbeatMs?: number;
 }
 
 /** An approved, unexpired exception for the entity + environment. */
@@ -153,7 +160,17 @@ function analyseSources(
     }
 
     let staleMessage: string | undefined;
-    if (Number.isNaN(success)) {
+    if (src.push) {
+      if (src.heartbeatMs !== undefined) {
+        const quiet = Number.isNaN(success) ? Infinity : nowMs - success;
+        if (quiet > src.heartbeatMs) {
+          staleMessage =
+            `Push source '${src.id}' missed its heartbeat: ` +
+            (Number.isNaN(success) ? 'never heard from' : `last heard from ${src.lastSuccessAt}, ${formatAge(quiet)} ago`) +
+            `, longer than its heartbeat of ${formatAge(src.heartbeatMs)}`;
+        }
+      }
+    } else if (Number.isNaN(success)) {
       staleMessage = `Signal source '${src.id}' has no successful sync`;
     } else if (nowMs - effective > maxAgeMs) {
       const basis = effective < success ? `its data is as of ${src.asOf}` : `its last successful sync was ${src.lastSuccessAt}`;

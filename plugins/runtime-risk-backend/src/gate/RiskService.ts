@@ -9,8 +9,9 @@ import {
   type ParsedGateRequest,
   type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import { randomUUID } from 'node:crypto';
-import { correlatedSignal, type Correlated } from '../correlate/correlate';
+import { correlatedSignal, coveredHosts, type Correlated } from '../correlate/correlate';
 import { correlationTried, partsWithoutHosts } from '../correlate/entityIndex';
 import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
@@ -28,6 +29,9 @@ import { StoreGateReads, type GateReadSession, type GateReads } from './GateRead
 
 /** How long a pending decision waits for approval where the environment sets no `approvalTtl`. */
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600 * 1000;
+
+/** How long a source's report of a host counts as covering it, where `runtimeRisk.coverage.window` does not say. */
+export const DEFAULT_COVERAGE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 /** Errors of a catalog lookup that describe the request, not an outage: passed on as they are. */
 const CLIENT_ERRORS = new Set(['InputError', 'NotFoundError', 'NotAllowedError', 'AuthenticationError', 'ConflictError']);
@@ -68,6 +72,8 @@ export class RiskService {
       logger?: LoggerService;
       /** How gate inputs are read (default: straight from the store; the plugin uses {@link CachedGateReads}). */
       reads?: GateReads;
+      /** `runtimeRisk.coverage.window` in ms (default 7 days): a source covers the hosts it reported within it. */
+      coverageWindowMs?: number;
     },
   ) {
     this.reads = options.reads ?? new StoreGateReads(options.store);
@@ -162,12 +168,21 @@ export class RiskService {
     // (handled below; this keeps an early failure of one from surfacing as an unhandled rejection)
     statesRead.catch(() => {});
     exceptionsRead.catch(() => {});
-    const { hosts, signals } = await reads.correlated(entity, environment);
-    const reporting = [...new Set(signals.map(s => s.source))];
-    const covering = reporting.length ? reporting : this.options.sources().map(r => r.source.id);
-    const sources: EngineSource[] = (await this.sourceHealthOf(covering, now.getTime(), statesRead)).map(({ id, health, state }) => {
+    const correlated = await reads.correlated(entity, environment);
+    const { hosts } = correlated;
+    // DESIGN "Coverage": only the sources that reported one of the hosts within the window matter
+    const windowMs = this.options.coverageWindowMs ?? DEFAULT_COVERAGE_WINDOW_MS;
+    const coverage = coveredHosts(correlated, new Date(now.getTime() - windowMs).toISOString());
+    const covered = new Set(coverage.covered);
+    const registered = this.options.sources();
+    const sources: EngineSource[] = (await this.sourceHealthOf(coverage.sources, now.getTime(), statesRead)).map(({ id, health, state }) => {
       const s: EngineSource = { id, status: health.status, lastSuccessAt: state?.lastSuccessAt ?? null };
       if (state?.asOf) s.asOf = state.asOf;
+      const source = registered.find(r => r.source.id === id)?.source;
+      if (source && isPushSource(source)) {
+        s.push = true;
+        if (source.heartbeatMs !== undefined) s.heartbeatMs = source.heartbeatMs;
+      }
       return s;
     });
     const exceptions = (await exceptionsRead).map(e => {
@@ -180,15 +195,20 @@ export class RiskService {
       entityRef: entity.entityRef,
       environment,
       now: now.toISOString(),
-      hosts,
+      hosts: hosts.map(h => ({ ...h })),
       // copies: cached values are shared and frozen
-      signals: signals.map(correlatedSignal),
+      signals: correlated.signals.map(correlatedSignal),
       sources,
       exceptions,
       dryRun,
     };
     const components = partsWithoutHosts(entity, environment);
-    if (components.length) input.uncovered = { components };
+    const unseen = hosts.filter(h => !covered.has(h.id)).map(h => h.id);
+    if (components.length || unseen.length) {
+      input.uncovered = {};
+      if (components.length) input.uncovered.components = components;
+      if (unseen.length) input.uncovered.hosts = unseen;
+    }
     if (hosts.length === 0) input.correlationTried = correlationTried(environment, entity);
     return input;
   }

@@ -74,6 +74,8 @@ describe('examples/argo-rollouts', () => {
         signals: [
           signalInput('crit-1', { hostname: 'pay-01', severity: 'critical' }),
           signalInput('med-1', { hostname: 'worker-01', severity: 'medium' }),
+          // ledger's host is seen by the EDR (a resolved detection): covered and clean (DESIGN "Coverage")
+          signalInput('old-1', { hostname: 'ledger-01', severity: 'low', status: 'resolved' }),
         ],
       },
     ];

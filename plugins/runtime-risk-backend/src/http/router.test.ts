@@ -171,7 +171,8 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
       .set('Authorization', USER);
     expect(prod.status).toBe(200);
     expect(prod.body.hosts.map((h: { id: string }) => h.id)).toEqual(['db-01']);
-    expect(prod.body.riskLevel).toBe('low');
+    // db-01 is reached but no source has reported it (DESIGN "Coverage")
+    expect(prod.body.riskLevel).toBe('unknown');
     const staging = await request(server)
       .get('/api/runtime-risk/v1/entities/component/default/split/risk?environment=staging')
       .set('Authorization', USER);
@@ -429,11 +430,11 @@ describe.each(databases.eachSupportedId())('runtime-risk sources and policy chan
       await runTask('runtime-risk-ingest-edr');
       expect(await status()).toMatchObject({ status: 'down', consecutiveFailures: 3 });
 
-      // production blocks when the covering source is down
+      // production blocks when the covering source is down (payments' web-01 is a host edr covers)
       const down = await request(backend.server)
         .post('/api/runtime-risk/v1/gate')
         .set('Authorization', USER)
-        .send({ entityRef: 'component:default/checkout', environment: 'production' });
+        .send({ entityRef: 'component:default/payments', environment: 'production' });
       expect(down.body.reasons.map((r: { code: string }) => r.code)).toContain('source_unavailable');
       expect(down.body.decision).toBe('block');
 

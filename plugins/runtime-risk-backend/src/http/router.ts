@@ -19,7 +19,7 @@ import type { RiskService } from '../gate/RiskService';
 import type { RegisteredSource } from '../ingest/sources';
 import type { RuntimeRiskStore } from '../store/types';
 import { decodeDecisionCursor } from '../store/DatabaseDecisionStore';
-import { PayloadTooLargeError, receivePush } from '../ingest/pushReceiver';
+import { PayloadTooLargeError, receiveHeartbeat, receivePush } from '../ingest/pushReceiver';
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { loadOpenApiSpec } from '../schema/openapi';
 import { audited } from './audited';
@@ -131,6 +131,23 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // the raw bytes. Vendors cannot hold Backstage tokens, so this one path is reachable
   // without credentials (see the auth policy in plugin.ts); the source's `verify`
   // (HMAC over the raw body) is its authentication.
+  router.post(
+    `${WEBHOOK_PATH_PREFIX}/:source/heartbeat`,
+    rawWebhookBody,
+    async (req, res) => {
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const result = await receiveHeartbeat({
+        sourceId: req.params.source,
+        sources: options.sources(),
+        rawBody,
+        headers: req.headers,
+        store,
+        logger,
+        clock: options.clock,
+      });
+      res.status(202).json(result);
+    },
+  );
   router.post(
     `${WEBHOOK_PATH_PREFIX}/:source`,
     rawWebhookBody,

@@ -80,3 +80,43 @@ export async function receivePush(options: {
   await options.store.commitBatch({ sourceId: id, sourceType: source.type, signals, rejected, at });
   return { accepted: signals.length, rejected };
 }
+
+/**
+ * A heartbeat of a push source (`POST /v1/signals/webhook/:source/heartbeat`):
+ * signed like a push (the body, possibly empty, is what the signature covers),
+ * it stores no signal and records the source as heard from now, so a source
+ * with `heartbeatMs` is not stale while it keeps its promise (DESIGN
+ * "Coverage"). 404 for an unknown source, 413 over its limit, 401 when not
+ * correctly signed.
+ */
+export async function receiveHeartbeat(options: {
+  sourceId: string;
+  sources: RegisteredSource[];
+  rawBody: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+  store: Pick<SignalStore, 'commitBatch'>;
+  logger: LoggerService;
+  clock?: () => Date;
+}): Promise<{ at: string }> {
+  const { sourceId: id, rawBody, logger } = options;
+  const registered = options.sources.find(r => r.source.id === id);
+  if (!registered || !isPushSource(registered.source)) {
+    throw new NotFoundError(`source: no push source '${id}'`);
+  }
+  const source = registered.source;
+  const maxBytes = source.maxBodyBytes ?? DEFAULT_PUSH_MAX_BODY_BYTES;
+  if (rawBody.length > maxBytes) {
+    throw new PayloadTooLargeError(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed by source '${id}'`);
+  }
+  let verified = false;
+  try {
+    verified = source.verify({ rawBody, headers: options.headers });
+  } catch (e) {
+    logger.warn(`runtime-risk heartbeat of '${id}' failed verification: ${(e as Error).message}`);
+    verified = false;
+  }
+  if (!verified) throw new AuthenticationError(`signature: the request to source '${id}' is not correctly signed`);
+  const at = (options.clock?.() ?? new Date()).toISOString();
+  await options.store.commitBatch({ sourceId: id, sourceType: source.type, signals: [], at });
+  return { at };
+}

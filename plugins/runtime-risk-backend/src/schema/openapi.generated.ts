@@ -1583,6 +1583,67 @@ export const spec = {
         }
       }
     },
+    "/v1/signals/webhook/{source}/heartbeat": {
+      "post": {
+        "operationId": "PushHeartbeat",
+        "summary": "Heartbeat of a push source (HMAC signed like a push; no Backstage credentials needed).",
+        "description": "Stores no signal; records the source as heard from now. A push source is never stale\nfor being quiet unless its config sets `heartbeat`; then, not heard from (a push or a\nheartbeat) for longer than that, it is stale for the hosts it has reported.\n",
+        "security": [],
+        "parameters": [
+          {
+            "name": "source",
+            "in": "path",
+            "required": true,
+            "description": "Id of a registered push source.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "description": "Any body (may be empty); the signature is checked over the raw bytes by the source.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": true
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Heartbeat recorded.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "at"
+                  ],
+                  "properties": {
+                    "at": {
+                      "type": "string",
+                      "format": "date-time"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "404": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "413": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
     "/v1/analysis": {
       "get": {
         "operationId": "GetAnalysis",

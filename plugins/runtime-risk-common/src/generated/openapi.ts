@@ -225,6 +225,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/signals/webhook/{source}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Heartbeat of a push source (HMAC signed like a push; no Backstage credentials needed).
+         * @description Stores no signal; records the source as heard from now. A push source is never stale
+         *     for being quiet unless its config sets `heartbeat`; then, not heard from (a push or a
+         *     heartbeat) for longer than that, it is stale for the hosts it has reported.
+         */
+        post: operations["PushHeartbeat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/analysis": {
         parameters: {
             query?: never;
@@ -1058,6 +1080,42 @@ export interface operations {
             400: components["responses"]["ErrorResponse"];
             401: components["responses"]["ErrorResponse"];
             404: components["responses"]["ErrorResponse"];
+        };
+    };
+    PushHeartbeat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of a registered push source. */
+                source: string;
+            };
+            cookie?: never;
+        };
+        /** @description Any body (may be empty); the signature is checked over the raw bytes by the source. */
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Heartbeat recorded. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        at: string;
+                    };
+                };
+            };
+            401: components["responses"]["ErrorResponse"];
+            404: components["responses"]["ErrorResponse"];
+            413: components["responses"]["ErrorResponse"];
         };
     };
     GetAnalysis: {

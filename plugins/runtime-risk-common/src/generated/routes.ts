@@ -60,6 +60,10 @@ export const operationRoutes = {
     "method": "POST",
     "path": "/v1/signals/webhook/{source}"
   },
+  "PushHeartbeat": {
+    "method": "POST",
+    "path": "/v1/signals/webhook/{source}/heartbeat"
+  },
   "GetAnalysis": {
     "method": "GET",
     "path": "/v1/analysis"
