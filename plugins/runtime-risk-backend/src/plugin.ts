@@ -19,6 +19,7 @@ import { frequencyToMs, readCacheConfig, readCoverageWindowMs, readSchedules } f
 import { CachedGateReads } from './gate/GateReads';
 import type { RegisteredSource } from './ingest/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
+import { Access } from './http/access';
 
 /**
  * The Runtime Risk backend plugin: ingestion of EDR signals from the sources
@@ -169,6 +170,8 @@ export const runtimeRiskPlugin = createBackendPlugin({
           exceptions,
           approvals,
           sources: () => registered,
+          // Without the permission framework every check answers ALLOW: human decisions refuse to run.
+          access: new Access({ permissions, permissionsEnabled: config.getOptionalBoolean('permission.enabled') === true }),
         });
         httpRouter.use(router);
         // Push vendors cannot hold Backstage tokens: the webhook route authenticates

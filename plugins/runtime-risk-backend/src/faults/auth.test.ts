@@ -22,12 +22,13 @@ type Method = (typeof METHODS)[number];
 const REQUESTER = 'user:default/dev';
 const OTHER = 'user:default/someone-else';
 
-/** Only the requester may request exceptions; nobody may approve. */
+/** Only the requester may request exceptions; nobody may approve; everyone reads every entity. */
 const authorize: PermissionsService['authorize'] = async (requests, options) => {
   const principal = options.credentials.principal as { type: string; userEntityRef?: string };
   return requests.map(r => ({
     result:
-      r.permission.name === 'runtime-risk.exception.create' && principal.userEntityRef === REQUESTER
+      r.permission.name === 'catalog.entity.read' ||
+      (r.permission.name === 'runtime-risk.exception.create' && principal.userEntityRef === REQUESTER)
         ? AuthorizeResult.ALLOW
         : AuthorizeResult.DENY,
   }));
@@ -59,6 +60,7 @@ describe.each(databases.eachSupportedId())('credentials and permissions on %p', 
     harness = await startBackend({
       knex,
       sources: [edr, testPushSource],
+      config: { permission: { enabled: true } },
       features: [mockServices.permissions.mock({ authorize }).factory],
     });
     await harness.runTask('runtime-risk-ingest-edr');

@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { principalRef, SYSTEM_ACTOR } from './ExceptionService';
 import type { RiskService } from './RiskService';
+import { assertHumanOrGranted } from './humans';
 import type { DecisionOutcome, DecisionRecord, RuntimeRiskStore } from '../store/types';
 
 export const DecisionApprovalSchema = z.object({ comment: z.string().max(2000).optional() }).strict();
@@ -62,9 +63,7 @@ export class ApprovalService {
   }
 
   private async authorize(credentials: BackstageCredentials, permission: BasicPermission, what: string): Promise<string> {
-    if ((credentials.principal as { type?: string }).type !== 'user') {
-      throw new NotAllowedError(`only a person can ${what}`);
-    }
+    assertHumanOrGranted(credentials, [permission], what);
     const [answer] = await this.options.permissions.authorize([{ permission }], { credentials });
     if (answer.result !== AuthorizeResult.ALLOW) throw new NotAllowedError(`not allowed to ${what}`);
     return principalRef(credentials);

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { evaluate, type CompiledPolicy } from '../engine';
 import type { ExceptionRecord, ExceptionStatus, RuntimeRiskStore } from '../store/types';
 import type { RiskService } from './RiskService';
+import { assertHumanOrGranted } from './humans';
 
 /** Longest an exception may last where the environment sets no `maxExceptionDuration`. */
 export const DEFAULT_MAX_EXCEPTION_MS = 7 * 24 * 3600 * 1000;
@@ -82,6 +83,7 @@ export class ExceptionService {
 
   async request(body: ExceptionRequest, credentials: BackstageCredentials): Promise<ExceptionRecord> {
     const { risk, store, permissions, policy } = this.options;
+    assertHumanOrGranted(credentials, [runtimeRiskExceptionCreatePermission], 'request an exception');
     risk.assertEnvironment(body.environment);
     const entity = await risk.resolveEntity(body.entityRef);
     const [decision] = await permissions.authorize(
@@ -141,15 +143,17 @@ export class ExceptionService {
   ): Promise<ExceptionRecord> {
     const { store } = this.options;
     const current = await this.get(id);
+    assertHumanOrGranted(
+      credentials,
+      action === 'revoke' ? [runtimeRiskExceptionApprovePermission, runtimeRiskExceptionCreatePermission] : [runtimeRiskExceptionApprovePermission],
+      `${action} an exception`,
+    );
     const actor = principalRef(credentials);
     const approver = await this.canApprove(credentials);
 
     let from: ExceptionStatus[];
     let to: ExceptionStatus;
     if (action === 'approve' || action === 'reject') {
-      if ((credentials.principal as { type?: string }).type !== 'user') {
-        throw new NotAllowedError(`only a person can ${action} an exception`);
-      }
       if (!approver) throw new NotAllowedError(`not allowed to ${action} exceptions`);
       if (action === 'approve' && actor === current.requestedBy) {
         throw new NotAllowedError('the requester of an exception can never approve it');

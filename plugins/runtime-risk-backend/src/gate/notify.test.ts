@@ -26,7 +26,7 @@ async function start(sent: NotificationSendOptions[], options: { fail?: boolean;
   const harness = await startBackend({
     knex,
     sources: [edr],
-    config: { runtimeRisk: { ingestion: { frequency: { seconds: 30 } }, ...(options.config ?? {}) } },
+    config: { permission: { enabled: true }, runtimeRisk: { ingestion: { frequency: { seconds: 30 } }, ...(options.config ?? {}) } },
     features: [
       mockServices.permissions.mock({ authorize: async r => r.map(() => ({ result: AuthorizeResult.ALLOW })) }).factory,
       createServiceFactory({

@@ -1,7 +1,7 @@
 import type express from 'express';
 import { z } from 'zod';
 import { InputError } from '@backstage/errors';
-import type { HttpAuthService } from '@backstage/backend-plugin-api';
+import type { BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
 import { EntityRefSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { toAnalysisResult } from '../gate/analysis';
 import type { RiskService } from '../gate/RiskService';
@@ -26,6 +26,8 @@ const AnalysisQuerySchema = z
 export interface AnalysisRouteOptions {
   risk: RiskService;
   httpAuth: HttpAuthService;
+  /** Answers 404, as for an unknown entity, when the caller may not read the entity in the catalog. */
+  assertReadable: (credentials: BackstageCredentials, entityRef: string) => Promise<void>;
 }
 
 /**
@@ -37,10 +39,11 @@ export interface AnalysisRouteOptions {
  * signals like `GET /v1/entities/.../risk`, records no decision and calls no EDR API.
  */
 export function addAnalysisRoute(router: express.Router, options: AnalysisRouteOptions): express.Router {
-  const { risk, httpAuth } = options;
+  const { risk, httpAuth, assertReadable } = options;
   router.get(ANALYSIS_PATH, async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const credentials = await httpAuth.credentials(req, { allow: ['user', 'service'] });
     const query = parseInput(AnalysisQuerySchema, req.query ?? {}, 'query');
+    await assertReadable(credentials, query.entityRef);
     const [current] = await risk.risk(query.entityRef, query.environment);
     if (!current) throw new InputError(`environment: no evaluation for '${query.environment}'`);
     res.status(200).json(toAnalysisResult(current));

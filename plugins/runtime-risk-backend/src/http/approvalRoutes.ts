@@ -1,5 +1,5 @@
 import type express from 'express';
-import type { AuditorService, HttpAuthService } from '@backstage/backend-plugin-api';
+import type { AuditorService, BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { GateDecision } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { principalRef } from '../gate/ExceptionService';
 import { ApprovalService, DecisionApprovalSchema, DecisionOverrideSchema } from '../gate/ApprovalService';
@@ -19,6 +19,11 @@ export interface ApprovalRouteOptions {
   auditor: AuditorService;
   /** Absent only where routes are listed but never called (the OpenAPI test). */
   approvals?: ApprovalService;
+  /**
+   * Runs before the service: refuses (403) when the permission framework is off
+   * and answers 404 when the caller may not read the decision's entity.
+   */
+  guard: (credentials: BackstageCredentials, decisionId: string, action: 'approve' | 'reject' | 'override') => Promise<void>;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface ApprovalRouteOptions {
  * hash-chained decision log in the store's transaction.
  */
 export function addApprovalRoutes(router: express.Router, options: ApprovalRouteOptions): express.Router {
-  const { httpAuth, auditor } = options;
+  const { httpAuth, auditor, guard } = options;
   const service = () => {
     if (!options.approvals) throw new Error('runtime-risk: approvals are not set up');
     return options.approvals;
@@ -46,7 +51,10 @@ export function addApprovalRoutes(router: express.Router, options: ApprovalRoute
           request: req,
           meta: { decisionId: req.params.id, actor: principalRef(credentials) },
         },
-        () => service().decide(req.params.id, action, credentials, body.comment),
+        async () => {
+          await guard(credentials, req.params.id, action);
+          return service().decide(req.params.id, action, credentials, body.comment);
+        },
         outcomeMeta,
       );
       res.json(decided);
@@ -64,7 +72,10 @@ export function addApprovalRoutes(router: express.Router, options: ApprovalRoute
         request: req,
         meta: { decisionId: req.params.id, actor: principalRef(credentials), decision: body.decision, reason: body.reason },
       },
-      () => service().override(req.params.id, body, credentials),
+      async () => {
+        await guard(credentials, req.params.id, 'override');
+        return service().override(req.params.id, body, credentials);
+      },
       outcomeMeta,
     );
     res.json(decided);

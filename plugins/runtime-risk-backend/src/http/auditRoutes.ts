@@ -1,5 +1,5 @@
 import type express from 'express';
-import type { AuditorService, HttpAuthService } from '@backstage/backend-plugin-api';
+import type { AuditorService, BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { AuditLogStore } from '../store/types';
 import { auditFailure } from './audited';
 
@@ -7,6 +7,8 @@ export interface AuditRouteOptions {
   httpAuth: HttpAuthService;
   auditor: AuditorService;
   store: AuditLogStore;
+  /** 403 unless the caller holds `runtime-risk.admin.read`. */
+  requireAdmin: (credentials: BackstageCredentials) => Promise<void>;
 }
 
 /**
@@ -15,9 +17,9 @@ export interface AuditRouteOptions {
  * chain is also reported to the Backstage auditor as a critical failure.
  */
 export function addAuditRoutes(router: express.Router, options: AuditRouteOptions): express.Router {
-  const { httpAuth, auditor, store } = options;
+  const { httpAuth, auditor, store, requireAdmin } = options;
   router.get('/v1/audit/verify', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await requireAdmin(await httpAuth.credentials(req, { allow: ['user', 'service'] }));
     const result = await store.verifyAuditLog();
     if (!result.ok) {
       await auditFailure(

@@ -1,6 +1,6 @@
 import type express from 'express';
 import { z } from 'zod';
-import type { HttpAuthService } from '@backstage/backend-plugin-api';
+import type { BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { RuntimeRiskStore } from '../store/types';
 import type { RiskService } from '../gate/RiskService';
 import { storedCoverage } from '../correlate/coverage';
@@ -26,6 +26,8 @@ export interface CoverageRouteOptions {
   httpAuth: HttpAuthService;
   store: Pick<RuntimeRiskStore, 'listEntityIndex' | 'listSignals'>;
   risk: RiskService;
+  /** 403 unless the caller holds `runtime-risk.admin.read`. */
+  requireAdmin: (credentials: BackstageCredentials) => Promise<void>;
 }
 
 /**
@@ -34,9 +36,9 @@ export interface CoverageRouteOptions {
  * environment. Reads the stored index and signals only (never the catalog).
  */
 export function addCoverageRoutes(router: express.Router, options: CoverageRouteOptions): void {
-  const { httpAuth, store, risk } = options;
+  const { httpAuth, store, risk, requireAdmin } = options;
   router.get('/v1/coverage', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await requireAdmin(await httpAuth.credentials(req, { allow: ['user', 'service'] }));
     const query = parseInput(CoverageQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const environments = query.environment !== undefined ? [query.environment] : Object.keys(risk.policy.environments).sort();

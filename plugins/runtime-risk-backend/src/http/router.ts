@@ -2,7 +2,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import { z } from 'zod';
-import { InputError } from '@backstage/errors';
+import { InputError, NotFoundError } from '@backstage/errors';
 import type {
   AuditorService,
   BackstageCredentials,
@@ -13,6 +13,9 @@ import {
   EntityRefSchema,
   GateRequestSchema,
   SignalStatusSchema,
+  runtimeRiskAdminReadPermission,
+  runtimeRiskDecisionReadPermission,
+  runtimeRiskGateEvaluatePermission,
   type Signal,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { RiskService } from '../gate/RiskService';
@@ -23,6 +26,7 @@ import { PayloadTooLargeError, receiveHeartbeat, receivePush } from '../ingest/p
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { loadOpenApiSpec } from '../schema/openapi';
 import { audited } from './audited';
+import { Access } from './access';
 import { parseInput } from './input';
 import { addApprovalRoutes } from './approvalRoutes';
 import { addAuditRoutes } from './auditRoutes';
@@ -63,7 +67,12 @@ export interface RouterOptions {
   clock?: () => Date;
   /** Approval, rejection and override of decisions (gate/ApprovalService). */
   approvals?: ApprovalService;
+  /** Plugin permissions and entity visibility (see `Access`); absent only where routes are listed but never called. */
+  access?: Access;
 }
+
+/** The 404 of an entity that is unknown, or that the caller may not read in the catalog (the same answer). */
+export const unknownEntity = (entityRef: string) => new NotFoundError(`entityRef: no entity '${entityRef}' in the catalog`);
 
 /** A single query value: repeated parameters and nested objects are rejected. */
 const queryString = z.string({ error: 'must be given once, as a string' });
@@ -124,6 +133,31 @@ function decodeOffset(cursor: string): number {
 export async function createRouter(options: RouterOptions): Promise<express.Router> {
   const { httpAuth, auditor, logger, store, risk, exceptions } = options;
   const router = Router();
+  const access = () => {
+    if (!options.access) throw new Error('runtime-risk: access checks are not set up');
+    return options.access;
+  };
+  /** 404 (as for an unknown entity) unless the caller may read `entityRef` in the catalog. */
+  const assertReadable = async (credentials: BackstageCredentials, entityRef: string) => {
+    if (!(await access().canRead(credentials, entityRef))) throw unknownEntity(entityRef);
+  };
+  /** The entities of `all` the caller may not read, in one batched check. */
+  const hiddenOf = async (credentials: BackstageCredentials, all: string[]) => {
+    const readable = await access().readable(credentials, all);
+    return all.filter(ref => !readable.has(ref));
+  };
+  /** The decision `id` if the caller may read its entity; 404 like an unknown decision otherwise. */
+  const readableDecision = async (credentials: BackstageCredentials, id: string) => {
+    const record = await store.getDecision(id);
+    if (!record || !(await access().canRead(credentials, record.entityRef))) throw new NotFoundError(`no decision '${id}'`);
+    return record;
+  };
+  /** The exception `id` if the caller may read its entity; 404 like an unknown exception otherwise. */
+  const readableException = async (credentials: BackstageCredentials, id: string) => {
+    const record = await exceptions.get(id);
+    if (!(await access().canRead(credentials, record.entityRef))) throw new NotFoundError(`no exception '${id}'`);
+    return record;
+  };
 
   const requireCredentials = (req: express.Request) => httpAuth.credentials(req, { allow: ['user', 'service'] });
 
@@ -185,7 +219,11 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         request: req,
         meta: { entityRef: request.entityRef, environment: request.environment, dryRun: request.dryRun },
       },
-      () => risk.gate(request, { requestedBy: principalRef(credentials) }),
+      async () => {
+        await access().require(credentials, runtimeRiskGateEvaluatePermission);
+        await assertReadable(credentials, request.entityRef);
+        return risk.gate(request, { requestedBy: principalRef(credentials) });
+      },
       decided => ({
         decisionId: decided.decisionId,
         decision: decided.decision,
@@ -200,13 +238,22 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   api.get('/v1/decisions', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
     const query = parseInput(DecisionsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     if (query.cursor !== undefined && decodeDecisionCursor(query.cursor) === undefined) {
       throw new InputError('cursor: not a cursor returned by this API');
     }
-    const page = await store.listDecisions(query);
+    await access().require(credentials, runtimeRiskDecisionReadPermission);
+    if (query.entityRef !== undefined && !(await access().canRead(credentials, query.entityRef))) {
+      res.json({ items: [], totalCount: 0 });
+      return;
+    }
+    const excludeEntityRefs =
+      query.entityRef === undefined
+        ? await hiddenOf(credentials, await store.listDecisionEntityRefs({ environment: query.environment }))
+        : undefined;
+    const page = await store.listDecisions({ ...query, excludeEntityRefs });
     const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
       items: page.items.map(r => risk.present(r)),
       totalCount: page.totalCount,
@@ -216,31 +263,39 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   api.get('/v1/decisions/:id', async (req, res) => {
-    await requireCredentials(req);
-    res.json(await risk.getDecision(req.params.id));
+    const credentials = await requireCredentials(req);
+    await access().require(credentials, runtimeRiskDecisionReadPermission);
+    res.json(risk.present(await readableDecision(credentials, req.params.id)));
   });
 
   api.post('/v1/decisions/:id/replay', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
+    await access().require(credentials, runtimeRiskDecisionReadPermission);
+    await readableDecision(credentials, req.params.id);
     res.json(await risk.replay(req.params.id));
   });
 
   api.get('/v1/entities/:kind/:namespace/:name/risk', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
     const query = parseInput(RiskQuerySchema, req.query, 'query');
     const entityRef = parseInput(EntityRefSchema, `${req.params.kind}:${req.params.namespace}/${req.params.name}`, 'entityRef');
+    await assertReadable(credentials, entityRef);
     const items = await risk.risk(entityRef, query.environment);
     res.json(query.environment !== undefined ? items[0] : { items });
   });
-  addAnalysisRoute(api, { risk, httpAuth });
+  addAnalysisRoute(api, { risk, httpAuth, assertReadable });
 
   api.get('/v1/signals', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
     const query = parseInput(SignalsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
     let identifierValues: string[] | undefined;
+    // Signals carry vendors' raw records, hostnames and IPs: narrowed to an entity
+    // they follow its visibility; unnarrowed they span every entity (admin).
+    if (query.entityRef === undefined) await access().require(credentials, runtimeRiskAdminReadPermission);
     if (query.entityRef !== undefined) {
+      await assertReadable(credentials, query.entityRef);
       const entity = await risk.resolveEntity(query.entityRef);
       const { hosts } = await risk.correlate(entity, query.environment);
       identifierValues = hosts.flatMap(h => candidateIdentifiers(h.id).map(c => c.value));
@@ -255,7 +310,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   api.get('/v1/sources', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
+    await access().require(credentials, runtimeRiskAdminReadPermission);
     res.json({ items: await risk.listSources() });
   });
 
@@ -270,23 +326,36 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         request: req,
         meta: { entityRef: body.entityRef, environment: body.environment, expiresAt: body.expiresAt },
       },
-      () => exceptions.request(body, credentials),
+      async () => {
+        access().requireFramework('request exceptions');
+        await assertReadable(credentials, body.entityRef);
+        return exceptions.request(body, credentials);
+      },
       record => ({ exceptionId: record.id, requestedBy: record.requestedBy }),
     );
     res.status(201).json(created);
   });
 
   api.get('/v1/exceptions', async (req, res) => {
-    await requireCredentials(req);
+    const credentials = await requireCredentials(req);
     const query = parseInput(ExceptionsQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     const offset = query.cursor !== undefined ? decodeOffset(query.cursor) : 0;
+    if (query.entityRef !== undefined && !(await access().canRead(credentials, query.entityRef))) {
+      res.json({ items: [], totalCount: 0 });
+      return;
+    }
+    const excludeEntityRefs =
+      query.entityRef === undefined
+        ? await hiddenOf(credentials, await store.listExceptionEntityRefs({ environment: query.environment, status: query.status }))
+        : undefined;
     const page = await store.listExceptions({
       entityRef: query.entityRef,
       environment: query.environment,
       status: query.status,
       limit: query.limit,
       offset,
+      excludeEntityRefs,
     });
     const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
       items: page.items.map(e => exceptions.withExpiry(e)),
@@ -297,8 +366,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   api.get('/v1/exceptions/:id', async (req, res) => {
-    await requireCredentials(req);
-    res.json(await exceptions.get(req.params.id));
+    const credentials = await requireCredentials(req);
+    res.json(await readableException(credentials, req.params.id));
   });
 
   for (const action of ['approve', 'reject', 'revoke'] as const) {
@@ -313,17 +382,30 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
           request: req,
           meta: { exceptionId: req.params.id, actor: principalRef(credentials) },
         },
-        () => exceptions.decide(req.params.id, action, credentials, body.comment),
+        async () => {
+          access().requireFramework(`${action} exceptions`);
+          await readableException(credentials, req.params.id);
+          return exceptions.decide(req.params.id, action, credentials, body.comment);
+        },
         record => ({ status: record.status, entityRef: record.entityRef, environment: record.environment }),
       );
       res.json(updated);
     });
   }
 
-  addApprovalRoutes(api, { httpAuth, auditor, approvals: options.approvals });
-  addAuditRoutes(api, { httpAuth, auditor, store });
+  addApprovalRoutes(api, {
+    httpAuth,
+    auditor,
+    approvals: options.approvals,
+    guard: async (credentials, id, action) => {
+      access().requireFramework(`${action} decisions`);
+      await readableDecision(credentials, id);
+    },
+  });
+  const requireAdmin = (credentials: BackstageCredentials) => access().require(credentials, runtimeRiskAdminReadPermission);
+  addAuditRoutes(api, { httpAuth, auditor, store, requireAdmin });
 
-  addCoverageRoutes(api, { httpAuth, store, risk });
+  addCoverageRoutes(api, { httpAuth, store, risk, requireAdmin });
 
   return router;
 }

@@ -189,6 +189,7 @@ export class DatabaseDecisionStore implements DecisionStore {
       const q = this.db(TABLES.decisions);
       if (options.entityRef) q.where('entity_ref', options.entityRef);
       if (options.environment) q.where('environment', options.environment);
+      if (options.excludeEntityRefs?.length) q.whereNotIn('entity_ref', options.excludeEntityRefs);
       return q;
     };
     const countRow = await filtered().count({ n: '*' }).first();
@@ -203,5 +204,12 @@ export class DatabaseDecisionStore implements DecisionStore {
     const result: Page<DecisionRecord> = { items: items.map(rowToDecision), totalCount: Number(countRow?.n ?? 0) };
     if (rows.length > options.limit) result.nextCursor = encodeCursor(Number(items[items.length - 1].seq));
     return result;
+  }
+
+  async listDecisionEntityRefs(options: { environment?: string }): Promise<string[]> {
+    const q = this.db(TABLES.decisions).distinct('entity_ref');
+    if (options.environment) q.where('environment', options.environment);
+    const rows: Row[] = await q;
+    return rows.map(r => String(r.entity_ref));
   }
 }

@@ -3,7 +3,7 @@ import { prepareAuditEntry, type AuditEntry } from '../audit/entry';
 import { appendAuditRecord } from './DatabaseAuditLogStore';
 import { TABLES, json, offsetPage, str, strOrNull, type Row } from './db';
 import { transaction } from './transaction';
-import type { ExceptionRecord, ExceptionStore, ExceptionTransition, ListExceptionsOptions } from './types';
+import type { ExceptionRecord, ExceptionStatus, ExceptionStore, ExceptionTransition, ListExceptionsOptions } from './types';
 
 /** The actor of automatic changes (same as the exception service's). */
 const SYSTEM_ACTOR = 'runtime-risk';
@@ -49,9 +49,18 @@ export class DatabaseExceptionStore implements ExceptionStore {
       if (options.entityRef) q.where('entity_ref', options.entityRef);
       if (options.environment) q.where('environment', options.environment);
       if (options.status) q.where('status', options.status);
+      if (options.excludeEntityRefs?.length) q.whereNotIn('entity_ref', options.excludeEntityRefs);
       return q;
     };
     return offsetPage(filtered, 'created_at', options, rowToException);
+  }
+
+  async listExceptionEntityRefs(options: { environment?: string; status?: ExceptionStatus }): Promise<string[]> {
+    const q = this.db(TABLES.exceptions).distinct('entity_ref');
+    if (options.environment) q.where('environment', options.environment);
+    if (options.status) q.where('status', options.status);
+    const rows: Row[] = await q;
+    return rows.map(r => String(r.entity_ref));
   }
 
   async transitionException(t: ExceptionTransition): Promise<boolean> {

@@ -16,6 +16,7 @@ import type {
   DecisionRecord,
   DecisionTransition,
   ExceptionRecord,
+  ExceptionStatus,
   ExceptionTransition,
   IdentifiedSignal,
   IndexedEntity,
@@ -122,6 +123,9 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>> {
     return this.decisions.listDecisions(options);
   }
+  listDecisionEntityRefs(options: { environment?: string }): Promise<string[]> {
+    return this.decisions.listDecisionEntityRefs(options);
+  }
 
   // exceptions
   insertException(record: ExceptionRecord): Promise<void> {
@@ -132,6 +136,9 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
   listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }> {
     return this.exceptions.listExceptions(options);
+  }
+  listExceptionEntityRefs(options: { environment?: string; status?: ExceptionStatus }): Promise<string[]> {
+    return this.exceptions.listExceptionEntityRefs(options);
   }
   transitionException(transition: ExceptionTransition): Promise<boolean> {
     return this.exceptions.transitionException(transition);

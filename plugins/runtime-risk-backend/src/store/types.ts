@@ -120,6 +120,8 @@ export interface DecisionTransition {
 export interface ListDecisionsOptions {
   entityRef?: string;
   environment?: string;
+  /** Leave out these entities' decisions (the ones the caller may not read); the total counts the rest. */
+  excludeEntityRefs?: string[];
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;
@@ -175,6 +177,8 @@ export interface ListExceptionsOptions {
   entityRef?: string;
   environment?: string;
   status?: ExceptionStatus;
+  /** Leave out these entities' exceptions (the ones the caller may not read); the total counts the rest. */
+  excludeEntityRefs?: string[];
   limit: number;
   offset: number;
 }
@@ -234,6 +238,8 @@ export interface DecisionStore {
   listPendingDecisions(options: { createdBefore?: string; limit: number }): Promise<DecisionRecord[]>;
   getDecision(id: string): Promise<DecisionRecord | undefined>;
   listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>>;
+  /** The distinct entity refs having decisions (in `environment` when given), to filter a list by visibility. */
+  listDecisionEntityRefs(options: { environment?: string }): Promise<string[]>;
 }
 
 /** Exceptions; every change is appended to the audit log in its transaction (`DatabaseExceptionStore`). */
@@ -241,6 +247,8 @@ export interface ExceptionStore {
   insertException(record: ExceptionRecord): Promise<void>;
   getException(id: string): Promise<ExceptionRecord | undefined>;
   listExceptions(options: ListExceptionsOptions): Promise<{ items: ExceptionRecord[]; totalCount: number }>;
+  /** The distinct entity refs having exceptions (narrowed like a list), to filter a list by visibility. */
+  listExceptionEntityRefs(options: { environment?: string; status?: ExceptionStatus }): Promise<string[]>;
   /** Applies a status change and appends it to the audit log atomically; false when the exception's status was not one of `from`. */
   transitionException(transition: ExceptionTransition): Promise<boolean>;
   /** Approved exceptions of an entity + environment that have not expired at `now` (every approved one without `now`). */

@@ -68,8 +68,8 @@ export type SeededHarness = Harness & { server: TestBackend['server'] };
 
 /**
  * {@link startBackend} with one memory pull source `edr` serving `signals` (one
- * page) and the permission policy `authorize`; the signals are ingested and
- * correlated before it returns.
+ * page) and the permission policy `authorize` (`permission.enabled: true`);
+ * the signals are ingested and correlated before it returns.
  */
 export async function startSeededBackend(options: {
   knex: Knex;
@@ -82,7 +82,8 @@ export async function startSeededBackend(options: {
   const harness = await startBackend({
     knex: options.knex,
     sources: [edr],
-    config: options.config,
+    // without permission.enabled approvals, overrides and exceptions refuse to run
+    config: { permission: { enabled: true }, ...(options.config ?? {}) },
     features: [mockServices.permissions.mock({ authorize: options.authorize }).factory],
   });
   await harness.runTask('runtime-risk-ingest-edr');
