@@ -4,7 +4,6 @@
  * catalog in examples/ and the file signal source.
  */
 import { createBackend } from '@backstage/backend-defaults';
-import { runtimeRiskPermissionPolicyModule } from './permissionPolicy';
 import { demoApproverAuthModule } from './demoApproverAuth';
 
 const backend = createBackend();
@@ -17,7 +16,8 @@ backend.add(demoApproverAuthModule);
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'));
 backend.add(import('@backstage/plugin-permission-backend'));
-backend.add(runtimeRiskPermissionPolicyModule);
+// The runtime-risk permission policy (runtimeRisk.permissionPolicy in app-config).
+backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-permission-policy'));
 backend.add(import('@backstage/plugin-scaffolder-backend'));
 
 // Runtime Risk: the gate plugin and its signal sources. A source module whose
