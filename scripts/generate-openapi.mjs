@@ -2,16 +2,15 @@
 // Generates the files derived from the one API contract,
 // plugins/runtime-risk-backend/src/schema/openapi.yaml:
 //
-//   plugins/runtime-risk-backend/src/schema/openapi.generated.ts
-//       the document as a TypeScript literal (`spec ... as const`), which the backend's
-//       createValidatedOpenApiRouter is fed with (the YAML is not in the published tarball);
 //   plugins/runtime-risk-common/src/generated/openapi.ts
 //       the path, operation and component types (openapi-typescript), which the one typed
 //       client in -common (RuntimeRiskApiClient) is written against;
 //   plugins/runtime-risk-common/src/generated/routes.ts
 //       operationId -> method and path template, which the client calls by;
 //   plugins/runtime-risk-common/src/generated/spec.ts
-//       the same document (exported by -common as runtimeRiskOpenApiSpec; the CLI's contract test).
+//       the document as a TypeScript literal (`spec ... as const`), exported by -common as
+//       runtimeRiskOpenApiSpec: the backend's createValidatedOpenApiRouter is fed with it (the YAML
+//       is not in the published tarball) and the CLI's contract test checks against it.
 //
 //   node scripts/generate-openapi.mjs           write them (npm run openapi:generate)
 //   node scripts/generate-openapi.mjs --check   fail when a committed file is not current
@@ -61,12 +60,7 @@ export async function generate() {
   if (!doc || typeof doc !== 'object' || !doc.paths || !doc.components) {
     throw new Error(`${SPEC_YAML} is not an OpenAPI document`);
   }
-  const files = {
-    'plugins/runtime-risk-backend/src/schema/openapi.generated.ts': specLiteral(
-      doc,
-      'The runtime-risk OpenAPI document the router validates requests against.',
-    ),
-  };
+  const files = {};
   if (fs.existsSync(path.join(root, 'plugins/runtime-risk-common/src/generated'))) {
     files['plugins/runtime-risk-common/src/generated/openapi.ts'] = await typesModule(doc);
     files['plugins/runtime-risk-common/src/generated/routes.ts'] = routesModule(doc);

@@ -1,10 +1,10 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
-import { spec } from './openapi.generated';
+import { runtimeRiskOpenApiSpec as spec } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /**
  * Path of the OpenAPI document's source (src/schema/openapi.yaml). It is not in the
- * published tarball and is never read at run time: the router uses `spec` from
- * ./openapi.generated, generated from it by `npm run openapi:generate`.
+ * published tarball and is never read at run time: the router uses `spec`, the
+ * document -common generates from it (`npm run openapi:generate`), one copy for all.
  */
 export const OPENAPI_SPEC_PATH = resolvePackagePath('@runtime-risk/backstage-plugin-runtime-risk-backend', 'src/schema/openapi.yaml');
 
