@@ -217,7 +217,7 @@ describe('the runtime-risk-gate GitHub Action', () => {
       status: 'final',
       'risk-level': 'low',
       score: '0',
-      'decision-url': `${gate.url}/runtime-risk?decision=${decision.decisionId}`,
+      'decision-url': `${gate.url}/runtime-risk/decisions/${decision.decisionId}`,
       'exit-code': '0',
     });
     expect(run.stdout).toContain('runtime-risk gate: PROCEED  component:default/quiet -> production');

@@ -69,7 +69,7 @@ describe('runtime-risk CLI against a loopback gate', () => {
     expect(run.stdout).toContain('risk level: low');
     expect(run.stdout).toContain('score: 0');
     expect(run.stdout).toContain('no_active_signals: no active signals on 1 host');
-    expect(run.stdout).toContain(`${gate.url}/runtime-risk?decision=${decision.decisionId}`);
+    expect(run.stdout).toContain(`${gate.url}/runtime-risk/decisions/${decision.decisionId}`);
     const [request] = gateRequests();
     expect(request.authorization).toBe(`Bearer ${TOKEN}`);
     expect(request.body).toEqual({
@@ -133,7 +133,7 @@ describe('runtime-risk CLI against a loopback gate', () => {
       expect(markdown).toContain('Runtime Risk gate: `block`');
       expect(markdown).toContain('risk level **high**');
       expect(markdown).toContain('| `signal_active` | critical detection "Credential dumping" on web-01 |');
-      expect(markdown).toContain(`(${gate.url}/runtime-risk?decision=${decision.decisionId})`);
+      expect(markdown).toContain(`(${gate.url}/runtime-risk/decisions/${decision.decisionId})`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -323,7 +323,7 @@ describe('runtime-risk CLI against a loopback gate', () => {
       RUNTIME_RISK_PORTAL_URL: 'https://portal.example.com/',
     });
     const [decision] = [...gate.decisions.values()];
-    expect(run.stdout).toContain(`https://portal.example.com/runtime-risk?decision=${decision.decisionId}`);
+    expect(run.stdout).toContain(`https://portal.example.com/runtime-risk/decisions/${decision.decisionId}`);
   });
 
   it('--github-output writes the decision as step outputs to $GITHUB_OUTPUT', async () => {
@@ -345,7 +345,7 @@ describe('runtime-risk CLI against a loopback gate', () => {
           'status=final',
           'risk-level=high',
           'score=97.3',
-          `decision-url=https://portal.example.com/runtime-risk?decision=${decision.decisionId}`,
+          `decision-url=https://portal.example.com/runtime-risk/decisions/${decision.decisionId}`,
           '',
         ].join('\n'),
       );

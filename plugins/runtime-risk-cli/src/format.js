@@ -84,7 +84,7 @@ function exitCodeOf(outcome) {
  * @param {string} decisionId
  */
 function decisionLink(portalRoot, decisionId) {
-  return `${portalRoot}/runtime-risk?decision=${encodeURIComponent(decisionId)}`;
+  return `${portalRoot}/runtime-risk/decisions/${encodeURIComponent(decisionId)}`;
 }
 
 /**

@@ -84,7 +84,7 @@ describe('runtime-risk:gate action', () => {
       score: 0,
       status: 'final',
       reasons: [{ code: 'no_active_signals', message: 'no active signals on 1 host', signalIds: [] }],
-      decisionUrl: `http://portal.test/runtime-risk?decision=${decision.decisionId}`,
+      decisionUrl: `http://portal.test/runtime-risk/decisions/${decision.decisionId}`,
     });
     expect(logged()).toContain('no_active_signals: no active signals on 1 host');
     // The gate saw the task's initiator and the task as the pipeline.
@@ -107,7 +107,7 @@ describe('runtime-risk:gate action', () => {
 
   it('fails on approval_required when wait is not set', async () => {
     const { ctx, outputs } = context({ entityRef: 'component:default/checkout', environment: 'production' });
-    await expect(action.handler(ctx)).rejects.toThrow(/requires approval .*http:\/\/portal\.test\/runtime-risk\?decision=/);
+    await expect(action.handler(ctx)).rejects.toThrow(/requires approval .*http:\/\/portal\.test\/runtime-risk\/decisions\//);
     expect(outputs()).toMatchObject({ decision: 'approval_required', status: 'pending' });
     expect(state.calls.filter(c => c.method === 'GET')).toHaveLength(0);
   });

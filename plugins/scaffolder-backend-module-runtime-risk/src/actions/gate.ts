@@ -149,7 +149,7 @@ export function createRuntimeRiskGateAction(options: RuntimeRiskGateActionOption
         },
         { credentials, signal: ctx.signal },
       );
-      const decisionUrl = portal ? `${portal}/runtime-risk?decision=${encodeURIComponent(decision.decisionId)}` : undefined;
+      const decisionUrl = portal ? `${portal}/runtime-risk/decisions/${encodeURIComponent(decision.decisionId)}` : undefined;
       logDecision(ctx.logger, decision, decisionUrl);
 
       if (!dryRun && input.wait && outcomeOf(decision) === 'pending') {
