@@ -8,6 +8,7 @@ import { DatabaseAuditLogStore } from './DatabaseAuditLogStore';
 import { DatabaseDecisionStore } from './DatabaseDecisionStore';
 import { DatabaseEntityIndexStore } from './DatabaseEntityIndexStore';
 import { DatabaseExceptionStore } from './DatabaseExceptionStore';
+import { DatabaseHostInventoryStore } from './DatabaseHostInventoryStore';
 import { DatabaseSignalStore } from './DatabaseSignalStore';
 import { DatabaseSourceStore } from './DatabaseSourceStore';
 import { readDataVersion } from './transaction';
@@ -18,6 +19,9 @@ import type {
   ExceptionRecord,
   ExceptionStatus,
   ExceptionTransition,
+  HostInventoryState,
+  HostInventoryStore,
+  IdentifiedHost,
   IdentifiedSignal,
   IndexedEntity,
   ListDecisionsOptions,
@@ -54,6 +58,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   private readonly decisions: DatabaseDecisionStore;
   private readonly exceptions: DatabaseExceptionStore;
   private readonly audit: DatabaseAuditLogStore;
+  private readonly hosts: DatabaseHostInventoryStore;
 
   private constructor(private readonly db: Knex) {
     this.signals = new DatabaseSignalStore(db);
@@ -62,6 +67,7 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     this.decisions = new DatabaseDecisionStore(db);
     this.exceptions = new DatabaseExceptionStore(db);
     this.audit = new DatabaseAuditLogStore(db);
+    this.hosts = new DatabaseHostInventoryStore(db);
   }
 
   getDataVersion(): Promise<string> {
@@ -80,6 +86,23 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
   listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage> {
     return this.signals.listSignalAssets(options);
+  }
+
+  // vendor host inventory
+  commitHostPage(options: Parameters<HostInventoryStore['commitHostPage']>[0]): Promise<void> {
+    return this.hosts.commitHostPage(options);
+  }
+  recordHostInventoryFailure(options: Parameters<HostInventoryStore['recordHostInventoryFailure']>[0]): Promise<void> {
+    return this.hosts.recordHostInventoryFailure(options);
+  }
+  getHostInventoryState(sourceId: string): Promise<HostInventoryState | undefined> {
+    return this.hosts.getHostInventoryState(sourceId);
+  }
+  findHostsByIdentifiers(values: string[]): Promise<IdentifiedHost[]> {
+    return this.hosts.findHostsByIdentifiers(values);
+  }
+  listInventoryHosts(options: Parameters<HostInventoryStore['listInventoryHosts']>[0]): ReturnType<HostInventoryStore['listInventoryHosts']> {
+    return this.hosts.listInventoryHosts(options);
   }
 
   // sources

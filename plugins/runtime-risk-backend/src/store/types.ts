@@ -273,9 +273,105 @@ export interface DataVersionStore {
   getDataVersion(): Promise<string>;
 }
 
+/**
+ * A host of the vendor host inventory (issue 15 part 3): what a source's
+ * Hosts / Machines / Agents API lists, by the vendor's own host id. Not the
+ * entity -> hosts inventory file of correlation (`matchedBy: inventory`).
+ */
+export interface InventoryHost {
+  /** The source instance id that listed it. */
+  source: string;
+  /** The vendor's host id (device id, machine id, agent id). */
+  sourceId: string;
+  /** Normalized asset (identifiers, cloud, Kubernetes cluster / namespace / pod / node / labels). */
+  asset: Signal['asset'];
+  /** The vendor's last contact with the host, when it says. */
+  lastSeenAt: string | null;
+  /** When the source last listed it. */
+  listedAt: string;
+}
+
+/** Inventory walk state of one source (its own cursor; separate from the signal cursor and health). */
+export interface HostInventoryState {
+  source: string;
+  type: string;
+  cursor: string | null;
+  lastSuccessAt: string | null;
+  lastAttemptAt: string | null;
+  /** When the last walk over the whole inventory finished. */
+  lastCompleteAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  rejectedCount: number;
+}
+
+/** An inventory host matched through one of its identifiers. */
+export interface IdentifiedHost {
+  host: InventoryHost;
+  identifiers: { kind: string; value: string }[];
+}
+
+/** The vendor host inventory (`DatabaseHostInventoryStore`). */
+export interface HostInventoryStore {
+  /**
+   * Upserts one page of listed hosts (by source + vendor host id) and saves the
+   * source's inventory cursor, in one transaction. Hosts not on the page are
+   * kept (a host that leaves the vendor's list ages out of the coverage window).
+   * `complete`: the page ends a walk over the whole inventory.
+   */
+  commitHostPage(options: {
+    sourceId: string;
+    sourceType: string;
+    hosts: Omit<InventoryHost, 'source' | 'listedAt'>[];
+    cursor: string | null;
+    complete?: boolean;
+    rejected?: number;
+    at: string;
+  }): Promise<void>;
+  /** Records a failed inventory sync; keeps the cursor and every stored host. */
+  recordHostInventoryFailure(options: { sourceId: string; sourceType: string; error: string; at: string }): Promise<void>;
+  getHostInventoryState(sourceId: string): Promise<HostInventoryState | undefined>;
+  /** Inventory hosts having any of the given identifier values (lower-cased), with the identifiers that matched (gate path). */
+  findHostsByIdentifiers(values: string[]): Promise<IdentifiedHost[]>;
+  /** Every inventory host, a page at a time by (source, sourceId) (index rebuild, tests). */
+  listInventoryHosts(options: { after?: { source: string; sourceId: string }; limit: number; source?: string }): Promise<{
+    items: InventoryHost[];
+    next?: { source: string; sourceId: string };
+  }>;
+}
+
+/** An idempotency key of a gate request, claimed by the first request that used it. */
+export interface IdempotencyClaim {
+  /** The caller's principal (user ref or service subject), lower-cased. */
+  caller: string;
+  key: string;
+  /** sha256 of the canonical request body. */
+  requestHash: string;
+  /** The decision the first request recorded (or is recording). */
+  decisionId: string;
+  createdAt: string;
+}
+
+/** Idempotency keys of gate requests (`DatabaseIdempotencyStore`): one decision per (caller, key). */
+export interface IdempotencyStore {
+  /**
+   * Claims (caller, key) for `claim.decisionId` unless a row exists (unique key,
+   * atomic on every replica); `claimed` tells whether this call won, `current` is the row now.
+   */
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<{ claimed: boolean; current?: IdempotencyClaim }>;
+  getIdempotencyKey(caller: string, key: string): Promise<IdempotencyClaim | undefined>;
+  /** Replaces `previous` (expired, or abandoned by a crashed request) with `claim` if it is still the row; true if it was. */
+  takeOverIdempotencyKey(previous: IdempotencyClaim, claim: IdempotencyClaim): Promise<boolean>;
+  /** Removes the claim (its request failed before recording a decision), if it is still the row. */
+  releaseIdempotencyKey(claim: IdempotencyClaim): Promise<void>;
+  /** Deletes keys created before `createdBefore`; how many. */
+  sweepIdempotencyKeys(createdBefore: string): Promise<number>;
+}
+
 /** Persistence of the runtime-risk backend: every kind of data, each behind its own interface above. */
 export interface RuntimeRiskStore
   extends SignalStore,
+    HostInventoryStore,
     SourceStore,
     EntityIndexStore,
     DecisionStore,

@@ -1,0 +1,224 @@
+import type { Knex } from 'knex';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { IN_CHUNK, chunks, inListSize, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
+import { assetIdentifiers } from './signalIdentifiers';
+import { transaction } from './transaction';
+import type { HostInventoryState, HostInventoryStore, IdentifiedHost, InventoryHost } from './types';
+
+/** The vendor host inventory's tables (migration `20261204010000_host_inventory`). */
+export const HOST_TABLES = {
+  hosts: 'runtime_risk_hosts',
+  identifiers: 'runtime_risk_host_identifiers',
+  state: 'runtime_risk_host_inventory_state',
+} as const;
+
+const HOST_COLUMNS = [
+  'source',
+  'source_id',
+  'hostname',
+  'fqdn',
+  'instance_id',
+  'k8s_cluster',
+  'k8s_namespace',
+  'k8s_pod',
+  'k8s_node',
+  'labels',
+  'asset',
+  'last_seen_at',
+  'listed_at',
+];
+const HOST_JSON_COLUMNS = ['labels', 'asset'];
+const IDENTIFIER_COLUMNS = ['source', 'source_id', 'kind', 'value'];
+
+/** Longest value of a string column (255), cut rather than fail the page. */
+function cut(v: string | undefined | null, max = 255): string | null {
+  return v ? v.slice(0, max) : null;
+}
+
+function hostToRow(source: string, h: Omit<InventoryHost, 'source' | 'listedAt'>, listedAt: string, nest: boolean): Row {
+  const k8s = h.asset.k8s;
+  return {
+    source,
+    source_id: h.sourceId,
+    hostname: cut(h.asset.hostname),
+    fqdn: cut(h.asset.fqdn, 512),
+    instance_id: cut(h.asset.instanceId),
+    k8s_cluster: cut(k8s?.cluster),
+    k8s_namespace: cut(k8s?.namespace),
+    k8s_pod: cut(k8s?.pod),
+    k8s_node: cut(k8s?.node),
+    labels: k8s?.labels && Object.keys(k8s.labels).length ? jsonText(k8s.labels, nest) : null,
+    asset: jsonText(h.asset, nest),
+    last_seen_at: h.lastSeenAt ?? null,
+    listed_at: listedAt,
+  };
+}
+
+function rowToHost(r: Row): InventoryHost {
+  return {
+    source: str(r.source),
+    sourceId: str(r.source_id),
+    asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    lastSeenAt: strOrNull(r.last_seen_at),
+    listedAt: str(r.listed_at),
+  };
+}
+
+function rowToState(r: Row): HostInventoryState {
+  return {
+    source: str(r.source),
+    type: str(r.type),
+    cursor: strOrNull(r.cursor),
+    lastSuccessAt: strOrNull(r.last_success_at),
+    lastAttemptAt: strOrNull(r.last_attempt_at),
+    lastCompleteAt: strOrNull(r.last_complete_at),
+    lastError: strOrNull(r.last_error),
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
+    rejectedCount: Number(r.rejected_count ?? 0),
+  };
+}
+
+/**
+ * {@link HostInventoryStore} on knex (SQLite and PostgreSQL). A page of hosts
+ * and the inventory cursor it leads to commit in one transaction, so a failed
+ * sync resumes from the last committed page; hosts are upserted by (source,
+ * vendor host id) and never deleted by a sync. Writes change gate inputs
+ * (coverage), so they bump the data version.
+ */
+export class DatabaseHostInventoryStore implements HostInventoryStore {
+  constructor(private readonly db: Knex) {}
+
+  async commitHostPage(options: Parameters<HostInventoryStore['commitHostPage']>[0]): Promise<void> {
+    const pg = isPostgres(this.db);
+    // the same host twice in one page: the last one wins
+    const byId = new Map<string, Omit<InventoryHost, 'source' | 'listedAt'>>();
+    for (const h of options.hosts) {
+      byId.delete(h.sourceId);
+      byId.set(h.sourceId, h);
+    }
+    const hosts = [...byId.values()];
+    const rows = hosts.map(h => hostToRow(options.sourceId, h, options.at, pg));
+    const identifiers = hosts.flatMap(h =>
+      assetIdentifiers(h.asset).map(i => ({ source: options.sourceId, source_id: h.sourceId, kind: i.kind, value: i.value.slice(0, 512) })),
+    );
+    await transaction(
+      this.db,
+      async tx => {
+        if (rows.length) {
+          await insertRows(tx, HOST_TABLES.hosts, HOST_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: HOST_JSON_COLUMNS });
+          for (const ids of chunks([...byId.keys()], inListSize(tx))) {
+            await tx(HOST_TABLES.identifiers).where('source', options.sourceId).whereIn('source_id', ids).delete();
+          }
+          await insertRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, dedupe(identifiers));
+        }
+        const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
+        const state: Row = {
+          type: options.sourceType,
+          cursor: options.cursor,
+          last_success_at: options.at,
+          last_attempt_at: options.at,
+          last_error: null,
+          consecutive_failures: 0,
+          rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
+        };
+        if (options.complete) state.last_complete_at = options.at;
+        if (existing) await tx(HOST_TABLES.state).where({ source: options.sourceId }).update(state);
+        else await tx(HOST_TABLES.state).insert({ source: options.sourceId, last_complete_at: null, ...state });
+      },
+      { changesGateInputs: rows.length > 0 },
+    );
+  }
+
+  async recordHostInventoryFailure(options: { sourceId: string; sourceType: string; error: string; at: string }): Promise<void> {
+    await transaction(this.db, async tx => {
+      const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
+      if (existing) {
+        await tx(HOST_TABLES.state)
+          .where({ source: options.sourceId })
+          .update({
+            type: options.sourceType,
+            last_attempt_at: options.at,
+            last_error: options.error,
+            consecutive_failures: Number(existing.consecutive_failures ?? 0) + 1,
+          });
+      } else {
+        await tx(HOST_TABLES.state).insert({
+          source: options.sourceId,
+          type: options.sourceType,
+          cursor: null,
+          last_success_at: null,
+          last_attempt_at: options.at,
+          last_complete_at: null,
+          last_error: options.error,
+          consecutive_failures: 1,
+          rejected_count: 0,
+        });
+      }
+    });
+  }
+
+  async getHostInventoryState(sourceId: string): Promise<HostInventoryState | undefined> {
+    const row = await this.db(HOST_TABLES.state).where({ source: sourceId }).first();
+    return row ? rowToState(row) : undefined;
+  }
+
+  async findHostsByIdentifiers(values: string[]): Promise<IdentifiedHost[]> {
+    const wanted = [...new Set(values.map(v => v.toLowerCase()))];
+    const identRows: Row[] = [];
+    for (const chunk of chunks(wanted, IN_CHUNK)) {
+      identRows.push(...(await this.db(HOST_TABLES.identifiers).whereIn('value', chunk).select()));
+    }
+    if (identRows.length === 0) return [];
+    const byHost = new Map<string, { source: string; sourceId: string; ids: { kind: string; value: string }[] }>();
+    for (const r of identRows) {
+      const key = `${str(r.source)}\u0000${str(r.source_id)}`;
+      const entry = byHost.get(key) ?? { source: str(r.source), sourceId: str(r.source_id), ids: [] };
+      entry.ids.push({ kind: str(r.kind), value: str(r.value) });
+      byHost.set(key, entry);
+    }
+    const out: IdentifiedHost[] = [];
+    const bySource = new Map<string, string[]>();
+    for (const e of byHost.values()) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e.sourceId]);
+    for (const [source, ids] of bySource) {
+      for (const chunk of chunks(ids, IN_CHUNK)) {
+        const rows: Row[] = await this.db(HOST_TABLES.hosts).where('source', source).whereIn('source_id', chunk).select();
+        for (const r of rows) {
+          const host = rowToHost(r);
+          out.push({ host, identifiers: byHost.get(`${host.source}\u0000${host.sourceId}`)?.ids ?? [] });
+        }
+      }
+    }
+    return out.sort((a, b) => {
+      const ka = `${a.host.source}\u0000${a.host.sourceId}`;
+      const kb = `${b.host.source}\u0000${b.host.sourceId}`;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+  }
+
+  async listInventoryHosts(options: { after?: { source: string; sourceId: string }; limit: number; source?: string }) {
+    const q = this.db(HOST_TABLES.hosts).select();
+    if (options.source) q.where('source', options.source);
+    const after = options.after;
+    if (after) {
+      q.where(w => w.where('source', '>', after.source).orWhere(w2 => w2.where('source', after.source).andWhere('source_id', '>', after.sourceId)));
+    }
+    const rows: Row[] = await q.orderBy([{ column: 'source' }, { column: 'source_id' }]).limit(options.limit);
+    const items = rows.map(rowToHost);
+    const page: { items: InventoryHost[]; next?: { source: string; sourceId: string } } = { items };
+    if (items.length === options.limit && items.length) {
+      const last = items[items.length - 1];
+      page.next = { source: last.source, sourceId: last.sourceId };
+    }
+    return page;
+  }
+}
+
+function dedupe<R extends Row>(rows: R[]): R[] {
+  const seen = new Set<string>();
+  return rows.filter(r => {
+    const key = IDENTIFIER_COLUMNS.map(c => String(r[c])).join('\u0000');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
