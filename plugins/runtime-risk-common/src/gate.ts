@@ -83,6 +83,35 @@ export const DECISION_STATUSES = ['final', 'pending', 'approved', 'rejected', 'e
 export const DecisionStatusSchema = z.enum(DECISION_STATUSES);
 export type DecisionStatus = z.infer<typeof DecisionStatusSchema>;
 
+export const SOURCE_STATUSES = ['ok', 'degraded', 'down'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
+/**
+ * Health of one source that covers an entity (reported one of its hosts within
+ * the coverage window), as the entity's risk answer and the gate answer carry it:
+ * readable by whoever may read the entity (the global `/v1/sources` is admin-only).
+ */
+export const EntitySourceHealthSchema = z.object({
+  id: z.string(),
+  /** The adapter type: `crowdstrike`, `defender`, `sentinelone`, `webhook`, `file`, ... */
+  vendor: z.string(),
+  status: z.enum(SOURCE_STATUSES),
+  lastSuccessAt: z.string().nullable(),
+  /** When the source's data is current as of: the older of its last successful sync and its own as-of time. */
+  newestDataAt: z.string().nullable(),
+  /** Seconds from `newestDataAt` to the answer's time; null when the source never synced. */
+  dataAgeSeconds: z.number().nullable(),
+  /**
+   * The policy's environments (sorted) for which this source's signals are stale:
+   * data older than the environment's `maxSignalAge` (a push source: a missed
+   * heartbeat, in every environment). The gate answers `signals_stale` there.
+   */
+  staleFor: z.array(z.string()),
+  /** A push (webhook) source: never stale for being quiet, only after a missed heartbeat. */
+  push: z.boolean().optional(),
+});
+export type EntitySourceHealth = z.infer<typeof EntitySourceHealthSchema>;
+
 export const GateDecisionSchema = z.object({
   decisionId: z.string(),
   entityRef: z.string(),
@@ -100,11 +129,10 @@ export const GateDecisionSchema = z.object({
   wouldHaveBeen: DecisionSchema.optional(),
   status: DecisionStatusSchema.optional(),
   evaluatedAt: z.string(),
+  /** Health and data age of the sources that cover the entity (absent on decisions recorded before it existed). */
+  sources: z.array(EntitySourceHealthSchema).optional(),
 });
 export type GateDecision = z.infer<typeof GateDecisionSchema>;
-
-export const SOURCE_STATUSES = ['ok', 'degraded', 'down'] as const;
-export type SourceStatus = (typeof SOURCE_STATUSES)[number];
 
 export interface SourceHealth {
   id: string;
@@ -137,4 +165,6 @@ export interface EntityRisk {
   policy: { id: string; hash: string };
   exception?: { id: string; expiresAt: string };
   evaluatedAt: string;
+  /** Health and data age of the sources that cover the entity in this environment (sorted by id). */
+  sources?: EntitySourceHealth[];
 }

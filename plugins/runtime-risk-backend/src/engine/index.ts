@@ -30,3 +30,4 @@ export {
   type Evaluation,
   type EvaluationInput,
 } from './evaluate';
+export { sourceDataAtMs, sourceStaleness, staleEnvironments } from './freshness';

@@ -4,6 +4,7 @@ import {
   durationToMs,
   type Decision,
   type EntityRisk,
+  type EntitySourceHealth,
   type GateDecision,
   type MatchedHost,
   type ParsedGateRequest,
@@ -16,6 +17,8 @@ import { correlationTried, partsWithoutHosts } from '../correlate/entityIndex';
 import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
   evaluate,
+  sourceDataAtMs,
+  staleEnvironments,
   type CompiledPolicy,
   type EngineSource,
   type Evaluation,
@@ -161,6 +164,20 @@ export class RiskService {
     now: Date,
     session?: GateReadSession,
   ): Promise<EvaluationInput> {
+    return (await this.assemble(entity, environment, dryRun, now, session)).input;
+  }
+
+  /**
+   * {@link buildInput} and the health of the sources that cover the entity
+   * there (the answer's `sources`), from the same reads (the cached gate inputs).
+   */
+  private async assemble(
+    entity: IndexedEntity,
+    environment: string,
+    dryRun: boolean,
+    now: Date,
+    session?: GateReadSession,
+  ): Promise<{ input: EvaluationInput; sources: EntitySourceHealth[] }> {
     const reads = session ?? (await this.reads.session());
     // the three reads are independent: run them together
     const statesRead = reads.sourceStates();
@@ -175,14 +192,17 @@ export class RiskService {
     const coverage = coveredHosts(correlated, new Date(now.getTime() - windowMs).toISOString());
     const covered = new Set(coverage.covered);
     const registered = this.options.sources();
-    const sources: EngineSource[] = (await this.sourceHealthOf(coverage.sources, now.getTime(), statesRead)).map(({ id, health, state }) => {
-      const s: EngineSource = { id, status: health.status, lastSuccessAt: state?.lastSuccessAt ?? null };
+    const nowMs = now.getTime();
+    const health: EntitySourceHealth[] = [];
+    const sources: EngineSource[] = (await this.sourceHealthOf(coverage.sources, nowMs, statesRead)).map(({ id, health: h, state }) => {
+      const s: EngineSource = { id, status: h.status, lastSuccessAt: state?.lastSuccessAt ?? null };
       if (state?.asOf) s.asOf = state.asOf;
       const source = registered.find(r => r.source.id === id)?.source;
       if (source && isPushSource(source)) {
         s.push = true;
         if (source.heartbeatMs !== undefined) s.heartbeatMs = source.heartbeatMs;
       }
+      health.push(entitySourceHealth(s, h.type, nowMs, this.options.policy.maxSignalAgeMs));
       return s;
     });
     const exceptions = (await exceptionsRead).map(e => {
@@ -210,7 +230,7 @@ export class RiskService {
       if (unseen.length) input.uncovered.hosts = unseen;
     }
     if (hosts.length === 0) input.correlationTried = correlationTried(environment, entity);
-    return input;
+    return { input, sources: health };
   }
 
   /** Evaluates a gate request and records the decision with its full inputs. */
@@ -219,7 +239,7 @@ export class RiskService {
     const reads = await this.reads.session();
     const entity = await this.resolveEntity(request.entityRef, reads);
     const now = this.nowDate();
-    const input = await this.buildInput(entity, request.environment, request.dryRun, now, reads);
+    const { input, sources } = await this.assemble(entity, request.environment, request.dryRun, now, reads);
     const evaluation = evaluate(input, this.options.policy);
     const decisionId = randomUUID();
     const answer: GateDecision = {
@@ -239,6 +259,7 @@ export class RiskService {
     };
     if (evaluation.exception) answer.exception = evaluation.exception;
     if (evaluation.wouldHaveBeen) answer.wouldHaveBeen = evaluation.wouldHaveBeen;
+    answer.sources = sources;
     const record: DecisionRecord = {
       id: decisionId,
       entityRef: entity.entityRef,
@@ -273,9 +294,9 @@ export class RiskService {
     const envs = environment !== undefined ? [environment] : Object.keys(this.options.policy.environments).sort();
     const out: EntityRisk[] = [];
     for (const env of envs) {
-      const input = await this.buildInput(entity, env, false, now, reads);
+      const { input, sources } = await this.assemble(entity, env, false, now, reads);
       const evaluation = evaluate(input, this.options.policy);
-      out.push(toEntityRisk(input, evaluation));
+      out.push({ ...toEntityRisk(input, evaluation), sources });
     }
     return out;
   }
@@ -370,4 +391,25 @@ function toEntityRisk(input: EvaluationInput, evaluation: Evaluation): EntityRis
   };
   if (evaluation.exception) risk.exception = evaluation.exception;
   return risk;
+}
+
+/** A covering source's health in the entity's answer: status, data age and the environments it is stale for. */
+function entitySourceHealth(
+  src: EngineSource,
+  vendor: string,
+  nowMs: number,
+  maxSignalAgeMs: Record<string, number>,
+): EntitySourceHealth {
+  const dataAt = sourceDataAtMs(src);
+  const out: EntitySourceHealth = {
+    id: src.id,
+    vendor,
+    status: src.status,
+    lastSuccessAt: src.lastSuccessAt,
+    newestDataAt: Number.isNaN(dataAt) ? null : new Date(dataAt).toISOString(),
+    dataAgeSeconds: Number.isNaN(dataAt) ? null : Math.max(0, Math.round((nowMs - dataAt) / 1000)),
+    staleFor: staleEnvironments(src, nowMs, maxSignalAgeMs),
+  };
+  if (src.push) out.push = true;
+  return out;
 }

@@ -488,6 +488,8 @@ export interface components {
             status?: "final" | "pending" | "approved" | "rejected" | "expired";
             /** Format: date-time */
             evaluatedAt: string;
+            /** @description Health and data age of the sources that cover the entity (absent on decisions recorded before it existed). */
+            sources?: components["schemas"]["EntitySourceHealth"][];
         };
         EntityRisk: {
             entityRef: string;
@@ -502,6 +504,8 @@ export interface components {
             exception?: components["schemas"]["ExceptionRef"];
             /** Format: date-time */
             evaluatedAt: string;
+            /** @description Health and data age of the sources that cover the entity in this environment, sorted by id. */
+            sources?: components["schemas"]["EntitySourceHealth"][];
         };
         ComparableOutcome: {
             decision: components["schemas"]["Decision"];
@@ -602,6 +606,27 @@ export interface components {
             /** Format: date-time */
             decidedAt?: string | null;
             decisionComment?: string | null;
+        };
+        /** @description A source that covers the entity (reported one of its hosts within `runtimeRisk.coverage.window`), from the gate's cached inputs: readable by whoever may read the entity. */
+        EntitySourceHealth: {
+            id: string;
+            /** @description The adapter type (`crowdstrike`, `defender`, `sentinelone`, `webhook`, `file`). */
+            vendor: string;
+            /** @enum {string} */
+            status: "ok" | "degraded" | "down";
+            /** Format: date-time */
+            lastSuccessAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the source's data is current as of (the older of its last successful sync and its own as-of time).
+             */
+            newestDataAt: string | null;
+            /** @description Seconds from `newestDataAt` to the answer's time. */
+            dataAgeSeconds: number | null;
+            /** @description Environments (sorted) whose `maxSignalAge` the data is older than (a push source: a missed heartbeat, in every environment); the gate answers `signals_stale` there. */
+            staleFor: string[];
+            /** @description A push (webhook) source: never stale for being quiet, only after a missed heartbeat. */
+            push?: boolean;
         };
         SourceHealth: {
             id: string;

@@ -403,6 +403,13 @@ export const spec = {
           "evaluatedAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "sources": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/EntitySourceHealth"
+            },
+            "description": "Health and data age of the sources that cover the entity (absent on decisions recorded before it existed)."
           }
         }
       },
@@ -463,6 +470,13 @@ export const spec = {
           "evaluatedAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "sources": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/EntitySourceHealth"
+            },
+            "description": "Health and data age of the sources that cover the entity in this environment, sorted by id."
           }
         }
       },
@@ -815,6 +829,69 @@ export const spec = {
               "string",
               "null"
             ]
+          }
+        }
+      },
+      "EntitySourceHealth": {
+        "type": "object",
+        "description": "A source that covers the entity (reported one of its hosts within `runtimeRisk.coverage.window`), from the gate's cached inputs: readable by whoever may read the entity.",
+        "required": [
+          "id",
+          "vendor",
+          "status",
+          "lastSuccessAt",
+          "newestDataAt",
+          "dataAgeSeconds",
+          "staleFor"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "vendor": {
+            "type": "string",
+            "description": "The adapter type (`crowdstrike`, `defender`, `sentinelone`, `webhook`, `file`)."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ok",
+              "degraded",
+              "down"
+            ]
+          },
+          "lastSuccessAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "newestDataAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When the source's data is current as of (the older of its last successful sync and its own as-of time)."
+          },
+          "dataAgeSeconds": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Seconds from `newestDataAt` to the answer's time."
+          },
+          "staleFor": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Environments (sorted) whose `maxSignalAge` the data is older than (a push source: a missed heartbeat, in every environment); the gate answers `signals_stale` there."
+          },
+          "push": {
+            "type": "boolean",
+            "description": "A push (webhook) source: never stale for being quiet, only after a missed heartbeat."
           }
         }
       },
