@@ -112,6 +112,32 @@ export const EntitySourceHealthSchema = z.object({
 });
 export type EntitySourceHealth = z.infer<typeof EntitySourceHealthSchema>;
 
+/** The approval of a decision that needed one (`approval_required`, not a dry run). */
+export const DecisionApprovalStateSchema = z.object({
+  /** When a pending decision expires unapproved (creation + the environment's `approvalTtl`). */
+  expiresAt: z.string(),
+  /** The principal whose token asked the gate (user entity ref or service subject). */
+  requestedBy: z.string().optional(),
+  /** Who approved, rejected or overrode it, and when. */
+  decidedBy: z.string().optional(),
+  decidedAt: z.string().optional(),
+  /** The approver's comment. */
+  comment: z.string().optional(),
+});
+export type DecisionApprovalState = z.infer<typeof DecisionApprovalStateSchema>;
+
+/** A signal the gate saw when it decided (from the decision's stored inputs). */
+export const EvaluatedSignalSchema = z.object({
+  id: z.string(),
+  source: z.string(),
+  severity: z.string(),
+  confidence: z.number(),
+  status: z.string(),
+  lastSeenAt: z.string(),
+  title: z.string(),
+});
+export type EvaluatedSignal = z.infer<typeof EvaluatedSignalSchema>;
+
 export const GateDecisionSchema = z.object({
   decisionId: z.string(),
   entityRef: z.string(),
@@ -129,6 +155,10 @@ export const GateDecisionSchema = z.object({
   wouldHaveBeen: DecisionSchema.optional(),
   status: DecisionStatusSchema.optional(),
   evaluatedAt: z.string(),
+  /** Approval state of a decision that needed one (`GET /v1/decisions`, `GET /v1/decisions/:id`). */
+  approval: DecisionApprovalStateSchema.optional(),
+  /** The signals the gate saw when it decided (`GET /v1/decisions/:id` only). */
+  evaluatedSignals: z.array(EvaluatedSignalSchema).optional(),
   /** Health and data age of the sources that cover the entity (absent on decisions recorded before it existed). */
   sources: z.array(EntitySourceHealthSchema).optional(),
 });

@@ -3,7 +3,9 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
   durationToMs,
   type Decision,
+  type DecisionApprovalState,
   type EntityRisk,
+  type EvaluatedSignal,
   type EntitySourceHealth,
   type GateDecision,
   type MatchedHost,
@@ -319,10 +321,43 @@ export class RiskService {
     return record.status === 'pending' && Date.parse(record.createdAt) + this.approvalTtlMs(record.environment) <= now.getTime();
   }
 
-  /** A stored decision as answered now: a pending one past its `approvalTtl` reads as expired. */
-  present(record: DecisionRecord): GateDecision {
+  /**
+   * A stored decision as answered now: a pending one past its `approvalTtl` reads
+   * as expired; one that needed approval carries `approval` (its expiry, who asked,
+   * who decided). `detail` adds the signals the gate saw (`evaluatedSignals`).
+   */
+  present(record: DecisionRecord, options: { detail?: boolean } = {}): GateDecision {
     const answer = decisionFromRecord(record);
-    return this.isApprovalExpired(record) ? { ...answer, status: 'expired' } : answer;
+    const out: GateDecision = this.isApprovalExpired(record) ? { ...answer, status: 'expired' } : answer;
+    const approval = this.approvalOf(record);
+    if (approval) out.approval = approval;
+    if (options.detail) out.evaluatedSignals = evaluatedSignalsOf(record);
+    return out;
+  }
+
+  /** Per environment of the policy (and for any other), the oldest `createdAt` of a decision still awaiting approval at `now`. */
+  pendingSince(now: Date = this.nowDate()): { byEnvironment: Record<string, string>; other: string } {
+    const byEnvironment: Record<string, string> = {};
+    for (const env of Object.keys(this.options.policy.environments)) {
+      byEnvironment[env] = new Date(now.getTime() - this.approvalTtlMs(env)).toISOString();
+    }
+    return { byEnvironment, other: new Date(now.getTime() - DEFAULT_APPROVAL_TTL_MS).toISOString() };
+  }
+
+  /** The approval state of a decision that needed one (or was overridden). */
+  private approvalOf(record: DecisionRecord): DecisionApprovalState | undefined {
+    const needed = record.decision === 'approval_required' && !record.dryRun;
+    if (!needed && !record.outcome) return undefined;
+    const approval: DecisionApprovalState = {
+      expiresAt: new Date(Date.parse(record.createdAt) + this.approvalTtlMs(record.environment)).toISOString(),
+    };
+    const request = (record.result as { request?: { requestedBy?: unknown } } | null)?.request;
+    const requestedBy = record.requestedBy ?? (typeof request?.requestedBy === 'string' ? request.requestedBy : undefined);
+    if (requestedBy) approval.requestedBy = requestedBy;
+    if (record.decidedBy) approval.decidedBy = record.decidedBy;
+    if (record.decidedAt) approval.decidedAt = record.decidedAt;
+    if (record.outcome?.comment !== undefined) approval.comment = record.outcome.comment;
+    return approval;
   }
 
   /** Re-evaluates a stored decision's inputs with the current policy; 409 if the policy changed since. */
@@ -361,6 +396,17 @@ function comparable(x: {
   };
   if (x.wouldHaveBeen) out.wouldHaveBeen = x.wouldHaveBeen;
   return out;
+}
+
+/** The signals a stored decision's evaluation saw (its inputs), most severe first. */
+function evaluatedSignalsOf(record: DecisionRecord): EvaluatedSignal[] {
+  const signals = (record.inputs as { signals?: unknown } | null)?.signals;
+  if (!Array.isArray(signals)) return [];
+  const rank: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1, informational: 0 };
+  return signals
+    .filter((x): x is EvaluatedSignal => typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string')
+    .map(({ id, source, severity, confidence, status, lastSeenAt, title }) => ({ id, source, severity, confidence, status, lastSeenAt, title }))
+    .sort((a, b) => (rank[b.severity] ?? -1) - (rank[a.severity] ?? -1) || a.id.localeCompare(b.id));
 }
 
 /** The answer of a stored decision (without the request metadata kept alongside). */

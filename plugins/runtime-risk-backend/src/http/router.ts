@@ -10,6 +10,7 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import {
+  DecisionStatusSchema,
   EntityRefSchema,
   GateRequestSchema,
   SignalStatusSchema,
@@ -88,6 +89,7 @@ const DecisionsQuerySchema = z
   .object({
     entityRef: EntityRefSchema.optional(),
     environment: queryString.min(1).optional(),
+    status: DecisionStatusSchema.optional(),
     limit: limitSchema(100, 20),
     cursor: queryString.min(1).optional(),
   })
@@ -249,11 +251,13 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       res.json({ items: [], totalCount: 0 });
       return;
     }
+    // `pending`: awaiting approval, i.e. not past the environment's approvalTtl (see DecisionStatusFilter)
+    const byStatus = query.status !== undefined ? { status: query.status, pendingSince: risk.pendingSince() } : {};
     const excludeEntityRefs =
       query.entityRef === undefined
-        ? await hiddenOf(credentials, await store.listDecisionEntityRefs({ environment: query.environment }))
+        ? await hiddenOf(credentials, await store.listDecisionEntityRefs({ environment: query.environment, ...byStatus }))
         : undefined;
-    const page = await store.listDecisions({ ...query, excludeEntityRefs });
+    const page = await store.listDecisions({ ...query, ...byStatus, excludeEntityRefs });
     const body: { items: unknown[]; totalCount: number; nextCursor?: string } = {
       items: page.items.map(r => risk.present(r)),
       totalCount: page.totalCount,
@@ -265,7 +269,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   api.get('/v1/decisions/:id', async (req, res) => {
     const credentials = await requireCredentials(req);
     await access().require(credentials, runtimeRiskDecisionReadPermission);
-    res.json(risk.present(await readableDecision(credentials, req.params.id)));
+    res.json(risk.present(await readableDecision(credentials, req.params.id), { detail: true }));
   });
 
   api.post('/v1/decisions/:id/replay', async (req, res) => {

@@ -6,7 +6,42 @@ import { appendAuditRecord, appendAuditRecords } from './DatabaseAuditLogStore';
 import { TABLES, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
 import { GroupCommitter } from './groupCommit';
 import { transaction } from './transaction';
-import type { DecisionOutcome, DecisionRecord, DecisionStore, DecisionTransition, ListDecisionsOptions, Page } from './types';
+import type {
+  DecisionOutcome,
+  DecisionRecord,
+  DecisionStatusFilter,
+  DecisionStore,
+  DecisionTransition,
+  ListDecisionsOptions,
+  Page,
+} from './types';
+
+/** Restricts `q` to the decisions `filter` names by status (see {@link DecisionStatusFilter}). */
+function whereStatus(q: Knex.QueryBuilder, filter: DecisionStatusFilter): void {
+  const { status, pendingSince } = filter;
+  if (!status) return;
+  if ((status !== 'pending' && status !== 'expired') || !pendingSince) {
+    q.where('status', status);
+    return;
+  }
+  const envs = Object.keys(pendingSince.byEnvironment);
+  /** Pending decisions still awaiting approval (created after their environment's cut-off). */
+  const awaiting = (b: Knex.QueryBuilder) =>
+    b.where('status', 'pending').andWhere(inner => {
+      for (const env of envs) {
+        inner.orWhere(x => x.where('environment', env).andWhere('created_at', '>', pendingSince.byEnvironment[env]));
+      }
+      inner.orWhere(x => {
+        if (envs.length) x.whereNotIn('environment', envs);
+        x.andWhere('created_at', '>', pendingSince.other);
+      });
+    });
+  if (status === 'pending') {
+    q.where(awaiting);
+  } else {
+    q.where(b => b.where('status', 'expired').orWhere(x => x.where('status', 'pending').whereNot(awaiting)));
+  }
+}
 
 function rowToDecision(r: Row): DecisionRecord {
   const d: DecisionRecord = {
@@ -190,6 +225,7 @@ export class DatabaseDecisionStore implements DecisionStore {
       if (options.entityRef) q.where('entity_ref', options.entityRef);
       if (options.environment) q.where('environment', options.environment);
       if (options.excludeEntityRefs?.length) q.whereNotIn('entity_ref', options.excludeEntityRefs);
+      whereStatus(q, options);
       return q;
     };
     const countRow = await filtered().count({ n: '*' }).first();
@@ -206,9 +242,10 @@ export class DatabaseDecisionStore implements DecisionStore {
     return result;
   }
 
-  async listDecisionEntityRefs(options: { environment?: string }): Promise<string[]> {
+  async listDecisionEntityRefs(options: { environment?: string } & DecisionStatusFilter): Promise<string[]> {
     const q = this.db(TABLES.decisions).distinct('entity_ref');
     if (options.environment) q.where('environment', options.environment);
+    whereStatus(q, options);
     const rows: Row[] = await q;
     return rows.map(r => String(r.entity_ref));
   }

@@ -117,7 +117,19 @@ export interface DecisionTransition {
   auditType: 'decision-approve' | 'decision-reject' | 'decision-expire' | 'decision-override';
 }
 
-export interface ListDecisionsOptions {
+/**
+ * Which decisions a list covers by status. `pending` means awaiting approval:
+ * status pending and created after `pendingSince` of its environment (the
+ * environment's `approvalTtl` ago); `expired` also covers pending ones older
+ * than that (they read as expired before the sweep marks them).
+ */
+export interface DecisionStatusFilter {
+  status?: 'final' | 'pending' | 'approved' | 'rejected' | 'expired';
+  /** Oldest `createdAt` (ISO) of a decision still awaiting approval, per environment, and for any other environment. */
+  pendingSince?: { byEnvironment: Record<string, string>; other: string };
+}
+
+export interface ListDecisionsOptions extends DecisionStatusFilter {
   entityRef?: string;
   environment?: string;
   /** Leave out these entities' decisions (the ones the caller may not read); the total counts the rest. */
@@ -239,7 +251,7 @@ export interface DecisionStore {
   getDecision(id: string): Promise<DecisionRecord | undefined>;
   listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>>;
   /** The distinct entity refs having decisions (in `environment` when given), to filter a list by visibility. */
-  listDecisionEntityRefs(options: { environment?: string }): Promise<string[]>;
+  listDecisionEntityRefs(options: { environment?: string } & DecisionStatusFilter): Promise<string[]>;
 }
 
 /** Exceptions; every change is appended to the audit log in its transaction (`DatabaseExceptionStore`). */

@@ -27,7 +27,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recorded decisions, newest first. */
+        /** Recorded decisions, newest first (only those of entities the caller may read in the catalog). */
         get: operations["ListDecisions"];
         put?: never;
         post?: never;
@@ -488,6 +488,33 @@ export interface components {
             status?: "final" | "pending" | "approved" | "rejected" | "expired";
             /** Format: date-time */
             evaluatedAt: string;
+            /** @description Approval state of a decision that needed one or was overridden (on `GET /v1/decisions` and `GET /v1/decisions/{id}`). */
+            approval?: {
+                /**
+                 * Format: date-time
+                 * @description When a pending decision expires unapproved (creation + the environment's `approvalTtl`).
+                 */
+                expiresAt: string;
+                /** @description The principal whose token asked the gate (user entity ref or service subject). */
+                requestedBy?: string;
+                /** @description Who approved */
+                decidedBy?: string;
+                /** Format: date-time */
+                decidedAt?: string;
+                /** @description The approver's comment. */
+                comment?: string;
+            };
+            /** @description The signals the gate saw when it decided, most severe first (`GET /v1/decisions/{id}` only). */
+            evaluatedSignals?: {
+                id: string;
+                source: string;
+                severity: string;
+                confidence: number;
+                status: string;
+                /** Format: date-time */
+                lastSeenAt: string;
+                title: string;
+            }[];
             /** @description Health and data age of the sources that cover the entity (absent on decisions recorded before it existed). */
             sources?: components["schemas"]["EntitySourceHealth"][];
         };
@@ -719,6 +746,8 @@ export interface operations {
                 entityRef?: components["parameters"]["entityRefQuery"];
                 /** @description An environment defined by `runtimeRisk.policy.environments`. */
                 environment?: components["parameters"]["environmentQuery"];
+                /** @description Only decisions in this status. `pending`: awaiting approval (approval_required, not decided, within the environment's `approvalTtl`), the review queue; `expired` includes pending ones past it. */
+                status?: "final" | "pending" | "approved" | "rejected" | "expired";
                 /** @description Page size (decisions and exceptions 1-100, default 20; signals 1-500, default 50). */
                 limit?: components["parameters"]["limit"];
                 /** @description The `nextCursor` of the previous page. */

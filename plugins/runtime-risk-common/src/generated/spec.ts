@@ -404,6 +404,77 @@ export const spec = {
             "type": "string",
             "format": "date-time"
           },
+          "approval": {
+            "type": "object",
+            "description": "Approval state of a decision that needed one or was overridden (on `GET /v1/decisions` and `GET /v1/decisions/{id}`).",
+            "required": [
+              "expiresAt"
+            ],
+            "properties": {
+              "expiresAt": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When a pending decision expires unapproved (creation + the environment's `approvalTtl`)."
+              },
+              "requestedBy": {
+                "type": "string",
+                "description": "The principal whose token asked the gate (user entity ref or service subject)."
+              },
+              "decidedBy": {
+                "type": "string",
+                "description": "Who approved",
+                "rejected or overrode it.": null
+              },
+              "decidedAt": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "comment": {
+                "type": "string",
+                "description": "The approver's comment."
+              }
+            }
+          },
+          "evaluatedSignals": {
+            "type": "array",
+            "description": "The signals the gate saw when it decided, most severe first (`GET /v1/decisions/{id}` only).",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "source",
+                "severity",
+                "confidence",
+                "status",
+                "lastSeenAt",
+                "title"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "source": {
+                  "type": "string"
+                },
+                "severity": {
+                  "type": "string"
+                },
+                "confidence": {
+                  "type": "number"
+                },
+                "status": {
+                  "type": "string"
+                },
+                "lastSeenAt": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "title": {
+                  "type": "string"
+                }
+              }
+            }
+          },
           "sources": {
             "type": "array",
             "items": {
@@ -1012,13 +1083,29 @@ export const spec = {
     "/v1/decisions": {
       "get": {
         "operationId": "ListDecisions",
-        "summary": "Recorded decisions, newest first.",
+        "summary": "Recorded decisions, newest first (only those of entities the caller may read in the catalog).",
         "parameters": [
           {
             "$ref": "#/components/parameters/entityRefQuery"
           },
           {
             "$ref": "#/components/parameters/environmentQuery"
+          },
+          {
+            "name": "status",
+            "in": "query",
+            "required": false,
+            "description": "Only decisions in this status. `pending`: awaiting approval (approval_required, not decided, within the environment's `approvalTtl`), the review queue; `expired` includes pending ones past it.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "final",
+                "pending",
+                "approved",
+                "rejected",
+                "expired"
+              ]
+            }
           },
           {
             "$ref": "#/components/parameters/limit"
