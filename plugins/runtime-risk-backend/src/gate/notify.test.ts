@@ -80,8 +80,11 @@ describe('runtime-risk notifications', () => {
     const pending = await gate(harness, 'checkout');
     expect(pending.body).toMatchObject({ decision: 'approval_required', status: 'pending' });
     await until(() => sent.length >= 2);
-    expect(sent[1].recipients).toEqual({ type: 'entity', entityRef: 'group:default/security' });
+    // approvers and the owners, with the decision page to review it on
+    expect(sent[1].recipients).toEqual({ type: 'entity', entityRef: ['group:default/security', 'group:default/team-a'] });
     expect(sent[1].payload.description).toContain(pending.body.decisionId);
+    expect(sent[1].payload.link).toBe(`/runtime-risk/decisions/${pending.body.decisionId}`);
+    expect(sent[1].payload.scope).toBe(`runtime-risk:decision:${pending.body.decisionId}`);
 
     // dry runs notify nobody; a retried blocked deploy is not told again (same entity, environment, level)
     expect((await gate(harness, 'payments', true)).status).toBe(200);
@@ -104,13 +107,17 @@ describe('runtime-risk notifications', () => {
     expect(sent[2].payload.title).toContain('awaits approval');
   });
 
-  it('sends nothing to approvers without runtimeRisk.approvers.group, nothing at all when disabled', async () => {
+  it('tells only the owners without runtimeRisk.approvers.group, nothing at all when disabled', async () => {
     const sent: NotificationSendOptions[] = [];
     harness = await start(sent);
     expect((await gate(harness, 'checkout')).body.status).toBe('pending');
-    expect((await gate(harness, 'payments')).body.decision).toBe('block');
     await until(() => sent.length >= 1);
-    expect(sent.map(s => s.recipients)).toEqual([{ type: 'entity', entityRef: 'group:default/team-a' }]);
+    expect((await gate(harness, 'payments')).body.decision).toBe('block');
+    await until(() => sent.length >= 2);
+    expect(sent.map(s => s.recipients)).toEqual([
+      { type: 'entity', entityRef: ['group:default/team-a'] },
+      { type: 'entity', entityRef: 'group:default/team-a' },
+    ]);
     await harness.backend.stop();
 
     const none: NotificationSendOptions[] = [];

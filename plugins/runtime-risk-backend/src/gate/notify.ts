@@ -15,6 +15,9 @@ export const NOTIFICATION_TOPIC = 'runtime-risk';
  */
 export const BLOCK_NOTIFICATION_INTERVAL_MS = 10 * 60_000;
 
+/** The portal's decision page (app-relative, as notification links are). */
+export const decisionLink = (decisionId: string) => `/runtime-risk/decisions/${encodeURIComponent(decisionId)}`;
+
 /** Reads `runtimeRisk.approvers.group` (e.g. `group:default/security`) and `runtimeRisk.notifications.enabled`. */
 export function readNotificationConfig(config: Config): { approversGroup?: string; enabled: boolean } {
   const group = config.getOptionalString('runtimeRisk.approvers.group');
@@ -96,8 +99,9 @@ export class RiskNotifier {
 
   /**
    * After a gate answer: owners on `block` (once per entity, environment and
-   * risk level in {@link BLOCK_NOTIFICATION_INTERVAL_MS}), approvers on every
-   * pending `approval_required` (each needs its own approval); never for dry runs.
+   * risk level in {@link BLOCK_NOTIFICATION_INTERVAL_MS}), approvers and owners
+   * on every pending `approval_required` (each needs its own approval), linking
+   * to its decision page; never for dry runs.
    */
   gateDecided(answer: GateDecision, entity: IndexedEntity): void {
     if (answer.dryRun) return;
@@ -120,13 +124,15 @@ export class RiskNotifier {
           scope,
         },
       });
-    } else if (answer.decision === 'approval_required' && answer.status === 'pending' && this.options.approversGroup) {
+    } else if (answer.decision === 'approval_required' && answer.status === 'pending') {
+      const recipients = [this.options.approversGroup, this.ownerRef(entity)].filter((r): r is string => r !== undefined);
+      if (!recipients.length) return;
       this.send('decision-awaits-approval', {
-        recipients: { type: 'entity', entityRef: this.options.approversGroup },
+        recipients: { type: 'entity', entityRef: [...new Set(recipients)] },
         payload: {
           title: `Deploy of ${entity.name} to ${answer.environment} awaits approval`,
           description: `Decision ${answer.decisionId} (risk ${answer.riskLevel}): ${why}`,
-          link,
+          link: decisionLink(answer.decisionId),
           severity: 'normal',
           topic: NOTIFICATION_TOPIC,
           scope: `runtime-risk:decision:${answer.decisionId}`,
