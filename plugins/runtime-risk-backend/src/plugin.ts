@@ -20,6 +20,10 @@ import { CachedGateReads } from './gate/GateReads';
 import type { RegisteredSource } from './ingest/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
 import { Access } from './http/access';
+import { readGithubConfig } from './gate/github/config';
+import { GithubDeploymentProtection } from './gate/github/DeploymentProtection';
+import { DatabaseGithubStore } from './store/DatabaseGithubStore';
+import { GITHUB_EVENTS_PATH } from './http/githubRoutes';
 
 /**
  * The Runtime Risk backend plugin: ingestion of EDR signals from the sources
@@ -77,6 +81,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
         const policy = readPolicyConfig(config);
         const schedules = readSchedules(config);
         const cacheConfig = readCacheConfig(config);
+        const githubConfig = readGithubConfig(config, Object.keys(policy.environments));
 
         permissionsRegistry.addPermissions(runtimeRiskPermissions);
 
@@ -150,7 +155,18 @@ export const runtimeRiskPlugin = createBackendPlugin({
           logger,
           onRequested: record => notifier.exceptionRequested(record),
         });
-        const approvals = new ApprovalService({ store, risk, permissions, auditor, logger });
+        // GitHub custom deployment protection rule (docs/github.md): answered when a reviewer decides
+        const github = githubConfig
+          ? new GithubDeploymentProtection({ config: githubConfig, store: await DatabaseGithubStore.create({ database }), decisions: store, risk, logger })
+          : undefined;
+        const approvals = new ApprovalService({
+          store,
+          risk,
+          permissions,
+          auditor,
+          logger,
+          onChanged: github ? id => void github.decisionChanged(id) : undefined,
+        });
         await scheduler.scheduleTask({
           id: 'runtime-risk-exceptions',
           frequency: schedules.exceptions.frequency,
@@ -161,6 +177,18 @@ export const runtimeRiskPlugin = createBackendPlugin({
             await approvals.sweep();
           },
         });
+        if (github && githubConfig) {
+          // calls back to GitHub kept in the store: whichever replica runs this sends them (rows are claimed)
+          await scheduler.scheduleTask({
+            id: 'runtime-risk-github-callbacks',
+            frequency: githubConfig.callbacks.frequency,
+            timeout: { minutes: 5 },
+            scope: 'global',
+            fn: async () => {
+              await github.sweep();
+            },
+          });
+        }
         const router = await createRouter({
           httpAuth,
           auditor,
@@ -169,6 +197,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           risk,
           exceptions,
           approvals,
+          github,
           sources: () => registered,
           // Without the permission framework every check answers ALLOW: human decisions refuse to run.
           access: new Access({ permissions, permissionsEnabled: config.getOptionalBoolean('permission.enabled') === true }),
@@ -177,6 +206,8 @@ export const runtimeRiskPlugin = createBackendPlugin({
         // Push vendors cannot hold Backstage tokens: the webhook route authenticates
         // each request by the source's HMAC signature over the raw body instead.
         httpRouter.addAuthPolicy({ path: WEBHOOK_PATH_PREFIX, allow: 'unauthenticated' });
+        // GitHub cannot hold Backstage tokens either: only X-Hub-Signature-256 is trusted there.
+        httpRouter.addAuthPolicy({ path: GITHUB_EVENTS_PATH, allow: 'unauthenticated' });
 
         logger.info(
           `runtime-risk started: policy '${policy.id}' (${policy.hash.slice(0, 12)}), sources: ${sources.map(s => s.id).join(', ') || 'none'}`,

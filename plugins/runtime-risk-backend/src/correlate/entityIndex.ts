@@ -9,6 +9,9 @@ export const ALL_ENVIRONMENTS = '*';
 /** `matchedBy` of hosts found through the generic annotation. */
 export const MATCHED_BY_ANNOTATION = `annotation:${ANNOTATION_HOSTS}`;
 
+/** The repository (`owner/name`) of an entity, as GitHub integrations read it; indexed lower-cased. */
+export const ANNOTATION_GITHUB_PROJECT_SLUG = 'github.com/project-slug';
+
 /** A host value as indexed: lower-cased, IPs and CIDR blocks in canonical form. */
 export function normalizeHostValue(value: string): string {
   const v = value.trim().toLowerCase();
@@ -56,7 +59,9 @@ export function indexEntity(entity: Entity, updatedAt: string): IndexedEntity {
     }
   }
   const spec = (entity.spec ?? {}) as Record<string, unknown>;
+  const projectSlug = annotations[ANNOTATION_GITHUB_PROJECT_SLUG]?.trim().toLowerCase();
   return {
+    ...(projectSlug ? { projectSlug } : {}),
     entityRef: stringifyEntityRef(entity).toLowerCase(),
     kind: entity.kind,
     namespace,

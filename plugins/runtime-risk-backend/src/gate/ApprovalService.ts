@@ -49,6 +49,11 @@ export class ApprovalService {
       auditor?: AuditorService;
       logger?: LoggerService;
       clock?: () => Date;
+      /**
+       * Told of every decision this service approved, rejected, overrode or expired
+       * (the GitHub deployment protection rule answers GitHub then); must not throw.
+       */
+      onChanged?: (decisionId: string) => void;
     },
   ) {}
 
@@ -93,6 +98,7 @@ export class ApprovalService {
       });
       await event.success();
     }
+    if (expired) this.options.onChanged?.(record.id);
     return expired;
   }
 
@@ -135,6 +141,7 @@ export class ApprovalService {
       auditType: action === 'approve' ? 'decision-approve' : 'decision-reject',
     });
     if (!changed) throw new ConflictError(`decision '${id}' changed concurrently; cannot ${action} it`);
+    this.options.onChanged?.(id);
     return risk.getDecision(id);
   }
 
@@ -179,6 +186,7 @@ export class ApprovalService {
       auditType: 'decision-override',
     });
     if (!changed) throw new ConflictError(`decision '${id}' changed concurrently; cannot override it`);
+    this.options.onChanged?.(id);
     return risk.getDecision(id);
   }
 

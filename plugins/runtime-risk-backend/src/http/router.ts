@@ -34,6 +34,8 @@ import { addAuditRoutes } from './auditRoutes';
 import type { ApprovalService } from '../gate/ApprovalService';
 import { addAnalysisRoute } from './analysisRoutes';
 import { addCoverageRoutes } from './coverageRoutes';
+import { addGithubRoutes } from './githubRoutes';
+import type { GithubDeploymentProtection } from '../gate/github/DeploymentProtection';
 import {
   ExceptionDecisionSchema,
   ExceptionRequestSchema,
@@ -70,6 +72,8 @@ export interface RouterOptions {
   approvals?: ApprovalService;
   /** Plugin permissions and entity visibility (see `Access`); absent only where routes are listed but never called. */
   access?: Access;
+  /** The GitHub deployment protection rule (`runtimeRisk.integrations.github`); absent: its webhook answers 404. */
+  github?: GithubDeploymentProtection;
 }
 
 /** The 404 of an entity that is unknown, or that the caller may not read in the catalog (the same answer). */
@@ -201,6 +205,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       res.status(202).json(result);
     },
   );
+
+  // GitHub App webhook: raw body, authenticated by X-Hub-Signature-256 (auth policy in plugin.ts)
+  addGithubRoutes(router, { github: options.github, logger });
 
   // Every other route: JSON body, requests validated against src/schema/openapi.yaml,
   // then by zod (which names the field, resolves entity refs and defaults).

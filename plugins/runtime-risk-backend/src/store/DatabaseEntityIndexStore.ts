@@ -7,6 +7,7 @@ function rowToIndexedEntity(row: Row, hostRows: Row[]): IndexedEntity {
   const parts = json<IndexedEntity['parts'] | null>(row.parts, null);
   return {
     ...(parts ? { parts } : {}),
+    ...(row.project_slug ? { projectSlug: str(row.project_slug) } : {}),
     entityRef: str(row.entity_ref),
     kind: str(row.kind),
     namespace: str(row.namespace),
@@ -47,12 +48,13 @@ export class DatabaseEntityIndexStore implements EntityIndexStore {
       owner: e.owner ?? null,
       system: e.system ?? null,
       parts: e.parts ? JSON.stringify(e.parts) : null,
+      project_slug: e.projectSlug ?? null,
       updated_at: e.updatedAt,
     }));
     const hostRows = entities.flatMap(e =>
       e.hosts.map(h => ({ entity_ref: e.entityRef, environment: h.environment, value: h.value, matched_by: h.matchedBy })),
     );
-    await insertRows(tx, TABLES.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'parts', 'updated_at'], rows);
+    await insertRows(tx, TABLES.entities, ['entity_ref', 'kind', 'namespace', 'name', 'owner', 'system', 'parts', 'project_slug', 'updated_at'], rows);
     await insertRows(tx, TABLES.entityHosts, ['entity_ref', 'environment', 'value', 'matched_by'], hostRows);
   }
 

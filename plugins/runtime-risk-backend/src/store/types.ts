@@ -153,6 +153,8 @@ export interface IndexedEntity {
   name: string;
   owner?: string | null;
   system?: string | null;
+  /** `github.com/project-slug` (`owner/repo`, lower-cased), when annotated. */
+  projectSlug?: string;
   /** Host identifiers per environment; `*` applies to every environment without its own entry. */
   hosts: { environment: string; value: string; matchedBy: string }[];
   /**

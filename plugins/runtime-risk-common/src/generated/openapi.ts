@@ -247,6 +247,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/github/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub App webhook of the custom deployment protection rule (HMAC signed; no Backstage credentials needed).
+         * @description Configured by `runtimeRisk.integrations.github` (docs/github.md); without it 404.
+         *     Trusts only `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the App's
+         *     webhook secret): a missing or wrong signature is a 401, a body over 1 MiB a 413
+         *     before anything is read. A delivery (`X-GitHub-Delivery`) is processed once: a
+         *     replay answers `duplicate` and records nothing. Events other than
+         *     `deployment_protection_rule` (action `requested`) answer `ignored`. The gate is
+         *     evaluated for every entity annotated `github.com/project-slug: <owner>/<repo>` in
+         *     the mapped environment and GitHub is called back at `deployment_callback_url`
+         *     (which must be under `apiBaseUrl`, else 400) as the App installation.
+         */
+        post: operations["ReceiveGithubEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/analysis": {
         parameters: {
             query?: never;
@@ -1167,6 +1195,48 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["ErrorResponse"];
+            404: components["responses"]["ErrorResponse"];
+            413: components["responses"]["ErrorResponse"];
+        };
+    };
+    ReceiveGithubEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `sha256=<hex HMAC of the raw body>`. */
+                "X-Hub-Signature-256": string;
+                /** @description The event name. */
+                "X-GitHub-Event": string;
+                /** @description The delivery GUID (idempotency key). */
+                "X-GitHub-Delivery": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GitHub's event payload (content type application/json). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The delivery was taken; what the rule answers GitHub (sent to `deployment_callback_url`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ignored" | "duplicate" | "approved" | "rejected" | "pending";
+                        decisionIds: string[];
+                    };
+                };
+            };
+            400: components["responses"]["ErrorResponse"];
             401: components["responses"]["ErrorResponse"];
             404: components["responses"]["ErrorResponse"];
             413: components["responses"]["ErrorResponse"];

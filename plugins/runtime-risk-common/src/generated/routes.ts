@@ -64,6 +64,10 @@ export const operationRoutes = {
     "method": "POST",
     "path": "/v1/signals/webhook/{source}/heartbeat"
   },
+  "ReceiveGithubEvent": {
+    "method": "POST",
+    "path": "/v1/integrations/github/events"
+  },
   "GetAnalysis": {
     "method": "GET",
     "path": "/v1/analysis"

@@ -8,7 +8,7 @@ export const spec = {
   "info": {
     "title": "runtime-risk",
     "version": "0.1.0",
-    "description": "Runtime Risk deployment gate: \"is it safe to deploy this, there, right now?\",\nanswered from stored EDR signals correlated to catalog entities.\n\nEvery route requires Backstage credentials (a user token, or a service token;\nCI uses an external-access static token configured under\n`backend.auth.externalAccess`). The one exception is\n`POST /v1/signals/webhook/{source}`: EDR vendors cannot hold Backstage\ntokens, so that route is reachable without them and each push is\nauthenticated by the push source's HMAC signature over the raw body.\n\nErrors use the standard Backstage error body (`{ error: { name, message }, request, response }`):\n400 `InputError` names the field at fault, 401 without credentials (or with a bad\nsignature on the webhook), 404 `NotFoundError`, 409 `ConflictError`.\n",
+    "description": "Runtime Risk deployment gate: \"is it safe to deploy this, there, right now?\",\nanswered from stored EDR signals correlated to catalog entities.\n\nEvery route requires Backstage credentials (a user token, or a service token;\nCI uses an external-access static token configured under\n`backend.auth.externalAccess`). The one exception is\n`POST /v1/signals/webhook/{source}`: EDR vendors cannot hold Backstage\ntokens, so that route is reachable without them and each push is\nauthenticated by the push source's HMAC signature over the raw body. Likewise\n`POST /v1/integrations/github/events` (the GitHub App webhook) trusts only\n`X-Hub-Signature-256`.\n\nErrors use the standard Backstage error body (`{ error: { name, message }, request, response }`):\n400 `InputError` names the field at fault, 401 without credentials (or with a bad\nsignature on the webhook), 404 `NotFoundError`, 409 `ConflictError`.\n",
     "license": {
       "name": "Apache-2.0",
       "identifier": "Apache-2.0"
@@ -1795,6 +1795,101 @@ export const spec = {
                 }
               }
             }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "404": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "413": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/integrations/github/events": {
+      "post": {
+        "operationId": "ReceiveGithubEvent",
+        "summary": "GitHub App webhook of the custom deployment protection rule (HMAC signed; no Backstage credentials needed).",
+        "description": "Configured by `runtimeRisk.integrations.github` (docs/github.md); without it 404.\nTrusts only `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the App's\nwebhook secret): a missing or wrong signature is a 401, a body over 1 MiB a 413\nbefore anything is read. A delivery (`X-GitHub-Delivery`) is processed once: a\nreplay answers `duplicate` and records nothing. Events other than\n`deployment_protection_rule` (action `requested`) answer `ignored`. The gate is\nevaluated for every entity annotated `github.com/project-slug: <owner>/<repo>` in\nthe mapped environment and GitHub is called back at `deployment_callback_url`\n(which must be under `apiBaseUrl`, else 400) as the App installation.\n",
+        "security": [],
+        "parameters": [
+          {
+            "name": "X-Hub-Signature-256",
+            "in": "header",
+            "required": true,
+            "description": "`sha256=<hex HMAC of the raw body>`.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "X-GitHub-Event",
+            "in": "header",
+            "required": true,
+            "description": "The event name.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "X-GitHub-Delivery",
+            "in": "header",
+            "required": true,
+            "description": "The delivery GUID (idempotency key).",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "description": "GitHub's event payload (content type application/json).",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": true
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "The delivery was taken; what the rule answers GitHub (sent to `deployment_callback_url`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "status",
+                    "decisionIds"
+                  ],
+                  "properties": {
+                    "status": {
+                      "type": "string",
+                      "enum": [
+                        "ignored",
+                        "duplicate",
+                        "approved",
+                        "rejected",
+                        "pending"
+                      ]
+                    },
+                    "decisionIds": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/ErrorResponse"
           },
           "401": {
             "$ref": "#/components/responses/ErrorResponse"
