@@ -56,6 +56,15 @@ export interface Config {
       /** How often the sweep runs; default `{ minutes: 1 }`. */
       frequency?: HumanDuration;
     };
+    /** The hash-chained decision log (docs/security.md "Audit log"). */
+    audit?: {
+      /**
+       * How often the log's head (`{seq, hash}`) is published as the auditor event
+       * `audit-head` (scope global), so it can be anchored outside the database;
+       * default `{ hours: 1 }`.
+       */
+      headFrequency?: HumanDuration;
+    };
     /** Schedule of the catalog correlation index rebuild (scope global, also run at start). */
     correlation?: {
       /** How often the index is rebuilt from the catalog; default `{ minutes: 5 }`. */

@@ -19,6 +19,7 @@ import { frequencyToMs, readCacheConfig, readCoverageWindowMs, readSchedules } f
 import { CachedGateReads } from './gate/GateReads';
 import type { RegisteredSource } from './ingest/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
+import { publishAuditHead } from './http/auditRoutes';
 import { Access } from './http/access';
 import { readGithubConfig } from './gate/github/config';
 import { GithubDeploymentProtection } from './gate/github/DeploymentProtection';
@@ -189,6 +190,15 @@ export const runtimeRiskPlugin = createBackendPlugin({
             },
           });
         }
+        await scheduler.scheduleTask({
+          id: 'runtime-risk-audit-head',
+          frequency: schedules.auditHead.frequency,
+          timeout: { minutes: 1 },
+          scope: 'global',
+          fn: async () => {
+            await publishAuditHead({ store, auditor, logger });
+          },
+        });
         const router = await createRouter({
           httpAuth,
           auditor,

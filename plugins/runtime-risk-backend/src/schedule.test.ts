@@ -7,6 +7,7 @@ describe('runtimeRisk schedules and cache config', () => {
       ingestion: { frequency: { seconds: 30 }, timeout: { minutes: 2 } },
       correlation: { frequency: { minutes: 5 }, timeout: { minutes: 5 } },
       exceptions: { frequency: { minutes: 1 } },
+      auditHead: { frequency: { hours: 1 } },
     });
     expect(readCacheConfig(new ConfigReader({}))).toEqual({ enabled: true, ttlMs: 600_000 });
   });
@@ -16,11 +17,13 @@ describe('runtimeRisk schedules and cache config', () => {
       runtimeRisk: {
         exceptions: { frequency: { seconds: 3 } },
         ingestion: { frequency: 'PT10S' },
+        audit: { headFrequency: { minutes: 15 } },
         cache: { enabled: false, ttl: { minutes: 2 } },
       },
     });
     expect(readSchedules(config).exceptions.frequency).toEqual({ seconds: 3 });
     expect(readSchedules(config).ingestion.frequency).toEqual({ seconds: 10 });
+    expect(readSchedules(config).auditHead.frequency).toEqual({ minutes: 15 });
     expect(readCacheConfig(config)).toEqual({ enabled: false, ttlMs: 120_000 });
   });
 

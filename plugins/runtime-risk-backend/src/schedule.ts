@@ -31,6 +31,8 @@ export interface RuntimeRiskSchedules {
   correlation: { frequency: HumanDuration; timeout: HumanDuration };
   /** The sweep of exceptions (expiry, revocation) and pending decisions (approval expiry). */
   exceptions: { frequency: HumanDuration };
+  /** Publication of the audit log's head as an auditor event (`runtimeRisk.audit.headFrequency`). */
+  auditHead: { frequency: HumanDuration };
 }
 
 export function readSchedules(config: Config): RuntimeRiskSchedules {
@@ -45,6 +47,9 @@ export function readSchedules(config: Config): RuntimeRiskSchedules {
     },
     exceptions: {
       frequency: readOptionalDuration(config, 'runtimeRisk.exceptions.frequency', { minutes: 1 }),
+    },
+    auditHead: {
+      frequency: readOptionalDuration(config, 'runtimeRisk.audit.headFrequency', { hours: 1 }),
     },
   };
 }

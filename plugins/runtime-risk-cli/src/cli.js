@@ -5,6 +5,7 @@ const { parseArgs } = require('node:util');
 const { UsageError, parseDuration, parseNonNegativeInt, normalizeBaseUrl } = require('./args');
 const { GateError, createClient, sleep, formatMs } = require('./client');
 const { detectPipeline, mergePipeline } = require('./pipeline');
+const { auditCommand } = require('./audit');
 const fs = require('node:fs');
 const {
   EXIT,
@@ -22,7 +23,7 @@ const MAIN_HELP = `runtime-risk ${VERSION}: deployment gate client for Runtime R
 
 Usage:
   runtime-risk gate --entity <ref> --env <environment> [options]
-  runtime-risk audit verify [--url URL] [--token TOKEN]
+  runtime-risk audit verify [--expect-head <seq>:<hash>] [--url URL] [--token TOKEN]
   runtime-risk --help | --version
 
 Exit codes:
@@ -31,6 +32,7 @@ Exit codes:
   2  approval required (without --wait), approval timed out or expired
   3  gate unreachable, 5xx, bad or missing credentials (401/403)
   4  bad usage: unknown flag, missing --entity/--env, 400/404 from the gate
+  5  audit verify --expect-head: the expected head is not in the log (rewritten or cut)
 
 Environment:
   RUNTIME_RISK_URL         Backstage backend base URL (e.g. https://backstage.example.com)
@@ -70,12 +72,6 @@ The pipeline (provider, run id, URL) is detected from GitHub Actions, GitLab CI
 and Jenkins environment variables and recorded with the decision.
 `;
 
-const AUDIT_HELP = `Usage: runtime-risk audit verify [--url URL] [--token TOKEN] [--json]
-
-Verifies the hash chain of the decision log (GET /api/runtime-risk/v1/audit/verify).
-Exit 0 when the chain is intact, 1 when it is broken, 3 when the gate is unreachable.
-`;
-
 /**
  * @typedef {object} Io
  * @property {{ write(chunk: string): unknown }} stdout
@@ -106,7 +102,7 @@ async function main(argv, rawIo) {
       return 0;
     }
     if (command === 'gate') return await gateCommand(rest, io);
-    if (command === 'audit') return await auditCommand(rest, io);
+    if (command === 'audit') return await auditCommand(rest, io, { connectionOptions: CONNECTION_OPTIONS, connection });
     throw new UsageError(`unknown command '${command}'`);
   } catch (e) {
     return reportError(e, io);
@@ -401,47 +397,6 @@ async function waitForApproval(client, initial, { timeoutMs, pollMs, io }) {
     const elapsed = formatMs(Math.round((Date.now() - started) / 1000) * 1000);
     progress(`runtime-risk: waiting for approval... ${elapsed} elapsed of ${formatMs(timeoutMs)}, ${state} (poll ${polls})`, failed);
   }
-}
-
-/**
- * @param {string[]} args
- * @param {SafeIo} io
- * @returns {Promise<number>}
- */
-async function auditCommand(args, io) {
-  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { ...CONNECTION_OPTIONS } });
-  if (values.help) {
-    io.stdout.write(AUDIT_HELP);
-    return 0;
-  }
-  if (positionals[0] !== 'verify' || positionals.length > 1) {
-    throw new UsageError(`expected 'runtime-risk audit verify'`);
-  }
-  const { client } = connection(values, io);
-  /** @type {unknown} */
-  let answer;
-  try {
-    answer = await client.verifyAudit();
-  } catch (e) {
-    // A 400/404 here means the gate does not offer verification (or the URL is wrong):
-    // for audit the usage cannot be at fault, so report it as "cannot verify" (3).
-    if (e instanceof GateError && e.kind === 'input') throw new GateError('unreachable', e.message, e.status);
-    throw e;
-  }
-  const body = answer && typeof answer === 'object' ? /** @type {Record<string, unknown>} */ (answer) : {};
-  const ok = typeof body.ok === 'boolean' ? body.ok : typeof body.valid === 'boolean' ? body.valid : undefined;
-  if (ok === undefined) {
-    throw new GateError('unreachable', `the gate answered with an unexpected body: ${JSON.stringify(answer).slice(0, 200)}`);
-  }
-  if (values.json) {
-    io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-  } else {
-    const details = Object.entries(body)
-      .filter(([k]) => k !== 'ok' && k !== 'valid')
-      .map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
-    io.stdout.write(`runtime-risk audit: decision log ${ok ? 'intact' : 'BROKEN'}\n${details.join('\n')}${details.length ? '\n' : ''}`);
-  }
-  return ok ? 0 : 1;
 }
 
 module.exports = { main };

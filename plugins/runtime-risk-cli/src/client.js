@@ -137,6 +137,9 @@ function createClient(options) {
     /** @param {string} id */
     getDecision: id => request('GET', `/v1/decisions/${encodeURIComponent(id)}`),
     verifyAudit: () => request('GET', '/v1/audit/verify'),
+    getAuditHead: () => request('GET', '/v1/audit/head'),
+    /** @param {number} seq */
+    getAuditRecord: seq => request('GET', `/v1/audit/records/${seq}`),
   };
 }
 

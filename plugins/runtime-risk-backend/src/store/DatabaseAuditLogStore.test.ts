@@ -176,4 +176,23 @@ describe.each(databases.eachSupportedId())('audit log on %p', databaseId => {
     expect(records[0].payload.reason).toBe('hotfix \ufffd for prod');
     expect(await own.verifyAuditLog()).toMatchObject({ ok: true, checked: 3 });
   });
+
+  it('verifies up to the head read first: 200 decisions written meanwhile never look missing', async () => {
+    const own = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex: await databases.init(databaseId) }) });
+    let writing = true;
+    const outcomes: Awaited<ReturnType<typeof verifyAuditLog>>[] = [];
+    const verifier = (async () => {
+      while (writing) outcomes.push(await own.verifyAuditLog());
+    })();
+    const writers = Array.from({ length: 20 }, async (_, w) => {
+      for (let i = w; i < 200; i += 20) await own.insertDecision(decision(`c-${i}`, T0 + i));
+    });
+    await Promise.all(writers);
+    writing = false;
+    await verifier;
+    expect(outcomes.length).toBeGreaterThan(3);
+    expect(outcomes.filter(o => !o.ok)).toEqual([]);
+    expect(await own.verifyAuditLog()).toMatchObject({ ok: true, checked: 200 });
+    expect(await own.getAuditHead()).toMatchObject({ seq: 200 });
+  });
 });

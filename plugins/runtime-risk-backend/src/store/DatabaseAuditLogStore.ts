@@ -119,17 +119,50 @@ export async function listAuditRecords(
 /** Rows per page when verifying. */
 export const VERIFY_PAGE_SIZE = 500;
 
+/** The head of the log: seq and hash of the last record (0 and the genesis hash when empty). */
+export async function readAuditHead(db: Knex): Promise<{ seq: number; hash: string }> {
+  const head = await db(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
+  if (!head) throw new Error(`${AUDIT_HEAD_TABLE} has no head row; the migrations did not run`);
+  return { seq: Number(head.seq), hash: String(head.hash) };
+}
+
+/** The record with sequence number `seq`, undefined when there is none. */
+export async function readAuditRecord(db: Knex, seq: number): Promise<AuditRecord | undefined> {
+  const row: Record<string, unknown> | undefined = await db(AUDIT_LOG_TABLE).where({ seq }).first();
+  if (!row) return undefined;
+  try {
+    return rowToRecord(row);
+  } catch {
+    return { ...rowToRecordRaw(row), payload: { unparseable: String(row.payload) } };
+  }
+}
+
 /**
- * Walks the whole log page by page (never all of it in memory) and checks every
- * link, then that the head row agrees with the last record (records cut off the
- * end of the log show up there).
+ * Verifies the log up to its head, in one snapshot: the head is read first and
+ * only the records up to it are walked, page by page (never all of it in
+ * memory), checking every link and then that the last record is the head (records
+ * cut off the end show up there). Records appended meanwhile are not looked at,
+ * so concurrent writers never cause a false "missing". PostgreSQL: one
+ * read-only REPEATABLE READ transaction. SQLite: no transaction (it would hold
+ * the database's only writer out for the whole walk); the head row is written in
+ * the transaction that appends its records, so every record up to a head read
+ * is committed, and committed records are never changed by the plugin.
  */
 export async function verifyAuditLog(db: Knex, pageSize = VERIFY_PAGE_SIZE): Promise<ChainVerification> {
+  if (isPostgres(db)) {
+    return db.transaction(tx => verifyUpToHead(tx, pageSize), { isolationLevel: 'repeatable read', readOnly: true });
+  }
+  return verifyUpToHead(db, pageSize);
+}
+
+async function verifyUpToHead(db: Knex, pageSize: number): Promise<ChainVerification> {
+  const head = await readAuditHead(db);
   const verifier = new ChainVerifier();
   let afterSeq = 0;
-  for (;;) {
+  while (afterSeq < head.seq) {
     const rows: Record<string, unknown>[] = await db(AUDIT_LOG_TABLE)
       .where('seq', '>', afterSeq)
+      .where('seq', '<=', head.seq)
       .orderBy('seq', 'asc')
       .limit(pageSize);
     if (rows.length === 0) break;
@@ -147,8 +180,7 @@ export async function verifyAuditLog(db: Knex, pageSize = VERIFY_PAGE_SIZE): Pro
     afterSeq = Number(rows[rows.length - 1].seq);
     if (rows.length < pageSize) break;
   }
-  const head = await db(AUDIT_HEAD_TABLE).where({ id: 1 }).first('seq', 'hash');
-  return verifier.result(head ? { seq: Number(head.seq), hash: String(head.hash) } : undefined);
+  return verifier.result(head);
 }
 
 function rowToRecordRaw(r: Record<string, unknown>): AuditRecord {
@@ -174,5 +206,13 @@ export class DatabaseAuditLogStore implements AuditLogStore {
 
   async verifyAuditLog(): Promise<ChainVerification> {
     return verifyAuditLog(this.db);
+  }
+
+  async getAuditHead(): Promise<{ seq: number; hash: string }> {
+    return readAuditHead(this.db);
+  }
+
+  async getAuditRecord(seq: number): Promise<AuditRecord | undefined> {
+    return readAuditRecord(this.db, seq);
   }
 }

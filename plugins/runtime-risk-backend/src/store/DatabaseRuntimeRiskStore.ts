@@ -177,4 +177,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   verifyAuditLog(): Promise<ChainVerification> {
     return this.audit.verifyAuditLog();
   }
+  getAuditHead(): Promise<{ seq: number; hash: string }> {
+    return this.audit.getAuditHead();
+  }
+  getAuditRecord(seq: number): Promise<AuditRecord | undefined> {
+    return this.audit.getAuditRecord(seq);
+  }
 }

@@ -273,8 +273,12 @@ export interface ExceptionStore {
 export interface AuditLogStore {
   /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
   listAuditRecords(options: { afterSeq?: number; limit: number; subject?: string }): Promise<AuditRecord[]>;
-  /** Walks the audit log's hash chain page by page. */
+  /** Walks the audit log's hash chain page by page, up to the head read first (one snapshot). */
   verifyAuditLog(): Promise<ChainVerification>;
+  /** The head: seq and hash of the last record (`{0, 64 zeros}` when empty). */
+  getAuditHead(): Promise<{ seq: number; hash: string }>;
+  /** One record by sequence number. */
+  getAuditRecord(seq: number): Promise<AuditRecord | undefined>;
 }
 
 /** The version of what the gate reads (`store/transaction.ts`). */

@@ -283,6 +283,14 @@ export class RuntimeRiskApiClient {
   verifyAuditLog(options?: RuntimeRiskRequestOptions) {
     return this.request('VerifyAuditLog', {}, options);
   }
+  /** `GET /v1/audit/head`: `{seq, hash}` of the last record. */
+  getAuditHead(options?: RuntimeRiskRequestOptions) {
+    return this.request('GetAuditHead', {}, options);
+  }
+  /** `GET /v1/audit/records/{seq}`. */
+  getAuditRecord(seq: number, options?: RuntimeRiskRequestOptions) {
+    return this.request('GetAuditRecord', { path: { seq } }, options);
+  }
   /** `GET /v1/coverage`. */
   getCoverage(query: OperationQuery<'GetCoverage'> = {}, options?: RuntimeRiskRequestOptions) {
     return this.request('GetCoverage', { query }, options);

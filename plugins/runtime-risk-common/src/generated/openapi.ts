@@ -379,8 +379,53 @@ export interface paths {
          *     the transaction of the change; each record carries the hash of the previous one.
          *     `problem` is `modified` (a record's content no longer matches its hash), `missing`
          *     (a record was removed) or `relinked` (a record points at a different predecessor).
+         *     The head is read first and the records up to it are verified in one snapshot, so
+         *     decisions written meanwhile never make a record look missing. Needs
+         *     `runtime-risk.admin.read`.
          */
         get: operations["VerifyAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The head of the decision log (sequence number and hash of the last record), to anchor elsewhere.
+         * @description Needs `runtime-risk.admin.read`. The head is also published hourly as the Backstage
+         *     auditor event `audit-head` (`runtimeRisk.audit.headFrequency`). A head kept outside this
+         *     database detects a rewritten log: `runtime-risk audit verify --expect-head <seq>:<hash>`.
+         */
+        get: operations["GetAuditHead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/records/{seq}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One record of the decision log by sequence number.
+         * @description Needs `runtime-risk.admin.read`. Used to compare a record with a head anchored earlier.
+         */
+        get: operations["GetAuditRecord"];
         put?: never;
         post?: never;
         delete?: never;
@@ -419,6 +464,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AuditHead: {
+            /** @description Sequence number of the last record (0 when the log is empty). */
+            seq: number;
+            /** @description Its chain hash (64 zeros when the log is empty). */
+            hash: string;
+        };
         /** @description 403 is NotAllowedError (a permission check failed). */
         Error: {
             error: {
@@ -1415,6 +1466,66 @@ export interface operations {
                 };
             };
             401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetAuditHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The head (`seq` 0 and 64 zeros for an empty log). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditHead"];
+                };
+            };
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetAuditRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record as stored (its `hash` chains it to `prevHash`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        seq: number;
+                        at: string;
+                        type: string;
+                        actor: string;
+                        subject: string;
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                        prevHash: string;
+                        hash: string;
+                    };
+                };
+            };
+            400: components["responses"]["ErrorResponse"];
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+            404: components["responses"]["ErrorResponse"];
         };
     };
     GetCoverage: {

@@ -88,6 +88,14 @@ export const operationRoutes = {
     "method": "GET",
     "path": "/v1/audit/verify"
   },
+  "GetAuditHead": {
+    "method": "GET",
+    "path": "/v1/audit/head"
+  },
+  "GetAuditRecord": {
+    "method": "GET",
+    "path": "/v1/audit/records/{seq}"
+  },
   "GetCoverage": {
     "method": "GET",
     "path": "/v1/coverage"

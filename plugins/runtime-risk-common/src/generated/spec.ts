@@ -92,6 +92,24 @@ export const spec = {
       }
     },
     "schemas": {
+      "AuditHead": {
+        "type": "object",
+        "required": [
+          "seq",
+          "hash"
+        ],
+        "properties": {
+          "seq": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sequence number of the last record (0 when the log is empty)."
+          },
+          "hash": {
+            "type": "string",
+            "description": "Its chain hash (64 zeros when the log is empty)."
+          }
+        }
+      },
       "Error": {
         "type": "object",
         "description": "403 is NotAllowedError (a permission check failed).",
@@ -2170,7 +2188,7 @@ export const spec = {
       "get": {
         "operationId": "VerifyAuditLog",
         "summary": "Walk the hash chain of the decision log and report the first broken link (HTTP 200 either way).",
-        "description": "Every gate decision, exception change (create, approve, reject, revoke, expire, automatic\nrevocation), decision approval, rejection, expiry and override is appended to the log in\nthe transaction of the change; each record carries the hash of the previous one.\n`problem` is `modified` (a record's content no longer matches its hash), `missing`\n(a record was removed) or `relinked` (a record points at a different predecessor).\n",
+        "description": "Every gate decision, exception change (create, approve, reject, revoke, expire, automatic\nrevocation), decision approval, rejection, expiry and override is appended to the log in\nthe transaction of the change; each record carries the hash of the previous one.\n`problem` is `modified` (a record's content no longer matches its hash), `missing`\n(a record was removed) or `relinked` (a record points at a different predecessor).\nThe head is read first and the records up to it are verified in one snapshot, so\ndecisions written meanwhile never make a record look missing. Needs\n`runtime-risk.admin.read`.\n",
         "responses": {
           "200": {
             "description": "The verification.",
@@ -2241,6 +2259,113 @@ export const spec = {
             }
           },
           "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/audit/head": {
+      "get": {
+        "operationId": "GetAuditHead",
+        "summary": "The head of the decision log (sequence number and hash of the last record), to anchor elsewhere.",
+        "description": "Needs `runtime-risk.admin.read`. The head is also published hourly as the Backstage\nauditor event `audit-head` (`runtimeRisk.audit.headFrequency`). A head kept outside this\ndatabase detects a rewritten log: `runtime-risk audit verify --expect-head <seq>:<hash>`.\n",
+        "responses": {
+          "200": {
+            "description": "The head (`seq` 0 and 64 zeros for an empty log).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AuditHead"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/audit/records/{seq}": {
+      "get": {
+        "operationId": "GetAuditRecord",
+        "summary": "One record of the decision log by sequence number.",
+        "description": "Needs `runtime-risk.admin.read`. Used to compare a record with a head anchored earlier.",
+        "parameters": [
+          {
+            "name": "seq",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "integer",
+              "minimum": 1
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The record as stored (its `hash` chains it to `prevHash`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "seq",
+                    "at",
+                    "type",
+                    "actor",
+                    "subject",
+                    "payload",
+                    "prevHash",
+                    "hash"
+                  ],
+                  "properties": {
+                    "seq": {
+                      "type": "integer"
+                    },
+                    "at": {
+                      "type": "string"
+                    },
+                    "type": {
+                      "type": "string"
+                    },
+                    "actor": {
+                      "type": "string"
+                    },
+                    "subject": {
+                      "type": "string"
+                    },
+                    "payload": {
+                      "type": "object",
+                      "additionalProperties": true
+                    },
+                    "prevHash": {
+                      "type": "string"
+                    },
+                    "hash": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "404": {
             "$ref": "#/components/responses/ErrorResponse"
           }
         }
