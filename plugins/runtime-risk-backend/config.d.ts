@@ -65,6 +65,55 @@ export interface Config {
        */
       headFrequency?: HumanDuration;
     };
+    /** Integrations with CI/CD systems. */
+    integrations?: {
+      /**
+       * GitHub custom deployment protection rule (docs/github.md): a GitHub App
+       * whose `deployment_protection_rule` webhook reaches
+       * `/api/runtime-risk/v1/integrations/github/events`. Absent: that route answers 404.
+       */
+      github?: {
+        /** The GitHub App's ID (the JWT's `iss`). */
+        appId: number | string;
+        /**
+         * The App's private key (PEM, as GitHub downloads it; literal `\n` accepted),
+         * signing the App JWT that buys installation tokens.
+         * @visibility secret
+         */
+        privateKey: string;
+        /**
+         * The App's webhook secret: `X-Hub-Signature-256` is checked with it.
+         * @visibility secret
+         */
+        webhookSecret: string;
+        /**
+         * GitHub REST API root; default `https://api.github.com`. GitHub Enterprise
+         * Server: `https://<host>/api/v3`. Callback URLs must be under it.
+         */
+        apiBaseUrl?: string;
+        /** GitHub environment name -> policy environment (`runtimeRisk.policy.environments`). */
+        environments?: { [githubEnvironment: string]: string };
+        /**
+         * Policy environment of GitHub environments not in `environments`.
+         * Absent: those deployments are approved with a comment saying they are not gated.
+         */
+        defaultEnvironment?: string;
+        /**
+         * The answer for a repository no entity names in `github.com/project-slug`;
+         * default `approve` (with a comment saying it is not gated).
+         */
+        unknownRepository?: 'approve' | 'reject';
+        /** Calls back to GitHub, kept in the database until sent. */
+        callbacks?: {
+          /** How often queued and waiting callbacks are looked at (scope global); default `{ seconds: 15 }`. */
+          frequency?: HumanDuration;
+          /** Wait before the first retry after a 5xx or network error, doubling up to 30 minutes; default `{ seconds: 10 }`. */
+          backoff?: HumanDuration;
+          /** Attempts before a callback is given up (logged as an error); default 10. */
+          maxAttempts?: number;
+        };
+      };
+    };
     /** Schedule of the catalog correlation index rebuild (scope global, also run at start). */
     correlation?: {
       /** How often the index is rebuilt from the catalog; default `{ minutes: 5 }`. */

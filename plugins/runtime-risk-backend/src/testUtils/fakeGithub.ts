@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHmac, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 
 /** One call to a run's `deployment_protection_rule` endpoint as the fake recorded it. */
 export interface RecordedCallback {
@@ -36,10 +36,16 @@ export class FakeGithub {
   /** Callbacks to answer 502 before accepting any. */
   failNext = 0;
 
-  constructor() {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-    this.publicKey = publicKey;
+  /** `privateKeyPem`: the App key to accept JWTs of (default: a new one, see {@link privateKeyPem}). */
+  constructor(options: { privateKeyPem?: string } = {}) {
+    if (options.privateKeyPem) {
+      this.privateKeyPem = options.privateKeyPem;
+      this.publicKey = createPublicKey(createPrivateKey(options.privateKeyPem));
+    } else {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      this.privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+      this.publicKey = publicKey;
+    }
   }
 
   /** Accepted callbacks (2xx) of one run. */
@@ -51,13 +57,14 @@ export class FakeGithub {
     return `${this.baseUrl}/repos/${repository}/actions/runs/${runId}/deployment_protection_rule`;
   }
 
-  async start(): Promise<void> {
+  /** Listens on 127.0.0.1 (`port` 0: any free port). */
+  async start(port = 0): Promise<void> {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', c => chunks.push(c));
       req.on('end', () => this.handle(req, Buffer.concat(chunks).toString('utf8'), res));
     });
-    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>(resolve => this.server!.listen(port, '127.0.0.1', resolve));
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
