@@ -9,6 +9,7 @@ import {
 import { readPolicyConfig } from './engine';
 import { DatabaseRuntimeRiskStore } from './store/DatabaseRuntimeRiskStore';
 import { IngestionRunner } from './ingest/IngestionRunner';
+import { DEFAULT_INVENTORY_SCHEDULE, HostInventoryRunner } from './ingest/HostInventoryRunner';
 import { EntityIndexer } from './correlate/EntityIndexer';
 import { RiskService } from './gate/RiskService';
 import { ExceptionService } from './gate/ExceptionService';
@@ -88,6 +89,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
 
         const store = await DatabaseRuntimeRiskStore.create({ database });
         const runner = new IngestionRunner({ store, logger });
+        const inventoryRunner = new HostInventoryRunner({ store, logger });
         const indexer = new EntityIndexer({ catalog, auth, store, logger, config });
 
         const registered: RegisteredSource[] = sources.map(source => {
@@ -123,6 +125,19 @@ export const runtimeRiskPlugin = createBackendPlugin({
               if (result.stored > 0) await refreshIndexForNewAssets();
             },
           });
+          // the vendor host inventory: its own cursor, on a slower schedule (default hourly)
+          if (source.syncHosts) {
+            await scheduler.scheduleTask({
+              id: `runtime-risk-inventory-${source.id}`,
+              frequency: source.inventorySchedule?.frequency ?? DEFAULT_INVENTORY_SCHEDULE.frequency,
+              timeout: source.inventorySchedule?.timeout ?? DEFAULT_INVENTORY_SCHEDULE.timeout,
+              scope: 'global',
+              fn: async abortSignal => {
+                const result = await inventoryRunner.run(source, abortSignal);
+                if (result.stored > 0) await refreshIndexForNewAssets();
+              },
+            });
+          }
         }
 
         // global tasks without an initial delay run as soon as the backend starts

@@ -9,6 +9,27 @@ export interface HostInventoryRecord {
   lastSeenAt?: string;
 }
 
+/** Options passed to {@link PullSignalSource.syncHosts}. */
+export interface HostInventoryFetchOptions {
+  /** Inventory cursor of the last committed page (its own, not the signal cursor); null starts a new walk. */
+  cursor: string | null;
+  logger: LoggerService;
+  /** Aborted when the scheduled task times out or the backend shuts down. */
+  signal?: AbortSignal;
+}
+
+/** One page (or a few) of a source's host inventory. */
+export interface HostInventoryFetchResult {
+  /** Hosts listed (validated again by the backend; a bad record is rejected alone). */
+  hosts: HostInventoryRecord[];
+  /** Cursor to go on from; the backend saves it with the hosts, in one transaction. Null: the walk is finished. */
+  cursor: string | null;
+  /** True when the walk over the inventory is not finished: the backend commits and calls again. */
+  hasMore?: boolean;
+  /** Vendor records that could not be normalized and were skipped. */
+  rejected?: number;
+}
+
 /** Options passed to {@link PullSignalSource.fetch}. */
 export interface SignalSourceFetchOptions {
   /** Cursor returned by the previous successful, committed batch; null on the first sync. */
@@ -56,6 +77,17 @@ export interface PullSignalSource extends SignalSourceBase {
   /** Overrides `runtimeRisk.ingestion.frequency` / `timeout` for this source. */
   schedule?: Partial<Pick<SchedulerServiceTaskScheduleDefinition, 'frequency' | 'timeout'>>;
   fetch(options: SignalSourceFetchOptions): Promise<SignalSourceFetchResult>;
+  /**
+   * Optional: lists the source's whole host inventory (a vendor Hosts /
+   * Machines / Agents API), page by page from its own cursor, on its own,
+   * slower schedule ({@link PullSignalSource.inventorySchedule}, default
+   * hourly). The backend stores it as the vendor host inventory: a host listed
+   * within the coverage window counts as covered by this source, and its
+   * Kubernetes pod, node and labels resolve label selectors.
+   */
+  syncHosts?(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult>;
+  /** Schedule of {@link PullSignalSource.syncHosts}; default every hour (timeout 15 minutes). */
+  inventorySchedule?: Partial<Pick<SchedulerServiceTaskScheduleDefinition, 'frequency' | 'timeout'>>;
   /** Cheap probe of the vendor API (credentials valid, reachable). */
   healthCheck?(): Promise<{ ok: boolean; message?: string }>;
 }

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { PullSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import type { SignalStore, SourceStore } from '../store/types';
+import type { HostInventoryStore, SignalStore, SourceStore } from '../store/types';
+import { storeAlertBatchHosts } from './HostInventoryRunner';
 import { safeErrorMessage, validateSignals } from './validate';
 
 /** Most pages fetched in one run; the rest waits for the next tick. */
@@ -17,7 +18,8 @@ export interface IngestionRunResult {
 export class IngestionRunner {
   constructor(
     private readonly options: {
-      store: SignalStore & SourceStore;
+      /** With `commitHostPage`, the hosts an alert batch describes go to the vendor host inventory too. */
+      store: SignalStore & SourceStore & Partial<Pick<HostInventoryStore, 'commitHostPage'>>;
       logger: LoggerService;
       clock?: () => Date;
     },
@@ -54,6 +56,7 @@ export class IngestionRunner {
       let cursor = state?.cursor ?? null;
       let hasMore = true;
       let fetched = 0;
+      const batchHosts: unknown[] = [];
       while (hasMore && fetched < MAX_PAGES_PER_RUN) {
         if (abortSignal?.aborted) throw new Error('sync aborted (timeout or shutdown)');
         const page = await source.fetch({ cursor, logger: sourceLogger, signal: abortSignal });
@@ -63,6 +66,7 @@ export class IngestionRunner {
         const { signals, rejected } = validateSignals({ sourceId: source.id, inputs, fetchedAt, logger });
         const pageRejected = rejected + (typeof page.rejected === 'number' && page.rejected > 0 ? page.rejected : 0);
         const nextCursor = page.cursor ?? null;
+        if (Array.isArray(page.hosts)) batchHosts.push(...page.hosts);
         // at most one earlier commit in flight
         await settle(1);
         // a commit that failed meanwhile stops the run (a later page would roll back anyway)
@@ -99,6 +103,7 @@ export class IngestionRunner {
         hasMore = page.hasMore === true;
       }
       await settle(0);
+      await storeAlertBatchHosts({ store, source, inputs: batchHosts, at: this.now(), logger });
       if (hasMore) {
         logger.info(`runtime-risk source '${source.id}' has more data after ${MAX_PAGES_PER_RUN} pages; continuing next run`);
       }

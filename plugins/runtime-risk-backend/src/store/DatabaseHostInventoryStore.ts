@@ -111,10 +111,11 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
           }
           await insertRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, dedupe(identifiers));
         }
+        if (options.cursor === undefined) return;
         const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
         const state: Row = {
           type: options.sourceType,
-          cursor: options.cursor,
+          cursor: options.cursor ?? null,
           last_success_at: options.at,
           last_attempt_at: options.at,
           last_error: null,

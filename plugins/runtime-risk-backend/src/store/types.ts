@@ -341,7 +341,8 @@ export interface HostInventoryStore {
     sourceId: string;
     sourceType: string;
     hosts: Omit<InventoryHost, 'source' | 'listedAt'>[];
-    cursor: string | null;
+    /** The inventory cursor after this page; undefined (hosts an alert batch described) leaves the inventory state alone. */
+    cursor?: string | null;
     complete?: boolean;
     rejected?: number;
     at: string;

@@ -49,6 +49,53 @@ export interface CommonPullSourceOptions {
   maxPages?: number;
   /** Schedule override. */
   schedule?: { frequency?: HumanDuration; timeout?: HumanDuration };
+  /** `hostInventory`: the vendor host inventory sync (`enabled` default true, its own schedule and `maxPages`). */
+  hostInventory?: HostInventoryOptions;
+}
+
+/** `hostInventory` of a pull source block. */
+export interface HostInventoryOptions {
+  /** List the vendor's hosts; default true. */
+  enabled?: boolean;
+  /** Default every hour. */
+  frequency?: HumanDuration;
+  /** Default 15 minutes. */
+  timeout?: HumanDuration;
+  /** Pages per call before the backend commits and calls again. */
+  maxPages?: number;
+  /** Hosts per page (vendor maximum applies). */
+  pageSize?: number;
+}
+
+/** Reads a `hostInventory` block (`false` turns it off); undefined when absent. Throws naming the full key. */
+export function readHostInventoryOptions(config: Config, fullPrefix: string): HostInventoryOptions | undefined {
+  if (!config.has('hostInventory')) return undefined;
+  const key = `${fullPrefix}.hostInventory`;
+  const raw = config.getOptional('hostInventory');
+  if (raw === false) return { enabled: false };
+  if (raw === true) return { enabled: true };
+  const block = config.getOptionalConfig('hostInventory');
+  if (!block) throw new Error(`Invalid config at '${key}': must be true, false or an object`);
+  const duration = (name: string) => {
+    if (!block.has(name)) return undefined;
+    try {
+      return readDurationFromConfig(block, { key: name });
+    } catch (e) {
+      throw new Error(`Invalid config at '${key}.${name}': ${(e as Error).message}`);
+    }
+  };
+  const out: HostInventoryOptions = {};
+  const enabled = block.getOptionalBoolean('enabled');
+  if (enabled !== undefined) out.enabled = enabled;
+  const frequency = duration('frequency');
+  if (frequency) out.frequency = frequency;
+  const timeout = duration('timeout');
+  if (timeout) out.timeout = timeout;
+  const maxPages = readOptionalPositiveInt(block, 'maxPages', key);
+  if (maxPages) out.maxPages = maxPages;
+  const pageSize = readOptionalPositiveInt(block, 'pageSize', key);
+  if (pageSize) out.pageSize = pageSize;
+  return out;
 }
 
 /** Reads `requestTimeout`, `pageSize`, `maxPages` and `schedule.{frequency,timeout}` of a source block. */
@@ -69,6 +116,7 @@ export function readCommonPullSourceOptions(config: Config, fullPrefix: string):
     pageSize: readOptionalPositiveInt(config, 'pageSize', fullPrefix),
     maxPages: readOptionalPositiveInt(config, 'maxPages', fullPrefix),
     schedule,
+    ...(config.has('hostInventory') ? { hostInventory: readHostInventoryOptions(config, fullPrefix) } : {}),
   };
 }
 

@@ -7,3 +7,4 @@ export * from './pagination';
 export * from './records';
 export * from './config';
 export * from './pullSource';
+export * from './inventory';

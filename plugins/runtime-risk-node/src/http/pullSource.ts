@@ -1,4 +1,10 @@
-import type { PullSignalSource, SignalSourceFetchOptions, SignalSourceFetchResult } from '../source';
+import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
+  PullSignalSource,
+  SignalSourceFetchOptions,
+  SignalSourceFetchResult,
+} from '../source';
 import type { Clock } from './clock';
 import { HttpAuth, QueryValue, SourceHttpClient } from './client';
 import type { CommonPullSourceOptions } from './config';
@@ -32,6 +38,9 @@ export abstract class HttpPullSource<O extends HttpPullSourceOptions> implements
   readonly type: string;
   readonly mode = 'pull' as const;
   readonly schedule?: PullSignalSource['schedule'];
+  /** The vendor host inventory sync: set when the adapter implements `listHosts` and `hostInventory.enabled` is not false. */
+  readonly syncHosts?: (options: HostInventoryFetchOptions) => Promise<HostInventoryFetchResult>;
+  readonly inventorySchedule?: PullSignalSource['inventorySchedule'];
   protected readonly opts: O;
   protected readonly http: SourceHttpClient;
   private readonly probe: { path: string; query?: Record<string, QueryValue> };
@@ -58,9 +67,31 @@ export abstract class HttpPullSource<O extends HttpPullSourceOptions> implements
       random: options.random,
     };
     this.http = new SourceHttpClient({ ...shared, ...adapter.connect(shared) });
+    const inventory = options.hostInventory;
+    const listHosts = this.listHosts;
+    if (listHosts && inventory?.enabled !== false) {
+      this.syncHosts = o => listHosts.call(this, o);
+      this.inventorySchedule = {
+        frequency: inventory?.frequency ?? { hours: 1 },
+        timeout: inventory?.timeout ?? { minutes: 15 },
+      };
+    }
   }
 
   abstract fetch(options: SignalSourceFetchOptions): Promise<SignalSourceFetchResult>;
+
+  /** The adapter's walk over the vendor host inventory (exposed as `syncHosts` unless turned off by config). */
+  protected listHosts?(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult>;
+
+  /** Pages per inventory call (`hostInventory.maxPages`, else the adapter's default). */
+  protected inventoryMaxPages(fallback: number): number {
+    return this.opts.hostInventory?.maxPages ?? fallback;
+  }
+
+  /** Hosts per inventory page (`hostInventory.pageSize`, else `fallback`), at most `max`. */
+  protected inventoryPageSize(fallback: number, max: number): number {
+    return Math.min(this.opts.hostInventory?.pageSize ?? fallback, max);
+  }
 
   healthCheck(): Promise<{ ok: boolean; message?: string }> {
     return this.http.probe(this.probe.path, this.probe.query);
