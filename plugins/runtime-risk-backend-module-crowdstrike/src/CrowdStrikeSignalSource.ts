@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DEVICE_QUERY_LIMIT, listFalconHosts } from './hostInventory';
 import type { Asset, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
@@ -18,6 +19,8 @@ import {
   walkTimeWindow,
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
@@ -194,7 +197,8 @@ function updatedTimestamp(raw: unknown): string | undefined {
  */
 export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOptions> {
   constructor(options: CrowdStrikeSourceOptions) {
-    super(options, {
+    // `inventory: false` also turns the host inventory sync off
+    super(options.inventory === false ? { ...options, hostInventory: { ...options.hostInventory, enabled: false } } : options, {
       type: 'crowdstrike',
       retryAfter: firstRetryAfter(epochSecondsHeader('x-ratelimit-retryafter'), retryAfterHeader()),
       probe: { path: '/alerts/queries/alerts/v2', query: { limit: 1 } },
@@ -252,6 +256,23 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
       logger.warn(`Source ${this.id}: device details not found (${e.vendorMessage ?? 'HTTP 404'}); using the alerts' device fields`);
       return [];
     }
+  }
+
+  /** The vendor host inventory: every device of the Hosts API (`hostInventory.ts`). */
+  protected listHosts(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult> {
+    return listFalconHosts({
+      ...options,
+      sourceId: this.id,
+      http: this.http,
+      pageSize: this.inventoryPageSize(this.opts.pageSize ?? 500, MAX_DEVICE_QUERY_LIMIT),
+      maxPages: this.inventoryMaxPages(this.opts.maxPages ?? 10),
+      now: this.opts.now,
+      details: ids => this.deviceDetails(ids, options.logger, options.signal),
+      toHost: raw => {
+        const d = DeviceSchema.parse(raw);
+        return { sourceId: d.device_id, asset: crowdStrikeAsset(d), lastSeenAt: d.last_seen };
+      },
+    });
   }
 
   /**

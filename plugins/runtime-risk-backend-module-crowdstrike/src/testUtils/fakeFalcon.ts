@@ -3,7 +3,8 @@
  * /alerts/combined/alerts/v1` with FQL `updated_timestamp` bounds, ascending,
  * `after` paging and at most 1,000 a page; the ids query with offset paging,
  * refusing `offset + limit` above 10,000 like Falcon; entities) and the Hosts
- * API (devices query by `modified_timestamp`, then entities).
+ * API (devices query by `modified_timestamp`, or the whole inventory sorted by
+ * `device_id` with `offset` paging, pages optionally capped; then entities).
  */
 import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -16,6 +17,8 @@ export interface FakeFalconOptions extends FakeServerOptions {
   devices?: VendorRecord[];
   /** Status of a successful token answer (Falcon answers 201). */
   tokenStatus?: number;
+  /** Device ids per page of the unfiltered (whole inventory) devices query, below the `limit` asked for. */
+  devicePageCap?: number;
   /** Adds `POST /_admin/alerts`, building an alert with {@link falconAlert}. */
   admin?: boolean;
 }
@@ -108,7 +111,18 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
         return { json: { resources: alerts.filter(a => ids.includes(String(a.composite_id))), errors: [] } };
       }),
       'GET /devices/queries/devices/v1': guard(req => {
-        const m = /^modified_timestamp:>'([^']+)'/.exec(req.query.get('filter') ?? '');
+        const filter = req.query.get('filter');
+        const limit = Number(req.query.get('limit') ?? 100);
+        if (limit > 5000) return invalid('limit must be at most 5000');
+        if (!filter) {
+          // the whole inventory (no filter), in the order asked for; pages capped at devicePageCap like a busy server
+          const sorted = [...devices].sort(byString(req.query.get('sort') === 'device_id.asc' ? 'device_id' : 'hostname'));
+          const offset = Number(req.query.get('offset') ?? 0);
+          const cap = options.devicePageCap ?? limit;
+          const ids = sorted.slice(offset, offset + Math.min(limit, cap)).map(d => String(d.device_id));
+          return { json: { meta: { pagination: { offset, limit, total: sorted.length } }, resources: ids, errors: [] } };
+        }
+        const m = /^modified_timestamp:>'([^']+)'/.exec(filter);
         const matching = devices
           .filter(d => d.modified_timestamp !== undefined && (!m || Date.parse(String(d.modified_timestamp)) > Date.parse(m[1])))
           .sort(byString('modified_timestamp'));
