@@ -6,7 +6,7 @@ import {
   runtimeRiskSignalSourcesExtensionPoint,
   type SignalSource,
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import { readPolicyConfig } from './engine';
+import { policyConfigValue, readPolicyConfig } from './engine';
 import { DatabaseRuntimeRiskStore } from './store/DatabaseRuntimeRiskStore';
 import { IngestionRunner } from './ingest/IngestionRunner';
 import { DEFAULT_INVENTORY_SCHEDULE, HostInventoryRunner } from './ingest/HostInventoryRunner';
@@ -18,8 +18,13 @@ import { RiskNotifier, readNotificationConfig } from './gate/notify';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { frequencyToMs, readCacheConfig, readCoverageWindowMs, readSchedules } from './schedule';
 import { CachedGateReads } from './gate/GateReads';
+import { ScoreHistory } from './gate/ScoreHistory';
+import { DatabaseScoreHistoryStore } from './store/DatabaseScoreHistoryStore';
+import { readHistoryConfig } from './schedule';
 import type { RegisteredSource } from './ingest/sources';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
+import { IdempotentGate } from './gate/idempotency';
+import { RequesterResolver } from './gate/requester';
 import { publishAuditHead } from './http/auditRoutes';
 import { Access } from './http/access';
 import { readGithubConfig } from './gate/github/config';
@@ -88,6 +93,10 @@ export const runtimeRiskPlugin = createBackendPlugin({
         permissionsRegistry.addPermissions(runtimeRiskPermissions);
 
         const store = await DatabaseRuntimeRiskStore.create({ database });
+        // policy history (issue 17 part 3): a new hash closes the previous policy's period
+        if (await store.recordActivePolicy({ hash: policy.hash, id: policy.id, body: policyConfigValue(config), at: new Date().toISOString() })) {
+          logger.info(`runtime-risk policy '${policy.id}' (${policy.hash.slice(0, 12)}) recorded as the active policy`);
+        }
         const runner = new IngestionRunner({ store, logger });
         const inventoryRunner = new HostInventoryRunner({ store, logger });
         const indexer = new EntityIndexer({ catalog, auth, store, logger, config });
@@ -170,6 +179,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           auditor,
           logger,
           onRequested: record => notifier.exceptionRequested(record),
+          onRevoked: (record, entity, why) => notifier.exceptionRevoked(record, entity, why),
         });
         // GitHub custom deployment protection rule (docs/github.md): answered when a reviewer decides
         const github = githubConfig
@@ -183,6 +193,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           logger,
           onChanged: github ? id => void github.decisionChanged(id) : undefined,
         });
+        const idempotency = new IdempotentGate({ store, logger });
         await scheduler.scheduleTask({
           id: 'runtime-risk-exceptions',
           frequency: schedules.exceptions.frequency,
@@ -191,6 +202,16 @@ export const runtimeRiskPlugin = createBackendPlugin({
           fn: async () => {
             await exceptions.sweep();
             await approvals.sweep();
+            await idempotency.sweep();
+          },
+        });
+        await scheduler.scheduleTask({
+          id: 'runtime-risk-audit-head',
+          frequency: schedules.auditHead.frequency,
+          timeout: { minutes: 1 },
+          scope: 'global',
+          fn: async () => {
+            await publishAuditHead({ store, auditor, logger });
           },
         });
         if (github && githubConfig) {
@@ -205,13 +226,24 @@ export const runtimeRiskPlugin = createBackendPlugin({
             },
           });
         }
+        // score snapshots for the "Risk over time" chart (issue 19 part 5), from the cached gate inputs
+        const historyConfig = readHistoryConfig(config);
+        const history = await DatabaseScoreHistoryStore.create({ database });
+        const scoreHistory = new ScoreHistory({
+          risk,
+          store,
+          history,
+          retentionMs: historyConfig.retentionMs,
+          frequencyMs: historyConfig.frequencyMs,
+          logger,
+        });
         await scheduler.scheduleTask({
-          id: 'runtime-risk-audit-head',
-          frequency: schedules.auditHead.frequency,
-          timeout: { minutes: 1 },
+          id: 'runtime-risk-score-history',
+          frequency: historyConfig.frequency,
+          timeout: { minutes: 10 },
           scope: 'global',
           fn: async () => {
-            await publishAuditHead({ store, auditor, logger });
+            await scoreHistory.snapshot();
           },
         });
         const router = await createRouter({
@@ -223,7 +255,10 @@ export const runtimeRiskPlugin = createBackendPlugin({
           exceptions,
           approvals,
           github,
+          idempotency,
+          requesters: new RequesterResolver({ catalog, auth, logger }),
           sources: () => registered,
+          history,
           // Without the permission framework every check answers ALLOW: human decisions refuse to run.
           access: new Access({ permissions, permissionsEnabled: config.getOptionalBoolean('permission.enabled') === true }),
         });

@@ -9,6 +9,7 @@ export {
   policyCanonicalJson,
   compilePolicy,
   readPolicyConfig,
+  policyConfigValue,
   type CompiledPolicy,
 } from './policy';
 export {

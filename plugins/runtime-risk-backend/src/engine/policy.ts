@@ -166,8 +166,12 @@ export function compilePolicy(input: unknown, keyPrefix: string = POLICY_CONFIG_
   return { id: cfg.id, hash, environments, weights, halfLifeMs, maxSignalAgeMs };
 }
 
+/** The `runtimeRisk.policy` value of config, or {@link DEFAULT_POLICY_CONFIG}: the body the policy history stores. */
+export function policyConfigValue(config: Config): unknown {
+  return config.getOptional(POLICY_CONFIG_KEY) ?? DEFAULT_POLICY_CONFIG;
+}
+
 /** Reads `runtimeRisk.policy` from config (falling back to {@link DEFAULT_POLICY_CONFIG}) and compiles it. */
 export function readPolicyConfig(config: Config): CompiledPolicy {
-  const raw = config.getOptional(POLICY_CONFIG_KEY);
-  return compilePolicy(raw ?? DEFAULT_POLICY_CONFIG, POLICY_CONFIG_KEY);
+  return compilePolicy(policyConfigValue(config), POLICY_CONFIG_KEY);
 }

@@ -10,6 +10,7 @@ import {
   type GateDecision,
   type MatchedHost,
   type ParsedGateRequest,
+  type Requester,
   type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { isPushSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
@@ -18,6 +19,7 @@ import { correlatedSignal, coveredHosts, type Correlated } from '../correlate/co
 import { correlationTried, partsWithoutHosts } from '../correlate/entityIndex';
 import type { EntityIndexer } from '../correlate/EntityIndexer';
 import {
+  compilePolicy,
   evaluate,
   sourceDataAtMs,
   staleEnvironments,
@@ -235,15 +237,23 @@ export class RiskService {
     return { input, sources: health };
   }
 
-  /** Evaluates a gate request and records the decision with its full inputs. */
-  async gate(request: ParsedGateRequest, meta: { requestedBy?: string } = {}): Promise<GateDecision> {
+  /**
+   * Evaluates a gate request and records the decision with its full inputs.
+   * `requestedBy` is the caller's principal (user ref or service subject),
+   * `requester` the person the request named, resolved; `decisionId` an id
+   * claimed beforehand (idempotency key).
+   */
+  async gate(
+    request: ParsedGateRequest,
+    meta: { requestedBy?: string; requester?: Requester; decisionId?: string } = {},
+  ): Promise<GateDecision> {
     this.assertEnvironment(request.environment);
     const reads = await this.reads.session();
     const entity = await this.resolveEntity(request.entityRef, reads);
     const now = this.nowDate();
     const { input, sources } = await this.assemble(entity, request.environment, request.dryRun, now, reads);
     const evaluation = evaluate(input, this.options.policy);
-    const decisionId = randomUUID();
+    const decisionId = meta.decisionId ?? randomUUID();
     const answer: GateDecision = {
       decisionId,
       entityRef: entity.entityRef,
@@ -261,6 +271,7 @@ export class RiskService {
     };
     if (evaluation.exception) answer.exception = evaluation.exception;
     if (evaluation.wouldHaveBeen) answer.wouldHaveBeen = evaluation.wouldHaveBeen;
+    if (meta.requester) answer.requester = meta.requester;
     answer.sources = sources;
     const record: DecisionRecord = {
       id: decisionId,
@@ -273,7 +284,7 @@ export class RiskService {
       inputs: input,
       result: {
         ...answer,
-        request: { artifact: request.artifact ?? null, pipeline: request.pipeline ?? null, requestedBy: meta.requestedBy ?? null },
+        request: { artifact: request.artifact ?? null, pipeline: request.pipeline ?? null, requestedBy: meta.requestedBy ?? null, requester: meta.requester ?? null },
       },
       policyId: evaluation.policy.id,
       policyHash: evaluation.policy.hash,
@@ -360,16 +371,41 @@ export class RiskService {
     return approval;
   }
 
-  /** Re-evaluates a stored decision's inputs with the current policy; 409 if the policy changed since. */
+  /**
+   * The policy a decision was made with: the current one, or the body the policy
+   * history stored under its hash; 409 when the history does not have it (a
+   * decision made before the history existed) or it no longer compiles to that
+   * hash (the engine's algorithm changed).
+   */
+  async policyOf(record: Pick<DecisionRecord, 'id' | 'policyHash'>): Promise<CompiledPolicy> {
+    const current = this.options.policy;
+    if (record.policyHash === current.hash) return current;
+    const stored = await this.options.store.getPolicy(record.policyHash);
+    if (!stored) {
+      throw new ConflictError(
+        `decision '${record.id}' was made with policy hash ${record.policyHash}, which is not in the policy history ` +
+          `(the current policy hash is ${current.hash})`,
+      );
+    }
+    let compiled: CompiledPolicy;
+    try {
+      compiled = compilePolicy(stored.body);
+    } catch (e) {
+      throw new ConflictError(`the stored policy ${record.policyHash} no longer compiles: ${(e as Error).message}`);
+    }
+    if (compiled.hash !== record.policyHash) {
+      throw new ConflictError(
+        `the stored policy ${record.policyHash} now compiles to ${compiled.hash} (the engine changed since); it cannot be replayed`,
+      );
+    }
+    return compiled;
+  }
+
+  /** Re-evaluates a stored decision's inputs with the policy it was made with (from the policy history when it changed since). */
   async replay(id: string): Promise<ReplayResult> {
     const record = await this.options.store.getDecision(id);
     if (!record) throw new NotFoundError(`no decision '${id}'`);
-    const policy = this.options.policy;
-    if (record.policyHash !== policy.hash) {
-      throw new ConflictError(
-        `decision '${id}' was made with policy hash ${record.policyHash}; the current policy hash is ${policy.hash}`,
-      );
-    }
+    const policy = await this.policyOf(record);
     const evaluation = evaluate(record.inputs as EvaluationInput, policy);
     // the gate's own answer, before any approval, rejection or override
     const stored = decisionFromRecord({ ...record, outcome: null });

@@ -32,8 +32,14 @@ import { parseInput } from './input';
 import { addApprovalRoutes } from './approvalRoutes';
 import { addAuditRoutes } from './auditRoutes';
 import type { ApprovalService } from '../gate/ApprovalService';
+import { askGate } from '../gate/askGate';
+import { parseIdempotencyKey, type IdempotentGate } from '../gate/idempotency';
+import type { RequesterResolver } from '../gate/requester';
 import { addAnalysisRoute } from './analysisRoutes';
 import { addCoverageRoutes } from './coverageRoutes';
+import { addHistoryRoutes } from './historyRoutes';
+import type { ScoreHistoryStore } from '../store/DatabaseScoreHistoryStore';
+import { addPolicyRoutes, addYamlBacktestRoute } from './policyRoutes';
 import { addGithubRoutes } from './githubRoutes';
 import type { GithubDeploymentProtection } from '../gate/github/DeploymentProtection';
 import {
@@ -72,8 +78,14 @@ export interface RouterOptions {
   approvals?: ApprovalService;
   /** Plugin permissions and entity visibility (see `Access`); absent only where routes are listed but never called. */
   access?: Access;
+  /** Score snapshots for `GET /v1/entities/.../risk/history` (written by gate/ScoreHistory). */
+  history?: ScoreHistoryStore;
   /** The GitHub deployment protection rule (`runtimeRisk.integrations.github`); absent: its webhook answers 404. */
   github?: GithubDeploymentProtection;
+  /** Idempotency keys of `POST /v1/gate` (gate/idempotency). */
+  idempotency?: IdempotentGate;
+  /** Resolves a gate request's `requestedBy` to a User entity (gate/requester). */
+  requesters?: RequesterResolver;
 }
 
 /** The 404 of an entity that is unknown, or that the caller may not read in the catalog (the same answer). */
@@ -215,12 +227,17 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   const api = createValidatedOpenApiRouter(loadOpenApiSpec() as unknown as Parameters<typeof createValidatedOpenApiRouter>[0], {
     middleware: [express.json({ limit: '1mb' })],
   }) as unknown as express.Router;
+  // policy history and backtest (issue 17 parts 3-4); the YAML-bodied backtest before the JSON-only validated router
+  const policyRoutes = { httpAuth, store, risk, access, clock: options.clock };
+  addYamlBacktestRoute(router, policyRoutes);
   router.use(api);
+  addPolicyRoutes(api, policyRoutes);
 
   api.post('/v1/gate', async (req, res) => {
     const credentials = await requireCredentials(req);
     const request = parseInput(GateRequestSchema, req.body ?? {}, 'body');
-    const answer = await audited(
+    const idempotencyKey = parseIdempotencyKey(req.headers['idempotency-key']);
+    const { answer, replayed } = await audited(
       auditor,
       {
         eventId: 'gate-decision',
@@ -231,9 +248,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       async () => {
         await access().require(credentials, runtimeRiskGateEvaluatePermission);
         await assertReadable(credentials, request.entityRef);
-        return risk.gate(request, { requestedBy: principalRef(credentials) });
+        return askGate({ risk, idempotency: options.idempotency, requesters: options.requesters }, credentials, request, idempotencyKey);
       },
-      decided => ({
+      ({ answer: decided, replayed: again }) => ({
         decisionId: decided.decisionId,
         decision: decided.decision,
         riskLevel: decided.riskLevel,
@@ -241,8 +258,11 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         policyId: decided.policy.id,
         policyHash: decided.policy.hash,
         ...(decided.wouldHaveBeen ? { wouldHaveBeen: decided.wouldHaveBeen } : {}),
+        ...(decided.requester ? { requester: decided.requester.entityRef ?? `unresolved ${decided.requester.provider}:${decided.requester.login}` } : {}),
+        ...(again ? { idempotentReplay: true } : {}),
       }),
     );
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(200).json(answer);
   });
 
@@ -295,6 +315,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     res.json(query.environment !== undefined ? items[0] : { items });
   });
   addAnalysisRoute(api, { risk, httpAuth, assertReadable });
+  addHistoryRoutes(api, { risk, httpAuth, history: options.history, assertReadable, clock: options.clock });
 
   api.get('/v1/signals', async (req, res) => {
     const credentials = await requireCredentials(req);

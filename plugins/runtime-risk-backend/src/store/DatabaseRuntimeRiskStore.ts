@@ -8,17 +8,23 @@ import { DatabaseAuditLogStore } from './DatabaseAuditLogStore';
 import { DatabaseDecisionStore } from './DatabaseDecisionStore';
 import { DatabaseEntityIndexStore } from './DatabaseEntityIndexStore';
 import { DatabaseExceptionStore } from './DatabaseExceptionStore';
+import { DatabaseIdempotencyStore } from './DatabaseIdempotencyStore';
 import { DatabaseHostInventoryStore } from './DatabaseHostInventoryStore';
+import { DatabasePolicyStore } from './DatabasePolicyStore';
+import { DatabaseDecisionScanStore } from './DatabaseDecisionScanStore';
 import { DatabaseSignalStore } from './DatabaseSignalStore';
 import { DatabaseSourceStore } from './DatabaseSourceStore';
 import { readDataVersion } from './transaction';
 import type {
   CommitBatchOptions,
+  DecisionScanStore,
+  PolicyStore,
   DecisionRecord,
   DecisionTransition,
   ExceptionRecord,
   ExceptionStatus,
   ExceptionTransition,
+  IdempotencyClaim,
   HostInventoryState,
   HostInventoryStore,
   IdentifiedHost,
@@ -57,7 +63,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   private readonly index: DatabaseEntityIndexStore;
   private readonly decisions: DatabaseDecisionStore;
   private readonly exceptions: DatabaseExceptionStore;
+  private readonly idempotency: DatabaseIdempotencyStore;
   private readonly audit: DatabaseAuditLogStore;
+  private readonly policies: DatabasePolicyStore;
+  private readonly decisionScans: DatabaseDecisionScanStore;
   private readonly hosts: DatabaseHostInventoryStore;
 
   private constructor(private readonly db: Knex) {
@@ -66,7 +75,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     this.index = new DatabaseEntityIndexStore(db);
     this.decisions = new DatabaseDecisionStore(db);
     this.exceptions = new DatabaseExceptionStore(db);
+    this.idempotency = new DatabaseIdempotencyStore(db);
     this.audit = new DatabaseAuditLogStore(db);
+    this.policies = new DatabasePolicyStore(db);
+    this.decisionScans = new DatabaseDecisionScanStore(db);
     this.hosts = new DatabaseHostInventoryStore(db);
   }
 
@@ -150,6 +162,23 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
     return this.decisions.listDecisionEntityRefs(options);
   }
 
+  // idempotency keys of gate requests
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<{ claimed: boolean; current?: IdempotencyClaim }> {
+    return this.idempotency.claimIdempotencyKey(claim);
+  }
+  getIdempotencyKey(caller: string, key: string): Promise<IdempotencyClaim | undefined> {
+    return this.idempotency.getIdempotencyKey(caller, key);
+  }
+  takeOverIdempotencyKey(previous: IdempotencyClaim, claim: IdempotencyClaim): Promise<boolean> {
+    return this.idempotency.takeOverIdempotencyKey(previous, claim);
+  }
+  releaseIdempotencyKey(claim: IdempotencyClaim): Promise<void> {
+    return this.idempotency.releaseIdempotencyKey(claim);
+  }
+  sweepIdempotencyKeys(createdBefore: string): Promise<number> {
+    return this.idempotency.sweepIdempotencyKeys(createdBefore);
+  }
+
   // exceptions
   insertException(record: ExceptionRecord): Promise<void> {
     return this.exceptions.insertException(record);
@@ -168,6 +197,28 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
   listActiveExceptions(entityRef: string, environment: string, now?: string): Promise<ExceptionRecord[]> {
     return this.exceptions.listActiveExceptions(entityRef, environment, now);
+  }
+
+  // policy history
+  recordActivePolicy(policy: Parameters<PolicyStore['recordActivePolicy']>[0]): Promise<boolean> {
+    return this.policies.recordActivePolicy(policy);
+  }
+  listPolicies(): ReturnType<PolicyStore['listPolicies']> {
+    return this.policies.listPolicies();
+  }
+  getPolicy(hash: string): ReturnType<PolicyStore['getPolicy']> {
+    return this.policies.getPolicy(hash);
+  }
+
+  // reads over many decisions (backtest, summary)
+  scanDecisions(options: Parameters<DecisionScanStore['scanDecisions']>[0]): ReturnType<DecisionScanStore['scanDecisions']> {
+    return this.decisionScans.scanDecisions(options);
+  }
+  listPendingDecisionHeads(options: { environment?: string }): ReturnType<DecisionScanStore['listPendingDecisionHeads']> {
+    return this.decisionScans.listPendingDecisionHeads(options);
+  }
+  listDryRunOutcomes(options: { since: string; environment?: string }): ReturnType<DecisionScanStore['listDryRunOutcomes']> {
+    return this.decisionScans.listDryRunOutcomes(options);
   }
 
   // audit log

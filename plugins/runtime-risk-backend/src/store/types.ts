@@ -269,6 +269,88 @@ export interface ExceptionStore {
   listActiveExceptions(entityRef: string, environment: string, now?: string): Promise<ExceptionRecord[]>;
 }
 
+/** A policy of the policy history, without its body. */
+export interface StoredPolicySummary {
+  hash: string;
+  id: string;
+  firstActiveAt: string;
+  /** When it was active, oldest first; `until` null while it is. */
+  periods: { from: string; until: string | null }[];
+}
+
+/** A policy of the policy history with the `runtimeRisk.policy` value it was compiled from. */
+export interface StoredPolicy extends StoredPolicySummary {
+  body: unknown;
+}
+
+/** Every distinct policy the backend has run (`DatabasePolicyStore`). */
+export interface PolicyStore {
+  /**
+   * Records that `hash` is the active policy from `at`: stores its body when the
+   * hash is new, closes the period of the policy active before and opens one for
+   * this one. True when the active policy changed (nothing happens when it is
+   * already the active one).
+   */
+  recordActivePolicy(policy: { hash: string; id: string; body: unknown; at: string }): Promise<boolean>;
+  /** Every stored policy, the active (or most recently active) first. */
+  listPolicies(): Promise<StoredPolicySummary[]>;
+  getPolicy(hash: string): Promise<StoredPolicy | undefined>;
+}
+
+/** A stored decision as a backtest reads it: its JSON columns as stored text, parsed only when needed. */
+export interface DecisionScanRow {
+  seq: number;
+  id: string;
+  entityRef: string;
+  environment: string;
+  decision: string;
+  riskLevel: string;
+  score: number | null;
+  dryRun: boolean;
+  createdAt: string;
+  policyHash: string;
+  /** JSON text of the reasons. */
+  reasons: string;
+  /** JSON text of the EvaluationInput. */
+  inputs: string;
+  /** JSON text of the answer; only of dry-run decisions (it holds `wouldHaveBeen`), else null. */
+  result: string | null;
+}
+
+/** A pending decision, as lists of held deploys show it. */
+export interface PendingDecisionHead {
+  id: string;
+  entityRef: string;
+  environment: string;
+  decision: string;
+  riskLevel: string;
+  score: number | null;
+  createdAt: string;
+}
+
+/** Reads over many decisions: backtests and the org summary (`DatabaseDecisionScanStore`). */
+export interface DecisionScanStore {
+  /**
+   * Decisions created in `[since, until)` (and of `environment` / `entityRef` when
+   * given) after `afterSeq`, oldest first, at most `limit` (keyset paging on seq).
+   */
+  scanDecisions(options: {
+    since: string;
+    until: string;
+    environment?: string;
+    entityRef?: string;
+    afterSeq?: number;
+    limit: number;
+  }): Promise<DecisionScanRow[]>;
+  /** Every pending decision (of `environment` when given), oldest first. */
+  listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]>;
+  /** Dry-run decisions since `since` (of `environment` when given) with the decision the gate would have made. */
+  listDryRunOutcomes(options: {
+    since: string;
+    environment?: string;
+  }): Promise<{ entityRef: string; environment: string; createdAt: string; wouldHaveBeen: string | null }[]>;
+}
+
 /** The hash-chained decision log, read side (`DatabaseAuditLogStore`). */
 export interface AuditLogStore {
   /** Audit-log records after `afterSeq`, oldest first (optionally of one subject). */
@@ -394,6 +476,9 @@ export interface RuntimeRiskStore
     SourceStore,
     EntityIndexStore,
     DecisionStore,
+    IdempotencyStore,
     ExceptionStore,
     AuditLogStore,
-    DataVersionStore {}
+    DataVersionStore,
+    PolicyStore,
+    DecisionScanStore {}

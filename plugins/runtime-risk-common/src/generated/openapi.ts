@@ -63,7 +63,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-evaluate a decision's stored inputs with the current policy; 409 if the policy hash changed since. */
+        /** Re-evaluate a decision's stored inputs with the policy it was made with (the current one, or its body from the policy history when the policy changed since); 409 if the history does not have that policy. */
         post: operations["ReplayDecision"];
         delete?: never;
         options?: never;
@@ -80,6 +80,23 @@ export interface paths {
         };
         /** Current risk of an entity; nothing is recorded. */
         get: operations["GetEntityRisk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/entities/{kind}/{namespace}/{name}/risk/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The entity's stored score snapshots (per environment, on every change and at least hourly), oldest first. */
+        get: operations["GetEntityRiskHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -460,6 +477,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every policy the backend has run (by hash), the active one first, with the periods each was active. Needs `runtime-risk.policy.read`. */
+        get: operations["ListPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy of the history with its body. Needs `runtime-risk.policy.read`. */
+        get: operations["GetPolicy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policy/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay the stored inputs of every decision recorded in a window under a proposed policy and count what would change. Nothing is recorded. Only decisions of entities the caller may read count. Needs `runtime-risk.policy.read`. The policy may also be sent as the body with content type `text/yaml` (`application/yaml`), the other fields then as query parameters. */
+        post: operations["BacktestPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The org page in one call: current risk counts by level and decision, the riskiest Components, uncorrelated ones, shadow-mode "would have blocked" counts per day and pending approvals, of the entities the caller may read. Needs `runtime-risk.decision.read`. */
+        get: operations["GetSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -532,8 +617,9 @@ export interface components {
             entityRef: string;
             /** @example production */
             environment: string;
-            /** @description What is being deployed (image digest, version). */
+            /** @description What is being deployed (image digest, version); at most 1024 characters. */
             artifact?: string;
+            /** @description The CI run that asks (recorded with the decision); longer values are refused with a 400 naming the field. */
             pipeline?: {
                 provider?: string;
                 runId?: string;
@@ -544,6 +630,26 @@ export interface components {
              * @default false
              */
             dryRun?: boolean;
+            /** @description The person behind the pipeline, as the CI system names them (the CLI sends `GITHUB_TRIGGERING_ACTOR` / `GITHUB_ACTOR` or `GITLAB_USER_LOGIN`). The backend resolves the login to the User entity annotated `github.com/user-login` / `gitlab.com/user-login` and records it as asserted by the caller's token; neither that person nor the token's subject may approve or override the decision. */
+            requestedBy?: {
+                /** @enum {string} */
+                provider: "github" | "gitlab";
+                /** @example octocat */
+                login: string;
+            };
+        };
+        /** @description Who asked for the deployment (`requestedBy` of the request), resolved, and who asserted it. */
+        Requester: {
+            /** @enum {string} */
+            provider: "github" | "gitlab";
+            login: string;
+            /** @description The User entity with the login annotation; null when unresolved. */
+            entityRef: string | null;
+            resolved: boolean;
+            /** @description Why it is unresolved: no User, several Users, catalog unavailable. */
+            note?: string;
+            /** @description The token's subject (service) or user ref that named the requester. */
+            assertedBy: string;
         };
         GateDecision: {
             decisionId: string;
@@ -567,6 +673,7 @@ export interface components {
             status?: "final" | "pending" | "approved" | "rejected" | "expired";
             /** Format: date-time */
             evaluatedAt: string;
+            requester?: components["schemas"]["Requester"];
             /** @description Approval state of a decision that needed one or was overridden (on `GET /v1/decisions` and `GET /v1/decisions/{id}`). */
             approval?: {
                 /**
@@ -734,6 +841,14 @@ export interface components {
             /** @description A push (webhook) source: never stale for being quiet, only after a missed heartbeat. */
             push?: boolean;
         };
+        ScoreSnapshot: {
+            environment: string;
+            /** Format: date-time */
+            at: string;
+            score: number | null;
+            riskLevel: components["schemas"]["RiskLevel"];
+            decision: components["schemas"]["Decision"];
+        };
         SourceHealth: {
             id: string;
             type: string;
@@ -752,6 +867,181 @@ export interface components {
             /** @description Seconds since the data was current (older of last success and the source's as-of time). */
             lagSeconds: number | null;
             cursor?: string | null;
+        };
+        PolicyPeriod: {
+            /** Format: date-time */
+            from: string;
+            /**
+             * Format: date-time
+             * @description null while the policy is active.
+             */
+            until: string | null;
+        };
+        PolicySummary: {
+            /** @description The hash decisions record (`policy.hash`). */
+            hash: string;
+            id: string;
+            /** Format: date-time */
+            firstActiveAt: string;
+            periods: components["schemas"]["PolicyPeriod"][];
+            /** @description The policy this backend runs now. */
+            active: boolean;
+        };
+        StoredPolicy: components["schemas"]["PolicySummary"] & {
+            /** @description The `runtimeRisk.policy` value it was compiled from. */
+            body: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description A proposed policy (`policy`, same schema as `runtimeRisk.policy`, or `policyYaml`, its YAML text; exactly one; a YAML document with `runtimeRisk.policy` at the top is read from there), the window `[since, until)` and optional filters. Unknown fields are refused with a 400 naming them. */
+        BacktestRequest: {
+            policy?: {
+                [key: string]: unknown;
+            };
+            policyYaml?: string;
+            /** @description ISO 8601 date-time, or a duration before `until` (`30m`, `12h`, `7d`). */
+            since: string;
+            /** @description ISO 8601 date-time or a duration before now; default now. */
+            until?: string;
+            environment?: string;
+            entityRef?: string;
+            /** @description Changed decisions per page (default 50). */
+            limit?: number;
+            /** @description The `changedDecisions.nextCursor` of the previous page (same request otherwise). */
+            cursor?: string;
+        };
+        BacktestTransition: {
+            from: components["schemas"]["Decision"];
+            to: components["schemas"]["Decision"];
+            count: number;
+        };
+        BacktestGroup: {
+            environment?: string;
+            entityRef?: string;
+            total: number;
+            changed: number;
+            transitions: components["schemas"]["BacktestTransition"][];
+        };
+        BacktestOutcome: {
+            decision: components["schemas"]["Decision"];
+            riskLevel: components["schemas"]["RiskLevel"];
+            score: number | null;
+            reasons: components["schemas"]["Reason"][];
+        };
+        BacktestChange: {
+            decisionId: string;
+            entityRef: string;
+            environment: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description A shadow-mode decision: `old` is what the gate would have answered. */
+            dryRun: boolean;
+            /** @description The policy the decision was made with. */
+            policyHash: string;
+            old: components["schemas"]["BacktestOutcome"];
+            new: components["schemas"]["BacktestOutcome"];
+        };
+        BacktestResult: {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            policy: components["schemas"]["PolicyRef"];
+            /** @description Decisions replayed (of entities the caller may read). */
+            total: number;
+            changed: number;
+            /** @description Every old -> new pair, unchanged ones included. */
+            transitions: components["schemas"]["BacktestTransition"][];
+            byEnvironment: components["schemas"]["BacktestGroup"][];
+            /** @description Entities with a changed decision, most changed first. */
+            byEntity: components["schemas"]["BacktestGroup"][];
+            /** @description Decisions in environments the proposed policy does not define (the gate would answer 400 there). */
+            notEvaluated: {
+                count: number;
+                environments: string[];
+            };
+            changedDecisions: {
+                items: components["schemas"]["BacktestChange"][];
+                totalCount: number;
+                nextCursor?: string;
+            };
+        };
+        PendingDecisionHead: {
+            decisionId: string;
+            entityRef: string;
+            environment: string;
+            riskLevel: components["schemas"]["RiskLevel"];
+            score: number | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        SummaryEntity: {
+            entityRef: string;
+            name: string;
+            owner: string | null;
+            system: string | null;
+            environment: string;
+            riskLevel: components["schemas"]["RiskLevel"];
+            score: number | null;
+            decision: components["schemas"]["Decision"];
+            /** @description The most telling reason first (at most 3). */
+            reasons: components["schemas"]["Reason"][];
+        };
+        OrgSummary: {
+            /**
+             * Format: date-time
+             * @description When the risk was evaluated (reused up to 15 s while the data does not change).
+             */
+            generatedAt: string;
+            /** @description The environments summarized. */
+            environments: string[];
+            /** @description Indexed Components the caller may read; correlated = with a host in at least one summarized environment. */
+            entities: {
+                total: number;
+                correlated: number;
+            };
+            counts: {
+                environment: string;
+                byLevel: {
+                    low: number;
+                    moderate: number;
+                    high: number;
+                    unknown: number;
+                };
+                byDecision: {
+                    proceed: number;
+                    approval_required: number;
+                    block: number;
+                };
+            }[];
+            /** @description Highest score first (unknown last), at most `limit`. */
+            topRisky: components["schemas"]["SummaryEntity"][];
+            /** @description Rows before the limit (entities x environments). */
+            topRiskyTotal?: number;
+            /** @description Components without a host in some summarized environment. */
+            uncorrelated: {
+                entityRef: string;
+                environments: string[];
+            }[];
+            /** @description Dry-run (shadow-mode) decisions per UTC day of the last `days` days, by what the gate would have answered. */
+            shadow: {
+                /** Format: date-time */
+                since: string;
+                buckets: {
+                    /** Format: date-time */
+                    start: string;
+                    total: number;
+                    wouldHaveBlocked: number;
+                    wouldHaveRequiredApproval: number;
+                }[];
+            };
+            /** @description Decisions waiting for approval (within their approvalTtl), oldest first, at most 20. */
+            pending: {
+                totalCount: number;
+                items: components["schemas"]["PendingDecisionHead"][];
+            };
         };
     };
     responses: {
@@ -785,7 +1075,10 @@ export interface operations {
     Gate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes retries safe: a repeated key from the same caller within 24 hours answers the decision its first request recorded (the same body, header `Idempotent-Replayed: true`) instead of recording a new one; concurrent requests with one key, on any replica, record one decision. 1-255 characters of `A-Z a-z 0-9 . _ ~ : + / = -` (e.g. a UUID), else 400 naming the header. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -798,6 +1091,8 @@ export interface operations {
             /** @description The decision (recorded with its full inputs, audited as `gate-decision`). */
             200: {
                 headers: {
+                    /** @description `true` when the answer is the earlier decision of the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -807,6 +1102,24 @@ export interface operations {
             400: components["responses"]["ErrorResponse"];
             401: components["responses"]["ErrorResponse"];
             404: components["responses"]["ErrorResponse"];
+            /** @description ConflictError: a request with the same Idempotency-Key is still being evaluated; retry with the key. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different request body (the message names the key and its decision). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description ServiceUnavailableError: the catalog is unavailable and the entity is not in the correlation index yet. Nothing is recorded; the gate fails closed, the caller should retry. */
             503: {
                 headers: {
@@ -933,6 +1246,43 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntityRisk"] | {
                         items: components["schemas"]["EntityRisk"][];
+                    };
+                };
+            };
+            400: components["responses"]["ErrorResponse"];
+            401: components["responses"]["ErrorResponse"];
+            404: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetEntityRiskHistory: {
+        parameters: {
+            query?: {
+                /** @description An environment defined by `runtimeRisk.policy.environments`. */
+                environment?: components["parameters"]["environmentQuery"];
+                /** @description How many days back (1-90, default 7); snapshots are kept for `runtimeRisk.history.retention` (default 30 days). */
+                days?: number;
+            };
+            header?: never;
+            path: {
+                kind: string;
+                namespace: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The snapshots taken since `since` (now minus `days`), oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entityRef: string;
+                        /** Format: date-time */
+                        since: string;
+                        items: components["schemas"]["ScoreSnapshot"][];
                     };
                 };
             };
@@ -1586,6 +1936,112 @@ export interface operations {
             };
             400: components["responses"]["ErrorResponse"];
             401: components["responses"]["ErrorResponse"];
+        };
+    };
+    ListPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["PolicySummary"][];
+                    };
+                };
+            };
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredPolicy"];
+                };
+            };
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+            404: components["responses"]["ErrorResponse"];
+        };
+    };
+    BacktestPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BacktestRequest"];
+            };
+        };
+        responses: {
+            /** @description Counts per transition, environment and entity, and a page of the changed decisions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestResult"];
+                };
+            };
+            400: components["responses"]["ErrorResponse"];
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetSummary: {
+        parameters: {
+            query?: {
+                /** @description An environment defined by `runtimeRisk.policy.environments`. */
+                environment?: components["parameters"]["environmentQuery"];
+                /** @description Rows of `topRisky` (1-5000, default 100). */
+                limit?: number;
+                /** @description Days of shadow-mode buckets (1-90, default 14). */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The summary. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgSummary"];
+                };
+            };
+            400: components["responses"]["ErrorResponse"];
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
         };
     };
 }

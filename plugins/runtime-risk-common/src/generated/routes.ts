@@ -24,6 +24,10 @@ export const operationRoutes = {
     "method": "GET",
     "path": "/v1/entities/{kind}/{namespace}/{name}/risk"
   },
+  "GetEntityRiskHistory": {
+    "method": "GET",
+    "path": "/v1/entities/{kind}/{namespace}/{name}/risk/history"
+  },
   "ListSignals": {
     "method": "GET",
     "path": "/v1/signals"
@@ -99,5 +103,21 @@ export const operationRoutes = {
   "GetCoverage": {
     "method": "GET",
     "path": "/v1/coverage"
+  },
+  "ListPolicies": {
+    "method": "GET",
+    "path": "/v1/policies"
+  },
+  "GetPolicy": {
+    "method": "GET",
+    "path": "/v1/policies/{hash}"
+  },
+  "BacktestPolicy": {
+    "method": "POST",
+    "path": "/v1/policy/backtest"
+  },
+  "GetSummary": {
+    "method": "GET",
+    "path": "/v1/summary"
   }
 } as const;

@@ -312,19 +312,24 @@ export const spec = {
           },
           "artifact": {
             "type": "string",
-            "description": "What is being deployed (image digest, version)."
+            "maxLength": 1024,
+            "description": "What is being deployed (image digest, version); at most 1024 characters."
           },
           "pipeline": {
             "type": "object",
+            "description": "The CI run that asks (recorded with the decision); longer values are refused with a 400 naming the field.",
             "properties": {
               "provider": {
-                "type": "string"
+                "type": "string",
+                "maxLength": 64
               },
               "runId": {
-                "type": "string"
+                "type": "string",
+                "maxLength": 256
               },
               "url": {
-                "type": "string"
+                "type": "string",
+                "maxLength": 2048
               }
             }
           },
@@ -332,6 +337,71 @@ export const spec = {
             "type": "boolean",
             "default": false,
             "description": "Evaluate and record but always answer proceed."
+          },
+          "requestedBy": {
+            "type": "object",
+            "description": "The person behind the pipeline, as the CI system names them (the CLI sends `GITHUB_TRIGGERING_ACTOR` / `GITHUB_ACTOR` or `GITLAB_USER_LOGIN`). The backend resolves the login to the User entity annotated `github.com/user-login` / `gitlab.com/user-login` and records it as asserted by the caller's token; neither that person nor the token's subject may approve or override the decision.",
+            "required": [
+              "provider",
+              "login"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "provider": {
+                "type": "string",
+                "enum": [
+                  "github",
+                  "gitlab"
+                ]
+              },
+              "login": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "example": "octocat"
+              }
+            }
+          }
+        }
+      },
+      "Requester": {
+        "type": "object",
+        "description": "Who asked for the deployment (`requestedBy` of the request), resolved, and who asserted it.",
+        "required": [
+          "provider",
+          "login",
+          "entityRef",
+          "resolved",
+          "assertedBy"
+        ],
+        "properties": {
+          "provider": {
+            "type": "string",
+            "enum": [
+              "github",
+              "gitlab"
+            ]
+          },
+          "login": {
+            "type": "string"
+          },
+          "entityRef": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The User entity with the login annotation; null when unresolved."
+          },
+          "resolved": {
+            "type": "boolean"
+          },
+          "note": {
+            "type": "string",
+            "description": "Why it is unresolved: no User, several Users, catalog unavailable."
+          },
+          "assertedBy": {
+            "type": "string",
+            "description": "The token's subject (service) or user ref that named the requester."
           }
         }
       },
@@ -421,6 +491,9 @@ export const spec = {
           "evaluatedAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "requester": {
+            "$ref": "#/components/schemas/Requester"
           },
           "approval": {
             "type": "object",
@@ -984,6 +1057,37 @@ export const spec = {
           }
         }
       },
+      "ScoreSnapshot": {
+        "type": "object",
+        "required": [
+          "environment",
+          "at",
+          "score",
+          "riskLevel",
+          "decision"
+        ],
+        "properties": {
+          "environment": {
+            "type": "string"
+          },
+          "at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "score": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "riskLevel": {
+            "$ref": "#/components/schemas/RiskLevel"
+          },
+          "decision": {
+            "$ref": "#/components/schemas/Decision"
+          }
+        }
+      },
       "SourceHealth": {
         "type": "object",
         "required": [
@@ -1047,6 +1151,624 @@ export const spec = {
             ]
           }
         }
+      },
+      "PolicyPeriod": {
+        "type": "object",
+        "required": [
+          "from",
+          "until"
+        ],
+        "properties": {
+          "from": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "until": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "null while the policy is active."
+          }
+        }
+      },
+      "PolicySummary": {
+        "type": "object",
+        "required": [
+          "hash",
+          "id",
+          "firstActiveAt",
+          "periods",
+          "active"
+        ],
+        "properties": {
+          "hash": {
+            "type": "string",
+            "description": "The hash decisions record (`policy.hash`)."
+          },
+          "id": {
+            "type": "string"
+          },
+          "firstActiveAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "periods": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PolicyPeriod"
+            }
+          },
+          "active": {
+            "type": "boolean",
+            "description": "The policy this backend runs now."
+          }
+        }
+      },
+      "StoredPolicy": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/PolicySummary"
+          },
+          {
+            "type": "object",
+            "required": [
+              "body"
+            ],
+            "properties": {
+              "body": {
+                "type": "object",
+                "additionalProperties": true,
+                "description": "The `runtimeRisk.policy` value it was compiled from."
+              }
+            }
+          }
+        ]
+      },
+      "BacktestRequest": {
+        "type": "object",
+        "description": "A proposed policy (`policy`, same schema as `runtimeRisk.policy`, or `policyYaml`, its YAML text; exactly one; a YAML document with `runtimeRisk.policy` at the top is read from there), the window `[since, until)` and optional filters. Unknown fields are refused with a 400 naming them.",
+        "required": [
+          "since"
+        ],
+        "properties": {
+          "policy": {
+            "type": "object",
+            "additionalProperties": true
+          },
+          "policyYaml": {
+            "type": "string",
+            "maxLength": 200000
+          },
+          "since": {
+            "type": "string",
+            "description": "ISO 8601 date-time, or a duration before `until` (`30m`, `12h`, `7d`)."
+          },
+          "until": {
+            "type": "string",
+            "description": "ISO 8601 date-time or a duration before now; default now."
+          },
+          "environment": {
+            "type": "string"
+          },
+          "entityRef": {
+            "type": "string"
+          },
+          "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "description": "Changed decisions per page (default 50)."
+          },
+          "cursor": {
+            "type": "string",
+            "description": "The `changedDecisions.nextCursor` of the previous page (same request otherwise)."
+          }
+        }
+      },
+      "BacktestTransition": {
+        "type": "object",
+        "required": [
+          "from",
+          "to",
+          "count"
+        ],
+        "properties": {
+          "from": {
+            "$ref": "#/components/schemas/Decision"
+          },
+          "to": {
+            "$ref": "#/components/schemas/Decision"
+          },
+          "count": {
+            "type": "integer"
+          }
+        }
+      },
+      "BacktestGroup": {
+        "type": "object",
+        "required": [
+          "total",
+          "changed",
+          "transitions"
+        ],
+        "properties": {
+          "environment": {
+            "type": "string"
+          },
+          "entityRef": {
+            "type": "string"
+          },
+          "total": {
+            "type": "integer"
+          },
+          "changed": {
+            "type": "integer"
+          },
+          "transitions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/BacktestTransition"
+            }
+          }
+        }
+      },
+      "BacktestOutcome": {
+        "type": "object",
+        "required": [
+          "decision",
+          "riskLevel",
+          "score",
+          "reasons"
+        ],
+        "properties": {
+          "decision": {
+            "$ref": "#/components/schemas/Decision"
+          },
+          "riskLevel": {
+            "$ref": "#/components/schemas/RiskLevel"
+          },
+          "score": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "reasons": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Reason"
+            }
+          }
+        }
+      },
+      "BacktestChange": {
+        "type": "object",
+        "required": [
+          "decisionId",
+          "entityRef",
+          "environment",
+          "createdAt",
+          "dryRun",
+          "policyHash",
+          "old",
+          "new"
+        ],
+        "properties": {
+          "decisionId": {
+            "type": "string"
+          },
+          "entityRef": {
+            "type": "string"
+          },
+          "environment": {
+            "type": "string"
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "dryRun": {
+            "type": "boolean",
+            "description": "A shadow-mode decision: `old` is what the gate would have answered."
+          },
+          "policyHash": {
+            "type": "string",
+            "description": "The policy the decision was made with."
+          },
+          "old": {
+            "$ref": "#/components/schemas/BacktestOutcome"
+          },
+          "new": {
+            "$ref": "#/components/schemas/BacktestOutcome"
+          }
+        }
+      },
+      "BacktestResult": {
+        "type": "object",
+        "required": [
+          "since",
+          "until",
+          "policy",
+          "total",
+          "changed",
+          "transitions",
+          "byEnvironment",
+          "byEntity",
+          "notEvaluated",
+          "changedDecisions"
+        ],
+        "properties": {
+          "since": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "until": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "policy": {
+            "$ref": "#/components/schemas/PolicyRef"
+          },
+          "total": {
+            "type": "integer",
+            "description": "Decisions replayed (of entities the caller may read)."
+          },
+          "changed": {
+            "type": "integer"
+          },
+          "transitions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/BacktestTransition"
+            },
+            "description": "Every old -> new pair, unchanged ones included."
+          },
+          "byEnvironment": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/BacktestGroup"
+            }
+          },
+          "byEntity": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/BacktestGroup"
+            },
+            "description": "Entities with a changed decision, most changed first."
+          },
+          "notEvaluated": {
+            "type": "object",
+            "required": [
+              "count",
+              "environments"
+            ],
+            "description": "Decisions in environments the proposed policy does not define (the gate would answer 400 there).",
+            "properties": {
+              "count": {
+                "type": "integer"
+              },
+              "environments": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "changedDecisions": {
+            "type": "object",
+            "required": [
+              "items",
+              "totalCount"
+            ],
+            "properties": {
+              "items": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/BacktestChange"
+                }
+              },
+              "totalCount": {
+                "type": "integer"
+              },
+              "nextCursor": {
+                "type": "string"
+              }
+            }
+          }
+        }
+      },
+      "PendingDecisionHead": {
+        "type": "object",
+        "required": [
+          "decisionId",
+          "entityRef",
+          "environment",
+          "riskLevel",
+          "score",
+          "createdAt",
+          "expiresAt"
+        ],
+        "properties": {
+          "decisionId": {
+            "type": "string"
+          },
+          "entityRef": {
+            "type": "string"
+          },
+          "environment": {
+            "type": "string"
+          },
+          "riskLevel": {
+            "$ref": "#/components/schemas/RiskLevel"
+          },
+          "score": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "expiresAt": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "SummaryEntity": {
+        "type": "object",
+        "required": [
+          "entityRef",
+          "name",
+          "owner",
+          "system",
+          "environment",
+          "riskLevel",
+          "score",
+          "decision",
+          "reasons"
+        ],
+        "properties": {
+          "entityRef": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "owner": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "system": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "environment": {
+            "type": "string"
+          },
+          "riskLevel": {
+            "$ref": "#/components/schemas/RiskLevel"
+          },
+          "score": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "decision": {
+            "$ref": "#/components/schemas/Decision"
+          },
+          "reasons": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Reason"
+            },
+            "description": "The most telling reason first (at most 3)."
+          }
+        }
+      },
+      "OrgSummary": {
+        "type": "object",
+        "required": [
+          "generatedAt",
+          "environments",
+          "entities",
+          "counts",
+          "topRisky",
+          "uncorrelated",
+          "shadow",
+          "pending"
+        ],
+        "properties": {
+          "generatedAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the risk was evaluated (reused up to 15 s while the data does not change)."
+          },
+          "environments": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The environments summarized."
+          },
+          "entities": {
+            "type": "object",
+            "required": [
+              "total",
+              "correlated"
+            ],
+            "description": "Indexed Components the caller may read; correlated = with a host in at least one summarized environment.",
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "correlated": {
+                "type": "integer"
+              }
+            }
+          },
+          "counts": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "environment",
+                "byLevel",
+                "byDecision"
+              ],
+              "properties": {
+                "environment": {
+                  "type": "string"
+                },
+                "byLevel": {
+                  "type": "object",
+                  "required": [
+                    "low",
+                    "moderate",
+                    "high",
+                    "unknown"
+                  ],
+                  "properties": {
+                    "low": {
+                      "type": "integer"
+                    },
+                    "moderate": {
+                      "type": "integer"
+                    },
+                    "high": {
+                      "type": "integer"
+                    },
+                    "unknown": {
+                      "type": "integer"
+                    }
+                  }
+                },
+                "byDecision": {
+                  "type": "object",
+                  "required": [
+                    "proceed",
+                    "approval_required",
+                    "block"
+                  ],
+                  "properties": {
+                    "proceed": {
+                      "type": "integer"
+                    },
+                    "approval_required": {
+                      "type": "integer"
+                    },
+                    "block": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "topRisky": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/SummaryEntity"
+            },
+            "description": "Highest score first (unknown last), at most `limit`."
+          },
+          "topRiskyTotal": {
+            "type": "integer",
+            "description": "Rows before the limit (entities x environments)."
+          },
+          "uncorrelated": {
+            "type": "array",
+            "description": "Components without a host in some summarized environment.",
+            "items": {
+              "type": "object",
+              "required": [
+                "entityRef",
+                "environments"
+              ],
+              "properties": {
+                "entityRef": {
+                  "type": "string"
+                },
+                "environments": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                }
+              }
+            }
+          },
+          "shadow": {
+            "type": "object",
+            "required": [
+              "since",
+              "buckets"
+            ],
+            "description": "Dry-run (shadow-mode) decisions per UTC day of the last `days` days, by what the gate would have answered.",
+            "properties": {
+              "since": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "buckets": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "start",
+                    "total",
+                    "wouldHaveBlocked",
+                    "wouldHaveRequiredApproval"
+                  ],
+                  "properties": {
+                    "start": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "total": {
+                      "type": "integer"
+                    },
+                    "wouldHaveBlocked": {
+                      "type": "integer"
+                    },
+                    "wouldHaveRequiredApproval": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "pending": {
+            "type": "object",
+            "required": [
+              "totalCount",
+              "items"
+            ],
+            "description": "Decisions waiting for approval (within their approvalTtl), oldest first, at most 20.",
+            "properties": {
+              "totalCount": {
+                "type": "integer"
+              },
+              "items": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/PendingDecisionHead"
+                }
+              }
+            }
+          }
+        }
       }
     }
   },
@@ -1055,6 +1777,17 @@ export const spec = {
       "post": {
         "operationId": "Gate",
         "summary": "Evaluate whether an entity may be deployed to an environment now, and record the decision.",
+        "parameters": [
+          {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Makes retries safe: a repeated key from the same caller within 24 hours answers the decision its first request recorded (the same body, header `Idempotent-Replayed: true`) instead of recording a new one; concurrent requests with one key, on any replica, record one decision. 1-255 characters of `A-Z a-z 0-9 . _ ~ : + / = -` (e.g. a UUID), else 400 naming the header.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
         "requestBody": {
           "required": true,
           "content": {
@@ -1068,6 +1801,14 @@ export const spec = {
         "responses": {
           "200": {
             "description": "The decision (recorded with its full inputs, audited as `gate-decision`).",
+            "headers": {
+              "Idempotent-Replayed": {
+                "description": "`true` when the answer is the earlier decision of the same Idempotency-Key.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
             "content": {
               "application/json": {
                 "schema": {
@@ -1084,6 +1825,26 @@ export const spec = {
           },
           "404": {
             "$ref": "#/components/responses/ErrorResponse"
+          },
+          "409": {
+            "description": "ConflictError: a request with the same Idempotency-Key is still being evaluated; retry with the key.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "The Idempotency-Key was used with a different request body (the message names the key and its decision).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           },
           "503": {
             "description": "ServiceUnavailableError: the catalog is unavailable and the entity is not in the correlation index yet. Nothing is recorded; the gate fails closed, the caller should retry.",
@@ -1202,7 +1963,7 @@ export const spec = {
     "/v1/decisions/{id}/replay": {
       "post": {
         "operationId": "ReplayDecision",
-        "summary": "Re-evaluate a decision's stored inputs with the current policy; 409 if the policy hash changed since.",
+        "summary": "Re-evaluate a decision's stored inputs with the policy it was made with (the current one, or its body from the policy history when the policy changed since); 409 if the history does not have that policy.",
         "parameters": [
           {
             "$ref": "#/components/parameters/decisionId"
@@ -1309,6 +2070,93 @@ export const spec = {
                       }
                     }
                   ]
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "404": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/entities/{kind}/{namespace}/{name}/risk/history": {
+      "get": {
+        "operationId": "GetEntityRiskHistory",
+        "summary": "The entity's stored score snapshots (per environment, on every change and at least hourly), oldest first.",
+        "parameters": [
+          {
+            "name": "kind",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "namespace",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/environmentQuery"
+          },
+          {
+            "name": "days",
+            "in": "query",
+            "required": false,
+            "description": "How many days back (1-90, default 7); snapshots are kept for `runtimeRisk.history.retention` (default 30 days).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 90
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The snapshots taken since `since` (now minus `days`), oldest first.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "entityRef",
+                    "since",
+                    "items"
+                  ],
+                  "properties": {
+                    "entityRef": {
+                      "type": "string"
+                    },
+                    "since": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/ScoreSnapshot"
+                      }
+                    }
+                  }
                 }
               }
             }
@@ -2561,6 +3409,167 @@ export const spec = {
             "$ref": "#/components/responses/ErrorResponse"
           },
           "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/policies": {
+      "get": {
+        "operationId": "ListPolicies",
+        "summary": "Every policy the backend has run (by hash), the active one first, with the periods each was active. Needs `runtime-risk.policy.read`.",
+        "responses": {
+          "200": {
+            "description": "The policy history.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "items"
+                  ],
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/PolicySummary"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/policies/{hash}": {
+      "get": {
+        "operationId": "GetPolicy",
+        "summary": "One policy of the history with its body. Needs `runtime-risk.policy.read`.",
+        "parameters": [
+          {
+            "name": "hash",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The policy.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StoredPolicy"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "404": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/policy/backtest": {
+      "post": {
+        "operationId": "BacktestPolicy",
+        "summary": "Replay the stored inputs of every decision recorded in a window under a proposed policy and count what would change. Nothing is recorded. Only decisions of entities the caller may read count. Needs `runtime-risk.policy.read`. The policy may also be sent as the body with content type `text/yaml` (`application/yaml`), the other fields then as query parameters.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BacktestRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Counts per transition, environment and entity, and a page of the changed decisions.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BacktestResult"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/v1/summary": {
+      "get": {
+        "operationId": "GetSummary",
+        "summary": "The org page in one call: current risk counts by level and decision, the riskiest Components, uncorrelated ones, shadow-mode \"would have blocked\" counts per day and pending approvals, of the entities the caller may read. Needs `runtime-risk.decision.read`.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/environmentQuery"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Rows of `topRisky` (1-5000, default 100).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1
+            }
+          },
+          {
+            "name": "days",
+            "in": "query",
+            "required": false,
+            "description": "Days of shadow-mode buckets (1-90, default 14).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The summary.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OrgSummary"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
             "$ref": "#/components/responses/ErrorResponse"
           }
         }

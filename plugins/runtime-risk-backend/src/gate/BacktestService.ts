@@ -1,0 +1,196 @@
+import type { Decision, Reason, RiskLevel } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { evaluate, type CompiledPolicy, type EvaluationInput } from '../engine';
+import type { DecisionScanRow, DecisionScanStore } from '../store/types';
+
+/** Decisions read per page: the next page is read while this one is evaluated. */
+export const BACKTEST_PAGE = 2_000;
+
+export interface BacktestTransition {
+  from: Decision;
+  to: Decision;
+  count: number;
+}
+
+export interface BacktestGroup {
+  environment?: string;
+  entityRef?: string;
+  total: number;
+  changed: number;
+  transitions: BacktestTransition[];
+}
+
+export interface BacktestOutcome {
+  decision: Decision;
+  riskLevel: RiskLevel;
+  score: number | null;
+  reasons: Reason[];
+}
+
+export interface BacktestChange {
+  decisionId: string;
+  entityRef: string;
+  environment: string;
+  createdAt: string;
+  dryRun: boolean;
+  policyHash: string;
+  old: BacktestOutcome;
+  new: BacktestOutcome;
+}
+
+export interface BacktestResult {
+  since: string;
+  until: string;
+  policy: { id: string; hash: string };
+  total: number;
+  changed: number;
+  transitions: BacktestTransition[];
+  byEnvironment: BacktestGroup[];
+  byEntity: BacktestGroup[];
+  notEvaluated: { count: number; environments: string[] };
+  changedDecisions: { items: BacktestChange[]; totalCount: number; nextCursor?: string };
+}
+
+export interface BacktestRequest {
+  policy: CompiledPolicy;
+  since: string;
+  until: string;
+  environment?: string;
+  entityRef?: string;
+  /** The page of changed decisions to return: skip `offset`, at most `limit`. */
+  offset: number;
+  limit: number;
+  /** The subset of `entityRefs` the caller may read (one batched check per page of new refs). */
+  readable: (entityRefs: string[]) => Promise<Set<string>>;
+}
+
+const ORDER: Record<Decision, number> = { proceed: 0, approval_required: 1, block: 2 };
+
+/** Counts of one group: `from -> to` pairs. */
+class Tally {
+  total = 0;
+  changed = 0;
+  private readonly pairs = new Map<string, number>();
+
+  add(from: Decision, to: Decision): void {
+    this.total += 1;
+    if (from !== to) this.changed += 1;
+    const key = `${from}\u0000${to}`;
+    this.pairs.set(key, (this.pairs.get(key) ?? 0) + 1);
+  }
+
+  transitions(): BacktestTransition[] {
+    return [...this.pairs.entries()]
+      .map(([key, count]) => {
+        const [from, to] = key.split('\u0000') as [Decision, Decision];
+        return { from, to, count };
+      })
+      .sort((a, b) => ORDER[a.from] - ORDER[b.from] || ORDER[a.to] - ORDER[b.to]);
+  }
+}
+
+/** What the gate decided, before approvals: for a dry run, what it would have answered. */
+function oldDecision(row: DecisionScanRow): Decision {
+  if (row.dryRun && row.result) {
+    try {
+      const would = (JSON.parse(row.result) as { wouldHaveBeen?: unknown }).wouldHaveBeen;
+      if (would === 'proceed' || would === 'approval_required' || would === 'block') return would;
+    } catch {
+      // fall through to the recorded decision
+    }
+  }
+  return row.decision as Decision;
+}
+
+/**
+ * Backtests a proposed policy: replays the stored inputs of every decision
+ * recorded in `[since, until)` under it (the engine is pure, so the stored
+ * inputs and the policy decide alone) and counts what changes. Reads the
+ * decisions a page at a time, oldest first; the stored inputs are trusted as
+ * written by the gate (no schema validation per row); nothing is recorded.
+ */
+export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions'>, request: BacktestRequest): Promise<BacktestResult> {
+  const { policy } = request;
+  const all = new Tally();
+  const byEnvironment = new Map<string, Tally>();
+  const byEntity = new Map<string, Tally>();
+  const visible = new Map<string, boolean>();
+  const notEvaluated = new Set<string>();
+  let notEvaluatedCount = 0;
+  let changedSeen = 0;
+  const items: BacktestChange[] = [];
+
+  const read = (afterSeq?: number) =>
+    store.scanDecisions({
+      since: request.since,
+      until: request.until,
+      environment: request.environment,
+      entityRef: request.entityRef,
+      afterSeq,
+      limit: BACKTEST_PAGE,
+    });
+  let next: Promise<DecisionScanRow[]> | undefined = read();
+  while (next) {
+    const rows: DecisionScanRow[] = await next;
+    // read the next page while this one is evaluated
+    next = rows.length === BACKTEST_PAGE ? read(rows[rows.length - 1].seq) : undefined;
+    next?.catch(() => {});
+
+    const unknown = [...new Set(rows.map(r => r.entityRef))].filter(ref => !visible.has(ref));
+    if (unknown.length) {
+      const readable = await request.readable(unknown);
+      for (const ref of unknown) visible.set(ref, readable.has(ref));
+    }
+
+    for (const row of rows) {
+      if (!visible.get(row.entityRef)) continue;
+      if (!Object.prototype.hasOwnProperty.call(policy.environments, row.environment)) {
+        notEvaluatedCount += 1;
+        notEvaluated.add(row.environment);
+        continue;
+      }
+      const input = JSON.parse(row.inputs) as EvaluationInput;
+      const evaluation = evaluate(input, policy);
+      const from = oldDecision(row);
+      const to = evaluation.wouldHaveBeen ?? evaluation.decision;
+      all.add(from, to);
+      let env = byEnvironment.get(row.environment);
+      if (!env) byEnvironment.set(row.environment, (env = new Tally()));
+      env.add(from, to);
+      let entity = byEntity.get(row.entityRef);
+      if (!entity) byEntity.set(row.entityRef, (entity = new Tally()));
+      entity.add(from, to);
+      if (from === to) continue;
+      if (changedSeen >= request.offset && items.length < request.limit) {
+        items.push({
+          decisionId: row.id,
+          entityRef: row.entityRef,
+          environment: row.environment,
+          createdAt: row.createdAt,
+          dryRun: row.dryRun,
+          policyHash: row.policyHash,
+          old: { decision: from, riskLevel: row.riskLevel as RiskLevel, score: row.score, reasons: JSON.parse(row.reasons) as Reason[] },
+          new: { decision: to, riskLevel: evaluation.riskLevel, score: evaluation.score, reasons: evaluation.reasons },
+        });
+      }
+      changedSeen += 1;
+    }
+  }
+
+  const groups = (m: Map<string, Tally>, key: 'environment' | 'entityRef') =>
+    [...m.entries()].map(([name, t]) => ({ [key]: name, total: t.total, changed: t.changed, transitions: t.transitions() }) as BacktestGroup);
+  const result: BacktestResult = {
+    since: request.since,
+    until: request.until,
+    policy: { id: policy.id, hash: policy.hash },
+    total: all.total,
+    changed: all.changed,
+    transitions: all.transitions(),
+    byEnvironment: groups(byEnvironment, 'environment').sort((a, b) => (a.environment! < b.environment! ? -1 : 1)),
+    byEntity: groups(byEntity, 'entityRef')
+      .filter(g => g.changed > 0)
+      .sort((a, b) => b.changed - a.changed || (a.entityRef! < b.entityRef! ? -1 : 1)),
+    notEvaluated: { count: notEvaluatedCount, environments: [...notEvaluated].sort() },
+    changedDecisions: { items, totalCount: changedSeen },
+  };
+  return result;
+}
