@@ -151,6 +151,17 @@ export interface Config {
        */
       inheritSystemResources?: boolean;
     };
+    /**
+     * Score snapshots for the portal's "Risk over time" chart: a task (scope global, also run
+     * at start) evaluates every indexed entity in every environment from the gate's cached
+     * inputs and stores the score when it changed, and at least hourly.
+     */
+    history?: {
+      /** How often the scores are evaluated; default `{ minutes: 5 }`, at most 30 minutes. */
+      frequency?: HumanDuration;
+      /** How long snapshots are kept; default `{ days: 30 }`. */
+      retention?: HumanDuration;
+    };
     /** Which sources matter to an entity (DESIGN "Coverage"). */
     coverage?: {
       /**

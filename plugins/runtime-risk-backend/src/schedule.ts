@@ -86,3 +86,25 @@ export function readCoverageWindowMs(config: Config): number {
   if (!(ms > 0)) throw new Error(`Invalid config at ${key}: must be longer than zero`);
   return ms;
 }
+
+/** `runtimeRisk.history`: score snapshots for the "Risk over time" chart (gate/ScoreHistory). */
+export interface RuntimeRiskHistoryConfig {
+  /** How often every entity's score is evaluated and a changed one stored (default 5 minutes, at most 30). */
+  frequency: HumanDuration;
+  frequencyMs: number;
+  /** How long snapshots are kept (default 30 days). */
+  retentionMs: number;
+}
+
+/** Reads `runtimeRisk.history.frequency` and `.retention`; throws naming the key when malformed. */
+export function readHistoryConfig(config: Config): RuntimeRiskHistoryConfig {
+  const frequency = readOptionalDuration(config, 'runtimeRisk.history.frequency', { minutes: 5 });
+  const frequencyMs = durationToMs(frequency);
+  if (!(frequencyMs > 0) || frequencyMs > 30 * 60_000) {
+    // an hourly point needs a run at least every half hour
+    throw new Error('Invalid config at runtimeRisk.history.frequency: must be longer than zero and at most 30 minutes');
+  }
+  const retentionMs = durationToMs(readOptionalDuration(config, 'runtimeRisk.history.retention', { days: 30 }));
+  if (!(retentionMs >= 3600_000)) throw new Error('Invalid config at runtimeRisk.history.retention: must be at least an hour');
+  return { frequency, frequencyMs, retentionMs };
+}
