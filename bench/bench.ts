@@ -9,7 +9,7 @@
  *  4. ingestion from a paged fake Falcon API (bench/fakeFalcon.mjs, its own process; the real
  *     CrowdStrike adapter) into PostgreSQL,
  *     then an incremental sync of new alerts;
- *  5. write bench/results.json and bench/results.md; drop the scratch database.
+ *  5. write bench/out/results.json and bench/out/results.md (ignored by git); drop the scratch database.
  *
  * Run `npm run bench -- --help` for the flags.
  */
@@ -89,7 +89,7 @@ const DEFAULTS: Options = {
   seedTimeoutS: 150,
   keepDb: false,
   replicas: true,
-  out: path.resolve(__dirname, '..'),
+  out: path.resolve(__dirname, 'out'),
 };
 
 const QUICK: Partial<Options> = { entities: 1_000, hosts: 5_000, signals: 20_000, alerts: 5_000, durationS: 5, warmupS: 1 };
@@ -108,7 +108,7 @@ const HELP = `npm run bench -- [flags]
   --seed-timeout S        time cap of seeding; the seeded count is reported (default ${DEFAULTS.seedTimeoutS})
   --seed N                PRNG seed (default ${DEFAULTS.seed})
   --pg URL                PostgreSQL server (default ${DEFAULTS.pg}; env RUNTIME_RISK_BENCH_PG)
-  --out DIR               write DIR/results.json and DIR/results.md (default bench/)
+  --out DIR               write DIR/results.json and DIR/results.md (default bench/out/, ignored by git)
   --no-replicas           skip the two-replica phase
   --keep-db               keep the scratch database
   --profile               write a V8 CPU profile to bench/.out/`;
