@@ -5,6 +5,7 @@ import {
   type PolicyDecision,
 } from '@backstage/plugin-permission-common';
 import type { PermissionPolicy, PolicyQuery, PolicyQueryUser } from '@backstage/plugin-permission-node';
+import { entityRefKey } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 /** Where the policy reads its settings. */
 export const POLICY_CONFIG_KEY = 'runtimeRisk.permissionPolicy';
@@ -34,7 +35,7 @@ function readGroups(config: Config, key: string, fallback?: string[]): string[] 
   for (const v of values) {
     if (!GROUP_REF.test(v)) throw new Error(`${POLICY_CONFIG_KEY}.${key}: '${v}' is not a group ref (group:<namespace>/<name>)`);
   }
-  return values.map(v => v.toLowerCase());
+  return values.map(entityRefKey);
 }
 
 /** Reads and checks `runtimeRisk.permissionPolicy`; throws naming the key at fault. */
@@ -77,7 +78,7 @@ export function runtimeRiskPolicyDecision(
   user?: PolicyQueryUser,
 ): PolicyDecision | undefined {
   const name = request.permission.name;
-  const claims = (user?.info.ownershipEntityRefs ?? []).map(r => r.toLowerCase());
+  const claims = (user?.info.ownershipEntityRefs ?? []).map(entityRefKey);
   const inAny = (groups: string[]) => groups.some(g => claims.includes(g));
   const approver = inAny(config.approverGroups);
   const admin = approver || inAny(config.adminGroups);

@@ -47,3 +47,18 @@ export function parseEntityRefStrict(
   if (!validators.isValidEntityName(name)) throw new Error('invalid name');
   return { kind, namespace, name };
 }
+
+/**
+ * The comparison key of an entity ref: refs name entities case-insensitively
+ * (`user:default/Alice` is `user:default/alice`), so every comparison of refs
+ * (requester and approver, owners, group membership) goes through this key.
+ */
+export function entityRefKey(ref: string): string {
+  return ref.trim().toLocaleLowerCase('en-US');
+}
+
+/** True when `a` and `b` name the same entity (case-insensitive; either may be absent). */
+export function sameEntityRef(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  return entityRefKey(a) === entityRefKey(b);
+}

@@ -56,6 +56,51 @@ export const EntityRefSchema = z.string().min(1).transform((v, ctx) => {
   }
 });
 
+/** Where a gate request's `requestedBy` login comes from (the backend resolves it by the catalog annotation `<provider>.com/user-login`). */
+export const REQUESTED_BY_PROVIDERS = ['github', 'gitlab'] as const;
+
+/** `requestedBy` of a gate request: the person behind the pipeline, as the CI system names them. */
+export const RequestedBySchema = z
+  .object({
+    provider: z.enum(REQUESTED_BY_PROVIDERS, { error: `must be one of ${REQUESTED_BY_PROVIDERS.join(', ')}` }),
+    login: z
+      .string()
+      .min(1, { message: 'must not be empty' })
+      .max(255, { message: 'must be at most 255 characters' })
+      .regex(/^[A-Za-z0-9_.\-[\]]+$/, { message: 'must be a login: letters, digits, ., _, -, [ and ]' }),
+  })
+  .strict();
+export type RequestedBy = z.output<typeof RequestedBySchema>;
+
+/**
+ * Who asked for a recorded decision: the login the request named, the User
+ * entity it resolved to (or `resolved: false`, with a note) and the principal
+ * whose token asserted it.
+ */
+export const RequesterSchema = z.object({
+  provider: z.enum(REQUESTED_BY_PROVIDERS),
+  login: z.string(),
+  entityRef: z.string().nullable(),
+  resolved: z.boolean(),
+  note: z.string().optional(),
+  assertedBy: z.string(),
+});
+export type Requester = z.infer<typeof RequesterSchema>;
+
+/**
+ * Longest accepted `artifact` and `pipeline.*` of a gate request (characters);
+ * longer ones are refused with a 400 naming the field (they are recorded with
+ * every decision and shown in the portal).
+ */
+export const GATE_REQUEST_LIMITS = {
+  artifact: 1024,
+  pipelineProvider: 64,
+  pipelineRunId: 256,
+  pipelineUrl: 2048,
+} as const;
+
+const atMost = (n: number) => z.string().max(n, { message: `must be at most ${n} characters` });
+
 export const GateRequestSchema = z
   .object({
     entityRef: EntityRefSchema,
@@ -69,6 +114,7 @@ export const GateRequestSchema = z
   .strict();
 export type GateRequest = z.input<typeof GateRequestSchema>;
 export type ParsedGateRequest = z.output<typeof GateRequestSchema>;
+    requestedBy: RequestedBySchema.optional(),
 
 export const MatchedHostSchema = z.object({
   id: z.string(),
@@ -163,6 +209,8 @@ export const GateDecisionSchema = z.object({
   sources: z.array(EntitySourceHealthSchema).optional(),
 });
 export type GateDecision = z.infer<typeof GateDecisionSchema>;
+  /** The person the request named (`requestedBy`), resolved to a User entity, and who asserted it. */
+  requester: RequesterSchema.optional(),
 
 export interface SourceHealth {
   id: string;

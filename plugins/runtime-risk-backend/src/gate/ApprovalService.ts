@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { principalRef, SYSTEM_ACTOR } from './ExceptionService';
 import type { RiskService } from './RiskService';
 import { assertHumanOrGranted } from './humans';
+import { selfApproval, type DecisionRequesters, type Requester } from './requester';
 import type { DecisionOutcome, DecisionRecord, RuntimeRiskStore } from '../store/types';
 
 export const DecisionApprovalSchema = z.object({ comment: z.string().max(2000).optional() }).strict();
@@ -25,11 +26,19 @@ export type DecisionOverride = z.output<typeof DecisionOverrideSchema>;
 /** Pending decisions expired per sweep at most. */
 const SWEEP_BATCH = 500;
 
-/** Who asked for a decision: the recorded requester (user entity ref or service subject). */
-export function requesterOf(record: DecisionRecord): string | undefined {
-  if (record.requestedBy) return record.requestedBy;
-  const request = (record.result as { request?: { requestedBy?: unknown } } | null)?.request;
-  return typeof request?.requestedBy === 'string' ? request.requestedBy : undefined;
+/**
+ * Who asked for a decision: the principal whose token asked the gate (user ref
+ * or service subject) and the person the request named (`requestedBy`, resolved
+ * to a User entity when the catalog knows the login).
+ */
+export function requestersOf(record: DecisionRecord): DecisionRequesters {
+  const request = (record.result as { request?: { requestedBy?: unknown; requester?: unknown } } | null)?.request;
+  const out: DecisionRequesters = {};
+  const assertedBy = record.requestedBy ?? (typeof request?.requestedBy === 'string' ? request.requestedBy : undefined);
+  if (assertedBy) out.assertedBy = assertedBy;
+  const requester = request?.requester as Requester | null | undefined;
+  if (requester && typeof requester === 'object' && typeof requester.login === 'string') out.requester = requester;
+  return out;
 }
 
 /**
@@ -112,9 +121,8 @@ export class ApprovalService {
     const { store, risk } = this.options;
     const record = await this.load(id);
     const actor = await this.authorize(credentials, runtimeRiskExceptionApprovePermission, `${action} decisions`);
-    if (actor === requesterOf(record)) {
-      throw new NotAllowedError(`the requester of a deployment can never ${action} its decision`);
-    }
+    const self = selfApproval(actor, requestersOf(record));
+    if (self) throw new NotAllowedError(`refusing to ${action} decision '${id}': ${self}; the requester of a deployment can never ${action} its decision`);
     const now = this.now();
     if (risk.isApprovalExpired(record, now)) {
       await this.expire(record, now);
@@ -154,9 +162,8 @@ export class ApprovalService {
     const { store, risk } = this.options;
     const record = await this.load(id);
     const actor = await this.authorize(credentials, runtimeRiskDecisionOverridePermission, 'override decisions');
-    if (actor === requesterOf(record)) {
-      throw new NotAllowedError('the requester of a deployment can never override its decision');
-    }
+    const self = selfApproval(actor, requestersOf(record));
+    if (self) throw new NotAllowedError(`refusing to override decision '${id}': ${self}; the requester of a deployment can never override its decision`);
     const now = this.now();
     if (record.dryRun) throw new ConflictError(`decision '${id}' is a dry run; there is nothing to override`);
     if (risk.isApprovalExpired(record, now)) {

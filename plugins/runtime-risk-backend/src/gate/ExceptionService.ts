@@ -6,6 +6,7 @@ import {
   EntityRefSchema,
   durationToMs,
   runtimeRiskExceptionApprovePermission,
+  sameEntityRef,
   runtimeRiskExceptionCreatePermission,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
@@ -155,13 +156,13 @@ export class ExceptionService {
     let to: ExceptionStatus;
     if (action === 'approve' || action === 'reject') {
       if (!approver) throw new NotAllowedError(`not allowed to ${action} exceptions`);
-      if (action === 'approve' && actor === current.requestedBy) {
+      if (action === 'approve' && sameEntityRef(actor, current.requestedBy)) {
         throw new NotAllowedError('the requester of an exception can never approve it');
       }
       from = ['pending'];
       to = action === 'approve' ? 'approved' : 'rejected';
     } else {
-      if (!approver && actor !== current.requestedBy) {
+      if (!approver && !sameEntityRef(actor, current.requestedBy)) {
         throw new NotAllowedError('only the requester or an approver can revoke an exception');
       }
       from = ['pending', 'approved'];

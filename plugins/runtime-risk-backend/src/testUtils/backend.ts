@@ -76,12 +76,15 @@ export async function startSeededBackend(options: {
   signals: SignalInput[];
   authorize: PermissionsService['authorize'];
   config?: Record<string, unknown>;
+  /** The catalog (default {@link entities}). */
+  entities?: Entity[];
 }): Promise<SeededHarness> {
   const edr = new MemoryPullSource('edr');
   edr.pages = [{ signals: options.signals }];
   const harness = await startBackend({
     knex: options.knex,
     sources: [edr],
+    entities: options.entities,
     // without permission.enabled approvals, overrides and exceptions refuse to run
     config: { permission: { enabled: true }, ...(options.config ?? {}) },
     features: [mockServices.permissions.mock({ authorize: options.authorize }).factory],
