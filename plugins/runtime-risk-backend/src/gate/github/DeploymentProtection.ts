@@ -203,6 +203,7 @@ export class GithubDeploymentProtection {
     }
 
     const runId = /\/actions\/runs\/(\d+)\//.exec(new URL(event.deployment_callback_url).pathname)?.[1];
+    const meta = event.sender ? await this.requesterMeta(event.sender.login) : {};
     const answers: GateDecision[] = [];
     for (const entityRef of entityRefs) {
       answers.push(
@@ -214,7 +215,7 @@ export class GithubDeploymentProtection {
             ...(event.deployment?.sha ? { artifact: event.deployment.sha } : {}),
             pipeline: { provider: 'github', ...(runId ? { runId } : {}) },
           },
-          event.sender ? await this.requesterMeta(event.sender.login) : {},
+          meta,
         ),
       );
     }

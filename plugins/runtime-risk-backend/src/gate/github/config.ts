@@ -42,6 +42,14 @@ function duration(config: Config, key: string, fallback: HumanDuration): HumanDu
   }
 }
 
+/** An optional string key; a value of another type (or empty) fails naming the key. */
+function optionalString(config: Config, key: string): string | undefined {
+  const value = config.getOptional(key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') return fail(key, 'must be a non-empty string');
+  return value;
+}
+
 /** Base URL with one trailing slash removed and checked (http(s), no credentials, no query). */
 export function normalizeBaseUrl(value: string, key: string): string {
   let url: URL;
@@ -67,7 +75,7 @@ export function readGithubConfig(root: Config, policyEnvironments: string[]): Gi
   if (appIdRaw === undefined || appIdRaw === null || appIdRaw === '') fail('appId', 'required');
   const appId = String(appIdRaw);
   if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z._-]+$/.test(appId)) fail('appId', 'must be the App ID (a number) or its client ID');
-  const keyText = config.getOptionalString('privateKey');
+  const keyText = optionalString(config, 'privateKey');
   if (!keyText) fail('privateKey', 'required (the PEM of the GitHub App private key)');
   let privateKey: KeyObject;
   try {
@@ -77,24 +85,24 @@ export function readGithubConfig(root: Config, policyEnvironments: string[]): Gi
     return fail('privateKey', 'not a readable PEM private key');
   }
   if (privateKey.asymmetricKeyType !== 'rsa') fail('privateKey', 'must be an RSA key (GitHub App keys are)');
-  const webhookSecret = config.getOptionalString('webhookSecret');
+  const webhookSecret = optionalString(config, 'webhookSecret');
   if (!webhookSecret) fail('webhookSecret', 'required (the App\'s webhook secret)');
-  const apiBaseUrl = normalizeBaseUrl(config.getOptionalString('apiBaseUrl') ?? DEFAULT_GITHUB_API_BASE_URL, 'apiBaseUrl');
+  const apiBaseUrl = normalizeBaseUrl(optionalString(config, 'apiBaseUrl') ?? DEFAULT_GITHUB_API_BASE_URL, 'apiBaseUrl');
 
   const known = new Set(policyEnvironments);
   const environments: Record<string, string> = {};
   const envConfig = config.getOptionalConfig('environments');
   for (const name of envConfig?.keys() ?? []) {
-    const target = envConfig!.getOptionalString(name);
-    if (!target) fail(`environments.${name}`, 'must name a policy environment');
+    const target = envConfig!.getOptional(name);
+    if (typeof target !== 'string' || !target) fail(`environments.${name}`, 'must name a policy environment');
     if (!known.has(target)) fail(`environments.${name}`, `unknown policy environment '${target}'; the policy defines: ${[...known].sort().join(', ')}`);
     environments[name] = target;
   }
-  const defaultEnvironment = config.getOptionalString('defaultEnvironment');
+  const defaultEnvironment = optionalString(config, 'defaultEnvironment');
   if (defaultEnvironment !== undefined && !known.has(defaultEnvironment)) {
     fail('defaultEnvironment', `unknown policy environment '${defaultEnvironment}'; the policy defines: ${[...known].sort().join(', ')}`);
   }
-  const unknownRepository = config.getOptionalString('unknownRepository') ?? 'approve';
+  const unknownRepository = optionalString(config, 'unknownRepository') ?? 'approve';
   if (unknownRepository !== 'approve' && unknownRepository !== 'reject') fail('unknownRepository', "must be 'approve' or 'reject'");
 
   const appBaseUrl = (root.getOptionalString('app.baseUrl') ?? 'http://localhost:3000').replace(/\/+$/, '');

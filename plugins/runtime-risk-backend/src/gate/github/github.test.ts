@@ -50,7 +50,14 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
         ],
       },
     ];
-    harness = await startBackend({
+    harness = await startBackend(backendOptions(edr));
+    server = harness.backend.server;
+    await harness.runTask('runtime-risk-ingest-edr');
+    await harness.runTask('runtime-risk-correlate');
+  });
+
+  /** The backend of these tests (another replica: the same options on the same database). */
+  const backendOptions = (edr: MemoryPullSource): Parameters<typeof startBackend>[0] => ({
       knex,
       sources: [edr],
       entities: [
@@ -86,10 +93,6 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
         },
       },
       features: [mockServices.permissions.mock({ authorize: securityTeamPolicy() }).factory],
-    });
-    server = harness.backend.server;
-    await harness.runTask('runtime-risk-ingest-edr');
-    await harness.runTask('runtime-risk-correlate');
   });
 
   afterAll(async () => {
@@ -291,6 +294,38 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
     }
     expect(github.callbacks.filter(c => c.runId === runId).map(c => c.status)).toEqual([502, 502, 204]);
     expect(github.accepted(runId)[0].body.state).toBe('rejected');
+  });
+
+  it('another replica (or a restarted backend) sends what is stored: a retry, and the answer to a held deployment', async () => {
+    const replica = await startBackend(backendOptions(new MemoryPullSource('edr')));
+    try {
+      // a callback GitHub refused once on this backend is sent by the other's task
+      const retried = String(++run);
+      github.failNext = 1;
+      expect((await send(event('acme/checkout', retried)).response).body.status).toBe('rejected');
+      await until('the failed attempt', () => github.callbacks.some(c => c.runId === retried));
+      await new Promise(r => setTimeout(r, 20));
+      await replica.runTask('runtime-risk-github-callbacks');
+      expect(github.callbacks.filter(c => c.runId === retried).map(c => c.status)).toEqual([502, 204]);
+
+      // held here, approved through the other replica: that one answers GitHub
+      const held = String(++run);
+      const res = await send(event('acme/payments', held)).response;
+      expect(res.body.status).toBe('pending');
+      await until('the status report', () => github.accepted(held).length === 1);
+      const approved = await request(replica.backend.server)
+        .post(`/api/runtime-risk/v1/decisions/${res.body.decisionIds[0]}/approve`)
+        .set('Authorization', mockCredentials.user.header(SECURITY))
+        .send({});
+      expect(approved.status).toBe(200);
+      const calls = await until('the approval', () => github.accepted(held).length === 2 && github.accepted(held));
+      expect(calls[1].body.state).toBe('approved');
+      // and nobody sends it twice
+      await Promise.all([harness.runTask('runtime-risk-github-callbacks'), replica.runTask('runtime-risk-github-callbacks')]);
+      expect(github.callbacks.filter(c => c.runId === held)).toHaveLength(2);
+    } finally {
+      await replica.backend.stop();
+    }
   });
 
   it('acknowledges and ignores other events; refuses bodies over the limit (413) and bad JSON (400)', async () => {
