@@ -50,9 +50,11 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
     const calls = (harness.scheduler.scheduleTask as unknown as { mock: { calls: [{ id: string; scope?: string }][] } }).mock
       .calls;
     expect(calls.map(c => [c[0].id, c[0].scope]).sort()).toEqual([
+      ['runtime-risk-audit-head', 'global'],
       ['runtime-risk-correlate', 'global'],
       ['runtime-risk-exceptions', 'global'],
       ['runtime-risk-ingest-edr', 'global'],
+      ['runtime-risk-score-history', 'global'],
     ]);
   });
 
