@@ -302,6 +302,53 @@ describe('evaluate: exceptions', () => {
   });
 });
 
+describe('evaluate: signal-scoped exceptions never waive a source failure mode', () => {
+  const critical = [sig('edr:c1', 'critical')];
+  const scoped: EngineException = { id: 'ex-scoped', expiresAt: later(HOUR), signalIds: ['edr:c1'] };
+  it.each<[string, Partial<EvaluationInput>, Decision, string[]]>([
+    // production: source down blocks, stale asks for approval
+    ['critical, source down', { signals: critical, sources: [okSource('edr', { status: 'down' })] }, 'block', ['source_unavailable']],
+    ['no signal, source down', { sources: [okSource('edr', { status: 'down' })] }, 'block', ['source_unavailable']],
+    ['critical, source stale', { signals: critical, sources: [okSource('edr', { lastSuccessAt: ago(2 * HOUR) })] }, 'approval_required', ['signals_stale']],
+    ['no signal, source stale', { sources: [okSource('edr', { lastSuccessAt: ago(2 * HOUR) })] }, 'approval_required', ['signals_stale']],
+  ])('%s -> %s', (_name, overrides, decision, kept) => {
+    const e = evaluate(input({ ...overrides, exceptions: [scoped] }), policy);
+    expect(e.decision).toBe(decision);
+    for (const code of kept) expect(codes(e)).toContain(code);
+    // an unscoped exception waives the same failure mode
+    const unscoped = evaluate(input({ ...overrides, exceptions: [{ id: 'ex-all', expiresAt: later(HOUR) }] }), policy);
+    expect(unscoped.decision).toBe('proceed');
+  });
+
+  it('lowers a block from the signals to what the failure mode alone asks, and says what it did not waive', () => {
+    const e = evaluate(input({ signals: critical, sources: [okSource('edr', { lastSuccessAt: ago(2 * HOUR) })], exceptions: [scoped] }), policy);
+    expect(e.decision).toBe('approval_required');
+    expect(e.exception?.id).toBe('ex-scoped');
+    const reason = e.reasons.find(r => r.code === 'exception_applied');
+    expect(reason?.message).toContain('never waives signals_stale');
+    expect(reason?.signalIds).toEqual(['edr:c1']);
+  });
+
+  it('prefers an exception that waives more over one that lasts longer', () => {
+    const e = evaluate(
+      input({
+        signals: critical,
+        sources: [okSource('edr', { status: 'down' })],
+        exceptions: [{ ...scoped, expiresAt: later(9 * HOUR) }, { id: 'ex-all', expiresAt: later(HOUR) }],
+      }),
+      policy,
+    );
+    expect(e.decision).toBe('proceed');
+    expect(e.exception?.id).toBe('ex-all');
+  });
+
+  it('waives the signals when the sources are fine', () => {
+    const e = evaluate(input({ signals: critical, exceptions: [scoped] }), policy);
+    expect(e.decision).toBe('proceed');
+    expect(e.exception?.id).toBe('ex-scoped');
+  });
+});
+
 describe('evaluate: dry run', () => {
   it.each<[string, Partial<EvaluationInput>, Decision]>([
     ['block', { signals: [sig('c', 'critical')] }, 'block'],

@@ -88,6 +88,12 @@ export interface Evaluation {
 const STRICTNESS: Record<Decision, number> = { proceed: 0, approval_required: 1, block: 2 };
 const LEVEL_RANK: Record<RiskLevel, number> = { low: 0, moderate: 1, high: 2, unknown: 3 };
 const FAILURE_MODE_ORDER: FailureMode[] = ['uncorrelated', 'scoreUnavailable', 'sourceUnavailable', 'signalsStale'];
+const FAILURE_REASON_CODE: Record<FailureMode, Reason['code']> = {
+  uncorrelated: 'uncorrelated',
+  scoreUnavailable: 'score_unavailable',
+  sourceUnavailable: 'source_unavailable',
+  signalsStale: 'signals_stale',
+};
 
 /** The stricter of two decisions: proceed < approval_required < block. */
 export function stricter(a: Decision, b: Decision): Decision {
@@ -368,21 +374,38 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
     failureModes,
   };
 
-  // Exceptions turn block / approval_required into proceed.
+  // Exceptions turn block / approval_required into proceed. A signal-scoped one
+  // waives only what its signals cause (the level's decision), never a failure
+  // mode (DESIGN "Exceptions": source_unavailable, signals_stale; nor
+  // uncorrelated or score_unavailable, which no signal of it causes).
   if (decision !== 'proceed' && input.exceptions?.length) {
     const contributing = contributions.map(c => c.signalId);
+    const failureOnly = failureModes.reduce<Decision>((d, m) => stricter(d, m.decision), 'proceed');
+    const outcome = (ex: EngineException): Decision => (ex.signalIds !== undefined ? failureOnly : 'proceed');
     const candidates = input.exceptions
       .filter(ex => exceptionApplies(ex, nowMs, riskLevel, contributing))
-      .sort((a, b) => parseTime(b.expiresAt) - parseTime(a.expiresAt) || compareStrings(a.id, b.id));
+      .filter(ex => STRICTNESS[outcome(ex)] < STRICTNESS[decision])
+      .sort(
+        (a, b) =>
+          STRICTNESS[outcome(a)] - STRICTNESS[outcome(b)] ||
+          parseTime(b.expiresAt) - parseTime(a.expiresAt) ||
+          compareStrings(a.id, b.id),
+      );
     const chosen = candidates[0];
     if (chosen) {
+      const after = outcome(chosen);
+      const kept = failureModes.filter(m => m.decision === after && after !== 'proceed').map(m => FAILURE_REASON_CODE[m.mode]);
       reasons.push({
         code: 'exception_applied',
-        message: `Exception ${chosen.id} (until ${chosen.expiresAt}) turns ${decision} into proceed`,
+        message:
+          after === 'proceed'
+            ? `Exception ${chosen.id} (until ${chosen.expiresAt}) turns ${decision} into proceed`
+            : `Exception ${chosen.id} (until ${chosen.expiresAt}) waives its signals, turning ${decision} into ${after}; ` +
+              `an exception scoped to signals never waives ${[...new Set(kept)].join(', ')}`,
         signalIds: chosen.signalIds ? [...chosen.signalIds].sort() : [],
       });
       evaluation.exception = { id: chosen.id, expiresAt: chosen.expiresAt };
-      evaluation.decision = 'proceed';
+      evaluation.decision = after;
     }
   }
 

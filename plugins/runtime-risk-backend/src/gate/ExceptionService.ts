@@ -11,7 +11,7 @@ import {
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
 import { evaluate, type CompiledPolicy } from '../engine';
-import type { ExceptionRecord, ExceptionStatus, RuntimeRiskStore } from '../store/types';
+import type { ExceptionRecord, ExceptionStatus, IndexedEntity, RuntimeRiskStore } from '../store/types';
 import type { RiskService } from './RiskService';
 import { assertHumanOrGranted } from './humans';
 
@@ -68,6 +68,11 @@ export class ExceptionService {
       clock?: () => Date;
       /** Told of every new exception request (notifications); must not throw. */
       onRequested?: (record: ExceptionRecord) => void;
+      /**
+       * Told of every exception the sweep revoked because a newer signal broke
+       * its scope, with why (notifications to the owners); must not throw.
+       */
+      onRevoked?: (record: ExceptionRecord, entity: IndexedEntity, why: string) => void;
     },
   ) {}
 
@@ -104,6 +109,15 @@ export class ExceptionService {
         `expiresAt: exceptions in ${body.environment} may last at most ${Math.round(maxMs / 3600000)} hours (until ${new Date(now.getTime() + maxMs).toISOString()})`,
       );
     }
+    // DESIGN "Exceptions": without signal ids an exception covers at most the
+    // risk level at request time, unless the requester names another one. An
+    // entity whose level is unknown then (uncorrelated) gets no default.
+    let maxLevel: string | null = body.maxLevel ?? null;
+    if (maxLevel === null && !body.signalIds) {
+      const input = await risk.buildInput(entity, body.environment, false, now);
+      const level = evaluate({ ...input, exceptions: [] }, policy).riskLevel;
+      if (level !== 'unknown') maxLevel = level;
+    }
     const record: ExceptionRecord = {
       id: randomUUID(),
       entityRef: entity.entityRef,
@@ -114,7 +128,7 @@ export class ExceptionService {
       approvedBy: null,
       expiresAt: new Date(expires).toISOString(),
       signalIds: body.signalIds ?? null,
-      maxLevel: body.maxLevel ?? null,
+      maxLevel,
       createdAt: now.toISOString(),
     };
     await store.insertException(record);
@@ -211,7 +225,11 @@ export class ExceptionService {
       const evaluation = evaluate({ ...input, exceptions: [] }, this.options.policy);
       let why: string | undefined;
       if (ex.maxLevel && evaluation.riskLevel !== 'unknown' && LEVEL_RANK[evaluation.riskLevel] > LEVEL_RANK[ex.maxLevel]) {
-        why = `risk level is now ${evaluation.riskLevel}, above the exception's maximum ${ex.maxLevel}`;
+        const top = evaluation.contributions.slice(0, 5).map(c => c.signalId);
+        why =
+          `risk level is now ${evaluation.riskLevel} (score ${evaluation.score}` +
+          (top.length ? ` from signal(s) ${top.join(', ')}${evaluation.contributions.length > top.length ? ', ...' : ''}` : '') +
+          `), above the exception's maxLevel ${ex.maxLevel}`;
       } else if (ex.signalIds) {
         const allowed = new Set(ex.signalIds);
         const outside = evaluation.contributions.map(c => c.signalId).filter(id => !allowed.has(id));
@@ -220,6 +238,7 @@ export class ExceptionService {
       if (why && (await store.transitionException({ id: ex.id, from: ['approved'], to: 'revoked', by: SYSTEM_ACTOR, at, comment: why }))) {
         result.revoked.push(ex.id);
         await this.audit('exception-revoke', ex, why);
+        this.options.onRevoked?.({ ...ex, status: 'revoked', decidedBy: SYSTEM_ACTOR, decidedAt: at, decisionComment: why }, entity, why);
       }
     }
     return result;

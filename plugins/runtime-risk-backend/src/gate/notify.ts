@@ -141,6 +141,29 @@ export class RiskNotifier {
     }
   }
 
+  /**
+   * After the sweep revoked an exception because a newer signal broke its scope
+   * (risk above its `maxLevel`, or a signal outside its `signalIds`): the
+   * entity's owners and the requester.
+   */
+  exceptionRevoked(exception: ExceptionRecord, entity: IndexedEntity, why: string): void {
+    const recipients = [this.ownerRef(entity), exception.requestedBy.startsWith('user:') ? exception.requestedBy : undefined].filter(
+      (r): r is string => r !== undefined,
+    );
+    if (!recipients.length) return;
+    this.send('exception-revoked', {
+      recipients: { type: 'entity', entityRef: [...new Set(recipients)] },
+      payload: {
+        title: `Exception for ${entity.name} in ${exception.environment} revoked by a new signal`,
+        description: `Exception ${exception.id} (requested by ${exception.requestedBy}) no longer applies: ${why}`,
+        link: `/catalog/${entity.namespace}/${entity.kind.toLowerCase()}/${entity.name}/runtime-risk`,
+        severity: 'high',
+        topic: NOTIFICATION_TOPIC,
+        scope: `runtime-risk:exception:${exception.id}`,
+      },
+    });
+  }
+
   /** After an exception request: the approvers group (without the requester). */
   exceptionRequested(exception: ExceptionRecord): void {
     if (!this.options.approversGroup) return;

@@ -327,6 +327,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
               entityRef={entityRef}
               environments={environments}
               signals={activeSignals}
+              levels={Object.fromEntries((risk.value ?? []).map(r => [r.environment, r.riskLevel]))}
               onRequested={() => {
                 risk.retry();
                 exceptions.retry();

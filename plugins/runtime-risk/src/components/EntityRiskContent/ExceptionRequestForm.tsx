@@ -11,7 +11,7 @@ import {
   Typography,
 } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
-import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { RiskLevel, Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { RiskException, runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
 import { formatDateTime } from '../common';
@@ -35,7 +35,39 @@ export interface ExceptionRequestFormProps {
   environments: string[];
   /** Active signals the exception may be scoped to. */
   signals: Signal[];
+  /** The entity's current risk level per environment: the default `maxLevel` (as the backend's). */
+  levels?: Record<string, RiskLevel>;
   onRequested?: (exception: RiskException) => void;
+}
+
+const MAX_LEVELS = ['low', 'moderate', 'high'] as const;
+type MaxLevel = (typeof MAX_LEVELS)[number];
+
+/**
+ * What the exception will do, in the backend's terms (DESIGN "Exceptions"):
+ * without signals it covers risk up to `maxLevel` and is revoked (owners told)
+ * when a new signal raises the level above it; scoped to signals it is revoked
+ * when another signal contributes, and never waives a failing or stale source.
+ */
+export function exceptionScopeText(options: { signalIds: string[]; maxLevel?: string; currentLevel?: RiskLevel }): string {
+  if (options.signalIds.length > 0) {
+    const n = options.signalIds.length;
+    return (
+      `It waives only the ${n === 1 ? 'selected signal' : `${n} selected signals`}: it is revoked if any other ` +
+      'signal adds to the risk, and it never waives a signal source that is down or stale ' +
+      '(source_unavailable, signals_stale).'
+    );
+  }
+  if (!options.maxLevel) {
+    return (
+      'The risk level is not known yet (no signal source has reported a host of this entity), so without a ' +
+      'maximum level the exception applies whatever the level becomes.'
+    );
+  }
+  return (
+    `It applies while the risk is at most ${options.maxLevel}: it is revoked if the risk rises above ` +
+    `${options.maxLevel} (a new signal), and the owners are told.`
+  );
 }
 
 /** Asks for an exception for this entity in one environment (`POST /v1/exceptions`). */
@@ -45,9 +77,15 @@ export function ExceptionRequestForm(props: ExceptionRequestFormProps) {
   const [reason, setReason] = useState('');
   const [expiry, setExpiry] = useState(() => toLocalInput(new Date(Date.now() + 24 * 3600_000)));
   const [signalIds, setSignalIds] = useState<string[]>([]);
+  const [chosenMaxLevel, setChosenMaxLevel] = useState<Record<string, MaxLevel | ''>>({});
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
 
   const env = environment || props.environments[0] || '';
+  const currentLevel = props.levels?.[env];
+  // prefilled with the current level (what the backend would default to); unknown: no maximum
+  const defaultMaxLevel: MaxLevel | '' =
+    currentLevel && (MAX_LEVELS as readonly string[]).includes(currentLevel) ? (currentLevel as MaxLevel) : '';
+  const maxLevel = chosenMaxLevel[env] ?? defaultMaxLevel;
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
@@ -71,7 +109,7 @@ export function ExceptionRequestForm(props: ExceptionRequestFormProps) {
         environment: env,
         reason: reason.trim(),
         expiresAt: expiresAt.toISOString(),
-        ...(signalIds.length ? { signalIds } : {}),
+        ...(signalIds.length ? { signalIds } : maxLevel ? { maxLevel } : {}),
       });
       setOutcome({ kind: 'success', exception });
       props.onRequested?.(exception);
@@ -87,8 +125,7 @@ export function ExceptionRequestForm(props: ExceptionRequestFormProps) {
     <form onSubmit={onSubmit} aria-label="exception request" noValidate>
       <Typography variant="body2" paragraph>
         An exception lets deploys of this entity proceed in one environment until it expires. Someone
-        holding <code>runtime-risk.exception.approve</code> (not you) must approve it; a new signal of
-        higher severity revokes it.
+        holding <code>runtime-risk.exception.approve</code> (not you) must approve it.
       </Typography>
       <Box display="flex" flexWrap="wrap" style={{ gap: 16 }}>
         <TextField
@@ -106,6 +143,25 @@ export function ExceptionRequestForm(props: ExceptionRequestFormProps) {
             </option>
           ))}
         </TextField>
+        {signalIds.length === 0 && (
+          <TextField
+            select
+            label="Maximum risk level"
+            value={maxLevel}
+            onChange={e => setChosenMaxLevel(m => ({ ...m, [env]: e.target.value as MaxLevel | '' }))}
+            SelectProps={{ native: true }}
+            InputLabelProps={{ shrink: true }}
+            id="runtime-risk-exception-max-level"
+            helperText={currentLevel ? `current level in ${env}: ${currentLevel}` : undefined}
+          >
+            {defaultMaxLevel === '' && <option value="">no maximum (level unknown)</option>}
+            {MAX_LEVELS.map(l => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </TextField>
+        )}
         <TextField
           label="Expires at"
           type="datetime-local"
@@ -146,6 +202,9 @@ export function ExceptionRequestForm(props: ExceptionRequestFormProps) {
           </FormGroup>
         </Box>
       )}
+      <Typography variant="body2" paragraph data-testid="exception-scope">
+        {exceptionScopeText({ signalIds, maxLevel, currentLevel })}
+      </Typography>
       <Button
         type="submit"
         variant="contained"
