@@ -789,10 +789,10 @@ export interface components {
              * @description In the future and at most the environment's `maxExceptionDuration` away (default 7 days).
              */
             expiresAt: string;
-            /** @description Only these signals are excepted; a contributing signal outside the list voids the exception. */
+            /** @description Only these signals are excepted; a contributing signal outside the list voids the exception (the sweep revokes it). A signal-scoped exception never waives a failure mode (source_unavailable, signals_stale). No default maxLevel. */
             signalIds?: string[];
             /**
-             * @description The exception does not apply above this risk level.
+             * @description The exception does not apply above this risk level, and the sweep revokes it (owners notified) once a new signal raises the level above it. Without signalIds the default is the entity's risk level in the environment at request time (none while it is unknown). Anything else is a 400 naming maxLevel.
              * @enum {string}
              */
             maxLevel?: "low" | "moderate" | "high";
