@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listDefenderMachines } from './hostInventory';
 import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
@@ -12,6 +13,8 @@ import {
   retryAfterHeader,
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
@@ -178,6 +181,23 @@ export class DefenderSignalSource extends HttpPullSource<DefenderSourceOptions> 
       throw new Error(`Source ${this.id}: @odata.nextLink points to ${url.origin}, not to the configured apiUrl; not followed`);
     }
     return url.toString();
+  }
+
+  /** The vendor host inventory: every machine of `GET /api/machines` (`hostInventory.ts`). */
+  protected listHosts(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult> {
+    return listDefenderMachines({
+      ...options,
+      sourceId: this.id,
+      http: this.http,
+      pageSize: this.inventoryPageSize(this.opts.pageSize ?? 1000, 10_000),
+      maxPages: this.inventoryMaxPages(this.opts.maxPages ?? 50),
+      now: this.opts.now,
+      follow: link => this.nextLink(link),
+      toHost: raw => {
+        const m = MachineSchema.parse(raw);
+        return { sourceId: m.id, asset: defenderMachineAsset(m), lastSeenAt: m.lastSeen };
+      },
+    });
   }
 
   /**

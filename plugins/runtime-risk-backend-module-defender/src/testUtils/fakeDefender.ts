@@ -3,7 +3,8 @@
  * endpoint (`POST /<tenant>/oauth2/v2.0/token`), `GET /api/alerts` with
  * `$filter=lastUpdateTime ge <a> and lastUpdateTime lt <b>` (either term
  * optional), `$top`/`$skip` paging, optionally pages capped below `$top` and
- * `@odata.nextLink`, and `GET /api/machines/{id}`.
+ * `@odata.nextLink`, `GET /api/machines` (the machine list, paged the same way;
+ * 404 when there are no machines) and `GET /api/machines/{id}`.
  */
 import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -17,7 +18,7 @@ export interface FakeDefenderOptions extends FakeServerOptions {
   machines?: VendorRecord[];
   /** Adds `POST /_admin/alerts`, building an alert with {@link defenderAlert}. */
   admin?: boolean;
-  /** Most alerts one page returns, whatever `$top` asks (a server capping its pages). */
+  /** Most alerts (or machines) one page returns, whatever `$top` asks (a server capping its pages). */
   pageCap?: number;
   /** Adds `@odata.nextLink` (an absolute URL with `$skip`) while more alerts match. */
   nextLink?: boolean;
@@ -62,6 +63,24 @@ export async function startFakeDefender(options: FakeDefenderOptions): Promise<F
         const json: Record<string, unknown> = { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value };
         if (options.nextLink && skip + value.length < matching.length) {
           const next = new URL(`${server.url}/api/alerts`);
+          req.query.forEach((v, k) => next.searchParams.set(k, v));
+          next.searchParams.set('$skip', String(skip + value.length));
+          json['@odata.nextLink'] = next.toString();
+        }
+        return { json };
+      }),
+      // the machine list (the host inventory): $top (at most 10,000) / $skip, capped pages and nextLink like the alerts;
+      // like Defender, 404 when there are no recent machines
+      'GET /api/machines': guard(req => {
+        if (!machines.length) return { status: 404, json: { error: { code: 'ResourceNotFound', message: 'No recent machines found' } } };
+        const skip = Number(req.query.get('$skip') ?? 0);
+        const asked = Number(req.query.get('$top') ?? 10000);
+        if (asked > 10000) return { status: 400, json: { error: { code: 'InvalidRequestBody', message: '$top must be at most 10000' } } };
+        const top = Math.min(asked, options.pageCap ?? 10000);
+        const value = machines.slice(skip, skip + top);
+        const json: Record<string, unknown> = { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Machines', value };
+        if (options.nextLink && skip + value.length < machines.length) {
+          const next = new URL(`${server.url}/api/machines`);
           req.query.forEach((v, k) => next.searchParams.set(k, v));
           next.searchParams.set('$skip', String(skip + value.length));
           json['@odata.nextLink'] = next.toString();
