@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listSentinelOneAgents } from './hostInventory';
 import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   HttpPullSource,
@@ -14,6 +15,8 @@ import {
   staticHeaderAuth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
   HttpPullSourceOptions,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
@@ -225,6 +228,23 @@ export class SentinelOneSignalSource extends HttpPullSource<SentinelOneSourceOpt
       }
     }
     return out;
+  }
+
+  /** The vendor host inventory: every agent of `GET /agents` (`hostInventory.ts`). */
+  protected listHosts(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult> {
+    return listSentinelOneAgents({
+      ...options,
+      sourceId: this.id,
+      http: this.http,
+      scope: this.scope,
+      pageSize: this.inventoryPageSize(this.opts.pageSize ?? 500, 1000),
+      maxPages: this.inventoryMaxPages(this.opts.maxPages ?? 10),
+      now: this.opts.now,
+      toHost: raw => {
+        const a = AgentSchema.parse(raw);
+        return { sourceId: a.id, asset: sentinelOneAgentAsset(a), lastSeenAt: a.lastActiveDate };
+      },
+    });
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * A fake SentinelOne API (`/web/api/v2.1`): `Authorization: ApiToken <token>`,
  * `GET /threats` with `updatedAt__gte`/`updatedAt__lt`, ascending `updatedAt` and cursor paging
- * (`pagination.nextCursor`), and `GET /agents?ids=`.
+ * (`pagination.nextCursor`), `GET /agents?ids=`, and the agent list (`GET
+ * /agents` with cursor paging, `siteIds`, pages optionally capped).
  */
 import { adminAlertsRoute, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -9,8 +10,10 @@ export interface FakeSentinelOneOptions extends FakeServerOptions {
   apiToken: string;
   /** Threats served (the array is shared: push to it to add threats). */
   threats?: VendorRecord[];
-  /** Agents by `id` (`GET /agents?ids=`). */
+  /** Agents by `id` (`GET /agents?ids=`), and the whole list (`GET /agents` with cursor paging). */
   agents?: VendorRecord[];
+  /** Most agents one page of the agent list returns, whatever `limit` asks. */
+  agentPageCap?: number;
   /** Adds `POST /_admin/alerts`, building a threat with {@link sentinelOneThreat}. */
   admin?: boolean;
 }
@@ -51,8 +54,23 @@ export async function startFakeSentinelOne(options: FakeSentinelOneOptions): Pro
         return { json: { data: matching.slice(start, start + limit), pagination: { nextCursor: next, totalItems: matching.length } } };
       }),
       'GET /web/api/v2.1/agents': guard(req => {
-        const ids = (req.query.get('ids') ?? '').split(',');
-        return { json: { data: agents.filter(a => ids.includes(String(a.id))), pagination: { nextCursor: null } } };
+        if (req.query.has('ids')) {
+          const ids = (req.query.get('ids') ?? '').split(',');
+          return { json: { data: agents.filter(a => ids.includes(String(a.id))), pagination: { nextCursor: null } } };
+        }
+        // the whole agent list (the host inventory): cursor paging, limit at most 1,000, pages capped at agentPageCap
+        const limit = Number(req.query.get('limit') ?? 10);
+        if (limit > 1000) return { status: 400, json: { errors: [{ code: 4000010, title: 'Validation Error', detail: 'limit: must be at most 1000' }] } };
+        const cursor = req.query.get('cursor');
+        const start = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8')) : 0;
+        if (!Number.isInteger(start) || start < 0) {
+          return { status: 400, json: { errors: [{ code: 4000010, title: 'Validation Error', detail: 'cursor: invalid' }] } };
+        }
+        const scoped = agents.filter(a => !req.query.get('siteIds') || req.query.get('siteIds')!.split(',').includes(String(a.siteId)));
+        const data = scoped.slice(start, start + Math.min(limit, options.agentPageCap ?? limit));
+        const end = start + data.length;
+        const nextCursor = end < scoped.length ? Buffer.from(String(end)).toString('base64url') : null;
+        return { json: { data, pagination: { nextCursor, totalItems: scoped.length } } };
       }),
       ...(options.admin ? { 'POST /_admin/alerts': adminAlertsRoute(threats, sentinelOneThreat) } : {}),
     },
