@@ -23,7 +23,7 @@ import type { RiskService } from '../gate/RiskService';
 import type { RegisteredSource } from '../ingest/sources';
 import type { RuntimeRiskStore } from '../store/types';
 import { decodeDecisionCursor } from '../store/DatabaseDecisionStore';
-import { PayloadTooLargeError, receiveHeartbeat, receivePush } from '../ingest/pushReceiver';
+import { PayloadTooLargeError, maxBodyBytesOf, pushSourceOf, receiveHeartbeat, receivePush } from '../ingest/pushReceiver';
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { loadOpenApiSpec } from '../schema/openapi';
 import { audited } from './audited';
@@ -40,6 +40,7 @@ import { addCoverageRoutes } from './coverageRoutes';
 import { addHistoryRoutes } from './historyRoutes';
 import type { ScoreHistoryStore } from '../store/DatabaseScoreHistoryStore';
 import { addPolicyRoutes, addYamlBacktestRoute } from './policyRoutes';
+import { addSummaryRoute } from './summaryRoutes';
 import { addGithubRoutes } from './githubRoutes';
 import type { GithubDeploymentProtection } from '../gate/github/DeploymentProtection';
 import {
@@ -54,16 +55,36 @@ export const WEBHOOK_PATH_PREFIX = '/v1/signals/webhook';
 
 /** Hard cap on a webhook body whatever the source allows; bigger bodies are refused (413) while being read. */
 export const WEBHOOK_MAX_BODY_BYTES = 10 * 1024 * 1024;
-const parseRawBody = express.raw({ type: () => true, limit: WEBHOOK_MAX_BODY_BYTES });
-/** `express.raw` whose too-large error (body-parser's `entity.too.large`) names the limit. */
-const rawWebhookBody: express.RequestHandler = (req, res, next) =>
-  parseRawBody(req, res, (err?: unknown) => {
-    if ((err as { type?: unknown } | undefined)?.type === 'entity.too.large') {
-      next(new PayloadTooLargeError(`body: more than the ${WEBHOOK_MAX_BODY_BYTES} bytes allowed`));
-    } else {
-      next(err);
+/** Raw body parsers by limit (one per push source limit). */
+const rawParsers = new Map<number, express.RequestHandler>();
+/**
+ * Reads a push body only up to the source's limit, before any other work (the
+ * HMAC included): 404 for an unknown source without reading the body, 413 at
+ * once when `Content-Length` says it is too large, else `express.raw` stops
+ * reading at the limit (413 naming it).
+ */
+const rawWebhookBody =
+  (sources: () => RegisteredSource[]): express.RequestHandler =>
+  (req, res, next) => {
+    let limit: number;
+    try {
+      limit = Math.min(maxBodyBytesOf(pushSourceOf(sources(), req.params.source)), WEBHOOK_MAX_BODY_BYTES);
+    } catch (e) {
+      next(e);
+      return;
     }
-  });
+    const declared = Number(req.headers['content-length']);
+    const tooLarge = () => new PayloadTooLargeError(`body: more than the ${limit} bytes allowed by source '${req.params.source}'`);
+    if (Number.isFinite(declared) && declared > limit) {
+      // answered without reading the body; the connection is closed so the rest is never read
+      res.setHeader('Connection', 'close');
+      next(tooLarge());
+      return;
+    }
+    let parse = rawParsers.get(limit);
+    if (!parse) rawParsers.set(limit, (parse = express.raw({ type: () => true, limit })));
+    parse(req, res, (err?: unknown) => next((err as { type?: unknown } | undefined)?.type === 'entity.too.large' ? tooLarge() : err));
+  };
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
@@ -185,7 +206,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // (HMAC over the raw body) is its authentication.
   router.post(
     `${WEBHOOK_PATH_PREFIX}/:source/heartbeat`,
-    rawWebhookBody,
+    rawWebhookBody(options.sources),
     async (req, res) => {
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const result = await receiveHeartbeat({
@@ -202,7 +223,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   );
   router.post(
     `${WEBHOOK_PATH_PREFIX}/:source`,
-    rawWebhookBody,
+    rawWebhookBody(options.sources),
     async (req, res) => {
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const result = await receivePush({
@@ -232,6 +253,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   addYamlBacktestRoute(router, policyRoutes);
   router.use(api);
   addPolicyRoutes(api, policyRoutes);
+  addSummaryRoute(api, policyRoutes);
 
   api.post('/v1/gate', async (req, res) => {
     const credentials = await requireCredentials(req);

@@ -243,6 +243,14 @@ export class RuntimeRiskApiClient {
   ) {
     return this.request('GetEntityRisk', { path: entity, query }, options);
   }
+  /** `GET /v1/entities/{kind}/{namespace}/{name}/risk/history`: score snapshots (per environment, oldest first). */
+  getEntityRiskHistory(
+    entity: OperationPath<'GetEntityRiskHistory'>,
+    query: OperationQuery<'GetEntityRiskHistory'> = {},
+    options?: RuntimeRiskRequestOptions,
+  ) {
+    return this.request('GetEntityRiskHistory', { path: entity, query }, options);
+  }
   /** `GET /v1/signals`. */
   listSignals(query: OperationQuery<'ListSignals'> = {}, options?: RuntimeRiskRequestOptions) {
     return this.request('ListSignals', { query }, options);
@@ -294,5 +302,21 @@ export class RuntimeRiskApiClient {
   /** `GET /v1/coverage`. */
   getCoverage(query: OperationQuery<'GetCoverage'> = {}, options?: RuntimeRiskRequestOptions) {
     return this.request('GetCoverage', { query }, options);
+  }
+  /** `GET /v1/policies`: the policy history, the active policy first. */
+  listPolicies(options?: RuntimeRiskRequestOptions) {
+    return this.request('ListPolicies', {}, options);
+  }
+  /** `GET /v1/policies/{hash}`: one policy of the history with its body. */
+  getPolicy(hash: string, options?: RuntimeRiskRequestOptions) {
+    return this.request('GetPolicy', { path: { hash } }, options);
+  }
+  /** `POST /v1/policy/backtest`: what a proposed policy would have decided on the recorded decisions of a window. */
+  backtestPolicy(body: OperationBody<'BacktestPolicy'>, options?: RuntimeRiskRequestOptions) {
+    return this.request('BacktestPolicy', { body }, options);
+  }
+  /** `GET /v1/summary`: the org summary of the entities the caller may read. */
+  getSummary(query: OperationQuery<'GetSummary'> = {}, options?: RuntimeRiskRequestOptions) {
+    return this.request('GetSummary', { query }, options);
   }
 }

@@ -867,6 +867,10 @@ export interface components {
             /** @description Seconds since the data was current (older of last success and the source's as-of time). */
             lagSeconds: number | null;
             cursor?: string | null;
+            /** @description Records rejected so far: invalid, or not storable (an identifier over its length limit). They never stop the batch: the rest is stored and the cursor moves. */
+            rejectedCount?: number;
+            /** @description Why the last one was rejected (`field: problem`, never the value). */
+            lastRejectedReason?: string;
         };
         PolicyPeriod: {
             /** Format: date-time */
@@ -997,7 +1001,7 @@ export interface components {
             generatedAt: string;
             /** @description The environments summarized. */
             environments: string[];
-            /** @description Indexed Components the caller may read; correlated = with a host in at least one summarized environment. */
+            /** @description Indexed Components the caller may read; correlated = not `uncorrelated` in at least one summarized environment. */
             entities: {
                 total: number;
                 correlated: number;
@@ -1020,7 +1024,7 @@ export interface components {
             topRisky: components["schemas"]["SummaryEntity"][];
             /** @description Rows before the limit (entities x environments). */
             topRiskyTotal?: number;
-            /** @description Components without a host in some summarized environment. */
+            /** @description Components the gate answers `uncorrelated` in some summarized environment (no host, or none reported by a source). */
             uncorrelated: {
                 entityRef: string;
                 environments: string[];

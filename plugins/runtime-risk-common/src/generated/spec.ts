@@ -1149,6 +1149,14 @@ export const spec = {
               "string",
               "null"
             ]
+          },
+          "rejectedCount": {
+            "type": "integer",
+            "description": "Records rejected so far: invalid, or not storable (an identifier over its length limit). They never stop the batch: the rest is stored and the cursor moves."
+          },
+          "lastRejectedReason": {
+            "type": "string",
+            "description": "Why the last one was rejected (`field: problem`, never the value)."
           }
         }
       },
@@ -1607,7 +1615,7 @@ export const spec = {
               "total",
               "correlated"
             ],
-            "description": "Indexed Components the caller may read; correlated = with a host in at least one summarized environment.",
+            "description": "Indexed Components the caller may read; correlated = not `uncorrelated` in at least one summarized environment.",
             "properties": {
               "total": {
                 "type": "integer"
@@ -1688,7 +1696,7 @@ export const spec = {
           },
           "uncorrelated": {
             "type": "array",
-            "description": "Components without a host in some summarized environment.",
+            "description": "Components the gate answers `uncorrelated` in some summarized environment (no host, or none reported by a source).",
             "items": {
               "type": "object",
               "required": [

@@ -1,0 +1,299 @@
+import type { Decision, Reason, RiskLevel } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { correlate, type Correlated } from '../correlate/correlate';
+import { candidateIdentifiers } from '../correlate/identifiers';
+import { evaluate } from '../engine';
+import type { ExceptionRecord, IdentifiedSignal, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
+import type { GateReadSession } from './GateReads';
+import type { RiskService } from './RiskService';
+
+/** How long an evaluated snapshot is reused while the data version does not change. */
+export const SUMMARY_SNAPSHOT_TTL_MS = 15_000;
+const EXCEPTION_PAGE = 1_000;
+const REASON_ORDER: Record<string, number> = {
+  source_unavailable: 0,
+  signals_stale: 1,
+  uncorrelated: 2,
+  score_unavailable: 3,
+  signal_active: 4,
+  exception_applied: 5,
+  partial_coverage: 6,
+  no_active_signals: 7,
+};
+
+/** The current risk of one entity in one environment, as the summary keeps it. */
+interface Row {
+  entityRef: string;
+  name: string;
+  owner: string | null;
+  system: string | null;
+  environment: string;
+  riskLevel: RiskLevel;
+  score: number | null;
+  decision: Decision;
+  reasons: Reason[];
+  correlated: boolean;
+}
+
+interface Snapshot {
+  key: string;
+  at: number;
+  generatedAt: string;
+  rows: Row[];
+}
+
+export interface OrgSummary {
+  generatedAt: string;
+  environments: string[];
+  entities: { total: number; correlated: number };
+  counts: { environment: string; byLevel: Record<RiskLevel, number>; byDecision: Record<Decision, number> }[];
+  topRisky: Omit<Row, 'correlated'>[];
+  topRiskyTotal: number;
+  uncorrelated: { entityRef: string; environments: string[] }[];
+  shadow: { since: string; buckets: { start: string; total: number; wouldHaveBlocked: number; wouldHaveRequiredApproval: number }[] };
+  pending: {
+    totalCount: number;
+    items: { decisionId: string; entityRef: string; environment: string; riskLevel: RiskLevel; score: number | null; createdAt: string; expiresAt: string }[];
+  };
+}
+
+/**
+ * Reads of every indexed entity at once, served from memory: the signals of
+ * every host (one identifier lookup for all of them), the source states and
+ * the approved exceptions, read once. Gives `RiskService.buildInput` the same
+ * answers its per-request session would.
+ */
+class BatchReadSession implements GateReadSession {
+  private readonly byValue = new Map<string, IdentifiedSignal[]>();
+
+  constructor(
+    private readonly entities: Map<string, IndexedEntity>,
+    found: IdentifiedSignal[],
+    private readonly states: SourceState[],
+    private readonly exceptions: Map<string, ExceptionRecord[]>,
+  ) {
+    for (const f of found) {
+      for (const i of f.identifiers) {
+        const list = this.byValue.get(i.value) ?? [];
+        if (!list.includes(f)) list.push(f);
+        this.byValue.set(i.value, list);
+      }
+    }
+  }
+
+  async entity(entityRef: string) {
+    return this.entities.get(entityRef);
+  }
+
+  correlated(entity: IndexedEntity, environment: string | undefined): Promise<Correlated> {
+    return correlate(
+      {
+        findSignalsByIdentifiers: async values => {
+          const out = new Map<string, IdentifiedSignal>();
+          for (const v of values) for (const f of this.byValue.get(v.toLowerCase()) ?? []) out.set(f.signal.id, f);
+          return [...out.values()].sort((a, b) => (a.signal.id < b.signal.id ? -1 : a.signal.id > b.signal.id ? 1 : 0));
+        },
+      },
+      entity,
+      environment,
+    );
+  }
+
+  async sourceStates() {
+    return this.states;
+  }
+
+  async activeExceptions(entityRef: string, environment: string, now: string) {
+    return (this.exceptions.get(`${entityRef}\u0000${environment}`) ?? []).filter(e => e.expiresAt > now);
+  }
+}
+
+/**
+ * The org summary (`GET /v1/summary`): the current risk of every indexed
+ * Component in every environment, evaluated in one pass from one read of the
+ * index, signals, source states and exceptions (the gate's own input assembly
+ * and engine, nothing recorded), reused for up to {@link SUMMARY_SNAPSHOT_TTL_MS}
+ * while the data version stays; the caller's visibility, pending approvals and
+ * shadow-mode counts are applied per request.
+ */
+export class SummaryService {
+  private snapshotRun?: { key: string; promise: Promise<Snapshot> };
+  private last?: Snapshot;
+
+  constructor(
+    private readonly options: {
+      store: RuntimeRiskStore;
+      risk: RiskService;
+      clock?: () => Date;
+      ttlMs?: number;
+    },
+  ) {}
+
+  private now(): Date {
+    return this.options.clock?.() ?? new Date();
+  }
+
+  private async snapshot(): Promise<Snapshot> {
+    const { store, risk } = this.options;
+    const key = `${await store.getDataVersion()}|${risk.policy.hash}`;
+    const nowMs = this.now().getTime();
+    const ttl = this.options.ttlMs ?? SUMMARY_SNAPSHOT_TTL_MS;
+    if (this.last && this.last.key === key && nowMs - this.last.at < ttl) return this.last;
+    if (this.snapshotRun?.key === key) return this.snapshotRun.promise;
+    const promise = this.evaluateAll(key).then(s => {
+      this.last = s;
+      return s;
+    });
+    this.snapshotRun = { key, promise };
+    promise.then(
+      () => {
+        if (this.snapshotRun?.promise === promise) this.snapshotRun = undefined;
+      },
+      () => {
+        if (this.snapshotRun?.promise === promise) this.snapshotRun = undefined;
+      },
+    );
+    return promise;
+  }
+
+  private async evaluateAll(key: string): Promise<Snapshot> {
+    const { store, risk } = this.options;
+    const now = this.now();
+    const nowIso = now.toISOString();
+    const environments = Object.keys(risk.policy.environments).sort();
+    const [index, states, exceptions] = await Promise.all([store.listEntityIndex(), store.listSourceStates(), this.approvedExceptions()]);
+    const entities = index.filter(e => e.kind.toLowerCase() === 'component');
+    const values = new Set<string>();
+    for (const e of entities) for (const h of e.hosts) for (const c of candidateIdentifiers(h.value)) values.add(c.value);
+    const found = values.size ? await store.findSignalsByIdentifiers([...values]) : [];
+    const session = new BatchReadSession(new Map(entities.map(e => [e.entityRef, e])), found, states, exceptions);
+    const rows: Row[] = [];
+    for (const entity of entities) {
+      for (const environment of environments) {
+        const input = await risk.buildInput(entity, environment, false, now, session);
+        const evaluation = evaluate(input, risk.policy);
+        rows.push({
+          entityRef: entity.entityRef,
+          name: entity.name,
+          owner: entity.owner ?? null,
+          system: entity.system ?? null,
+          environment,
+          riskLevel: evaluation.riskLevel,
+          score: evaluation.score,
+          decision: evaluation.decision,
+          reasons: [...evaluation.reasons].sort((a, b) => (REASON_ORDER[a.code] ?? 9) - (REASON_ORDER[b.code] ?? 9)).slice(0, 3),
+          correlated: !evaluation.reasons.some(r => r.code === 'uncorrelated'),
+        });
+      }
+    }
+    return { key, at: now.getTime(), generatedAt: nowIso, rows };
+  }
+
+  private async approvedExceptions(): Promise<Map<string, ExceptionRecord[]>> {
+    const out = new Map<string, ExceptionRecord[]>();
+    for (let offset = 0; ; offset += EXCEPTION_PAGE) {
+      const page = await this.options.store.listExceptions({ status: 'approved', limit: EXCEPTION_PAGE, offset });
+      for (const e of page.items) {
+        const k = `${e.entityRef}\u0000${e.environment}`;
+        out.set(k, [...(out.get(k) ?? []), e]);
+      }
+      if (page.items.length < EXCEPTION_PAGE) return out;
+    }
+  }
+
+  /** The summary of `environment` (or every environment) for a caller who may read `readable` of the entities. */
+  async summary(options: {
+    environment?: string;
+    limit: number;
+    days: number;
+    readable: (entityRefs: string[]) => Promise<Set<string>>;
+  }): Promise<OrgSummary> {
+    const { store, risk } = this.options;
+    const environments = options.environment !== undefined ? [options.environment] : Object.keys(risk.policy.environments).sort();
+    const nowMs = this.now().getTime();
+    const dayMs = 86_400_000;
+    const since = new Date(Math.floor(nowMs / dayMs) * dayMs - (options.days - 1) * dayMs);
+    const [snap, pending, dry] = await Promise.all([
+      this.snapshot(),
+      store.listPendingDecisionHeads({ environment: options.environment }),
+      store.listDryRunOutcomes({ since: since.toISOString(), environment: options.environment }),
+    ]);
+    const refs = new Set<string>(snap.rows.map(r => r.entityRef));
+    pending.forEach(p => refs.add(p.entityRef));
+    dry.forEach(d => refs.add(d.entityRef));
+    const visible = await options.readable([...refs]);
+
+    const wanted = new Set(environments);
+    const rows = snap.rows.filter(r => wanted.has(r.environment) && visible.has(r.entityRef));
+    const counts = environments.map(environment => ({
+      environment,
+      byLevel: { low: 0, moderate: 0, high: 0, unknown: 0 } as Record<RiskLevel, number>,
+      byDecision: { proceed: 0, approval_required: 0, block: 0 } as Record<Decision, number>,
+    }));
+    const countOf = new Map(counts.map(c => [c.environment, c]));
+    const entityRefs = new Set<string>();
+    const correlated = new Set<string>();
+    const uncorrelated = new Map<string, string[]>();
+    for (const r of rows) {
+      const c = countOf.get(r.environment)!;
+      c.byLevel[r.riskLevel] += 1;
+      c.byDecision[r.decision] += 1;
+      entityRefs.add(r.entityRef);
+      if (r.correlated) correlated.add(r.entityRef);
+      else uncorrelated.set(r.entityRef, [...(uncorrelated.get(r.entityRef) ?? []), r.environment]);
+    }
+    const ranked = [...rows].sort(
+      (a, b) =>
+        (b.score ?? -1) - (a.score ?? -1) ||
+        LEVEL_RANK[b.riskLevel] - LEVEL_RANK[a.riskLevel] ||
+        (a.entityRef < b.entityRef ? -1 : a.entityRef > b.entityRef ? 1 : 0) ||
+        (a.environment < b.environment ? -1 : 1),
+    );
+
+    const buckets = Array.from({ length: options.days }, (_, i) => ({
+      start: new Date(since.getTime() + i * dayMs).toISOString(),
+      total: 0,
+      wouldHaveBlocked: 0,
+      wouldHaveRequiredApproval: 0,
+    }));
+    for (const d of dry) {
+      if (!visible.has(d.entityRef)) continue;
+      const b = buckets[Math.floor((Date.parse(d.createdAt) - since.getTime()) / dayMs)];
+      if (!b) continue;
+      b.total += 1;
+      if (d.wouldHaveBeen === 'block') b.wouldHaveBlocked += 1;
+      if (d.wouldHaveBeen === 'approval_required') b.wouldHaveRequiredApproval += 1;
+    }
+
+    const waiting = pending
+      .filter(p => visible.has(p.entityRef))
+      .map(p => ({ ...p, expiresAt: new Date(Date.parse(p.createdAt) + risk.approvalTtlMs(p.environment)).toISOString() }))
+      .filter(p => Date.parse(p.expiresAt) > nowMs);
+
+    return {
+      generatedAt: snap.generatedAt,
+      environments,
+      entities: { total: entityRefs.size, correlated: correlated.size },
+      counts,
+      topRisky: ranked.slice(0, options.limit).map(({ correlated: _c, ...r }) => r),
+      topRiskyTotal: ranked.length,
+      uncorrelated: [...uncorrelated.entries()]
+        .map(([entityRef, envs]) => ({ entityRef, environments: envs }))
+        .sort((a, b) => (a.entityRef < b.entityRef ? -1 : 1)),
+      shadow: { since: since.toISOString(), buckets },
+      pending: {
+        totalCount: waiting.length,
+        items: waiting.slice(0, 20).map(p => ({
+          decisionId: p.id,
+          entityRef: p.entityRef,
+          environment: p.environment,
+          riskLevel: p.riskLevel as RiskLevel,
+          score: p.score,
+          createdAt: p.createdAt,
+          expiresAt: p.expiresAt,
+        })),
+      },
+    };
+  }
+}
+
+const LEVEL_RANK: Record<RiskLevel, number> = { low: 0, moderate: 1, high: 2, unknown: -1 };
