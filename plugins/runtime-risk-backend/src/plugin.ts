@@ -27,7 +27,7 @@ import { IdempotentGate } from './gate/idempotency';
 import { RequesterResolver } from './gate/requester';
 import { publishAuditHead } from './http/auditRoutes';
 import { Access } from './http/access';
-import { readGithubConfig } from './gate/github/config';
+import { githubAppPrincipal, readGithubConfig } from './gate/github/config';
 import { GithubDeploymentProtection } from './gate/github/DeploymentProtection';
 import { DatabaseGithubStore } from './store/DatabaseGithubStore';
 import { GITHUB_EVENTS_PATH } from './http/githubRoutes';
@@ -182,8 +182,20 @@ export const runtimeRiskPlugin = createBackendPlugin({
           onRevoked: (record, entity, why) => notifier.exceptionRevoked(record, entity, why),
         });
         // GitHub custom deployment protection rule (docs/github.md): answered when a reviewer decides
+        const requesters = new RequesterResolver({ catalog, auth, logger });
         const github = githubConfig
-          ? new GithubDeploymentProtection({ config: githubConfig, store: await DatabaseGithubStore.create({ database }), decisions: store, risk, logger })
+          ? new GithubDeploymentProtection({
+              config: githubConfig,
+              store: await DatabaseGithubStore.create({ database }),
+              decisions: store,
+              risk,
+              logger,
+              // the event's sender.login, resolved to a User like POST /v1/gate's requestedBy, asserted by the App
+              requester: async login => {
+                const assertedBy = githubAppPrincipal(githubConfig);
+                return { requestedBy: assertedBy, requester: await requesters.resolve({ provider: 'github', login }, assertedBy) };
+              },
+            })
           : undefined;
         const approvals = new ApprovalService({
           store,
@@ -256,7 +268,7 @@ export const runtimeRiskPlugin = createBackendPlugin({
           approvals,
           github,
           idempotency,
-          requesters: new RequesterResolver({ catalog, auth, logger }),
+          requesters,
           sources: () => registered,
           history,
           // Without the permission framework every check answers ALLOW: human decisions refuse to run.

@@ -44,7 +44,7 @@ export function addGithubRoutes(
     if (!github) throw new NotFoundError('the GitHub integration is not configured (runtimeRisk.integrations.github)');
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!github.verify(body, req.headers['x-hub-signature-256'])) {
-      logger.warn(`runtime-risk github: delivery ${header(req, 'x-github-delivery') ?? '(no id)'} refused: bad or missing X-Hub-Signature-256`);
+      logger.warn(`runtime-risk github: delivery ${header(req, 'x-github-delivery')?.slice(0, 64) ?? '(no id)'} refused: bad or missing X-Hub-Signature-256`);
       throw new AuthenticationError('X-Hub-Signature-256: missing, or not the signature of this body with the webhook secret');
     }
     const event = header(req, 'x-github-event');

@@ -83,7 +83,8 @@ export class GithubDeploymentProtection {
       clock?: () => Date;
       /**
        * What the gate records as the requester of a deployment GitHub asks about,
-       * from the event's `sender.login` (default: `requestedBy` `github:<login>`).
+       * from the event's `sender.login` (the plugin resolves it to a User entity by
+       * `github.com/user-login`; default: `requestedBy` `github:<login>`).
        */
       requester?: (login: string) => Promise<GateMeta>;
     },
@@ -247,7 +248,8 @@ export class GithubDeploymentProtection {
   }
 
   private answerLine(a: GateDecision): CommentLine {
-    const essential = `${a.entityRef}: ${a.decision} (risk ${a.riskLevel}) ${this.decisionLink(a.decisionId)}`;
+    const shadow = a.wouldHaveBeen && a.wouldHaveBeen !== a.decision ? `, shadow mode: would have been ${a.wouldHaveBeen}` : '';
+    const essential = `${a.entityRef}: ${a.decision} (risk ${a.riskLevel}${shadow}) ${this.decisionLink(a.decisionId)}`;
     const detail = a.reasons.map(r => r.message).join('; ');
     return detail ? { essential, detail } : { essential };
   }

@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { ConfigReader } from '@backstage/config';
+import type { JsonObject } from '@backstage/types';
 import { createAppJwt, verifyGithubSignature } from './appAuth';
 import { fitComment, GITHUB_COMMENT_MAX } from './comment';
 import { readGithubConfig } from './config';
@@ -10,7 +11,7 @@ const SECRET = 'a-webhook-secret-that-must-not-leak';
 
 const read = (github: Record<string, unknown> | undefined, app?: Record<string, unknown>) =>
   readGithubConfig(
-    new ConfigReader({ ...(app ? { app } : {}), runtimeRisk: github === undefined ? {} : { integrations: { github } } }),
+    new ConfigReader({ ...(app ? { app } : {}), runtimeRisk: github === undefined ? {} : { integrations: { github } } } as unknown as JsonObject),
     ['production', 'staging'],
   );
 const base = { appId: 12, privateKey: PEM, webhookSecret: SECRET };

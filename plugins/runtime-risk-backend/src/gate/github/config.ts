@@ -125,3 +125,8 @@ export function readGithubConfig(root: Config, policyEnvironments: string[]): Gi
     },
   };
 }
+
+/** The principal recorded as asserting the requester of a deployment GitHub asks about (`assertedBy`). */
+export function githubAppPrincipal(config: Pick<GithubIntegrationConfig, 'appId'>): string {
+  return `github-app:${config.appId}`;
+}

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { DEFAULT_POLICY_CONFIG } from '../../engine';
 import { MemoryPullSource, component, signalInput } from '../../testUtils/fixtures';
 import { countDecisions, startBackend, type Harness } from '../../testUtils/backend';
-import { SECURITY, securityTeamPolicy } from '../../testUtils/permissions';
+import { LEAD, SECURITY, securityTeamPolicy } from '../../testUtils/permissions';
 import { FakeGithub, githubSignature } from '../../testUtils/fakeGithub';
 import { DatabaseGithubStore } from '../../store/DatabaseGithubStore';
 
@@ -67,6 +67,13 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
         // two entities of one repository: both gated, the strictest answer wins
         component('mono-api', { 'runtime-risk.io/hosts': 'api-01', ...slug('acme/mono') }),
         component('mono-worker', { 'runtime-risk.io/hosts': 'worker-01', ...slug('acme/mono') }),
+        // the GitHub user who deploys: an approver, never of their own deployment
+        {
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'User',
+          metadata: { name: 'security-lead', namespace: 'default', annotations: { 'github.com/user-login': 'octocat' } },
+          spec: {},
+        },
       ],
       config: {
         app: { baseUrl: `${PORTAL}/` },
@@ -189,7 +196,21 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
     const decision = await request(server)
       .get(`/api/runtime-risk/v1/decisions/${id}`)
       .set('Authorization', mockCredentials.user.header(SECURITY));
-    expect(decision.body).toMatchObject({ status: 'pending', entityRef: 'component:default/payments' });
+    expect(decision.body).toMatchObject({
+      status: 'pending',
+      entityRef: 'component:default/payments',
+      // sender.login resolved to the User annotated github.com/user-login, asserted by the App
+      requester: { provider: 'github', login: 'octocat', entityRef: LEAD, resolved: true, assertedBy: `github-app:${github.appId}` },
+    });
+
+    // the person who deployed cannot approve it, even as an approver
+    const self = await request(server)
+      .post(`/api/runtime-risk/v1/decisions/${id}/approve`)
+      .set('Authorization', mockCredentials.user.header(LEAD))
+      .send({ comment: 'mine' });
+    expect(self.status).toBe(403);
+    expect(self.body.error.message).toContain("github login 'octocat'");
+    expect(github.accepted(runId)).toHaveLength(1);
 
     const approved = await request(server)
       .post(`/api/runtime-risk/v1/decisions/${id}/approve`)
