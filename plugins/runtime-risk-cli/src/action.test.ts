@@ -195,7 +195,7 @@ describe('the runtime-risk-gate GitHub Action', () => {
     expect(action.inputs.environment.required).toBe(true);
     expect(action.inputs['wait-for-approval'].default).toBe('false');
     expect(Object.keys(action.inputs)).toEqual(
-      expect.arrayContaining(['backstage-url', 'token', 'dry-run', 'timeout', 'artifact', 'portal-url', 'poll-interval']),
+      expect.arrayContaining(['backstage-url', 'token', 'dry-run', 'timeout', 'artifact', 'portal-url', 'poll-interval', 'requested-by', 'idempotency-key']),
     );
     expect(Object.keys(action.outputs)).toEqual(
       expect.arrayContaining(['decision', 'decision-id', 'status', 'risk-level', 'score', 'decision-url', 'exit-code']),
@@ -343,6 +343,40 @@ describe('the runtime-risk-gate GitHub Action', () => {
     expect(run.outputs).toMatchObject({ decision: '', 'decision-id': '', 'exit-code': '3' });
     expect(run.stderr).toContain('cannot reach the gate');
     expect(run.stdout).toContain('::error title=Runtime Risk gate::the gate is unreachable or refused the credentials');
+  });
+
+  it('passes the actor of the run to the gate as requestedBy; the requested-by input overrides it', async () => {
+    const actor = await runAction(
+      { ...connection, entity: 'component:default/quiet', environment: 'production' },
+      { GITHUB_ACTOR: 'octocat', GITHUB_TRIGGERING_ACTOR: 'mona' },
+    );
+    expect(actor.code, actor.stderr).toBe(0);
+    const input = await runAction(
+      { ...connection, entity: 'component:default/quiet', environment: 'production', 'requested-by': 'github:release-captain' },
+      { GITHUB_ACTOR: 'octocat' },
+    );
+    expect(input.code, input.stderr).toBe(0);
+    expect(gateBodies().map(b => (b as { requestedBy?: unknown }).requestedBy)).toEqual([
+      { provider: 'github', login: 'mona' },
+      { provider: 'github', login: 'release-captain' },
+    ]);
+    const bad = await runAction({ ...connection, entity: 'component:default/quiet', environment: 'production', 'requested-by': 'mona' });
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain('--requested-by');
+  });
+
+  it('sends an Idempotency-Key: the idempotency-key input makes a re-run answer the first decision', async () => {
+    gate.keys.clear();
+    const inputs = { ...connection, entity: 'component:default/quiet', environment: 'production', 'idempotency-key': 'run-4242-attempt-1' };
+    const first = await runAction(inputs);
+    const rerun = await runAction(inputs);
+    expect(rerun.outputs['decision-id']).toBe(first.outputs['decision-id']);
+    expect(gate.decisions.size).toBe(1);
+    const keys = gate.requests.filter(r => r.path === '/api/runtime-risk/v1/gate').map(r => r.idempotencyKey);
+    expect(keys).toEqual(['run-4242-attempt-1', 'run-4242-attempt-1']);
+    // without the input, a random key per step
+    await runAction({ ...connection, entity: 'component:default/quiet', environment: 'production' });
+    expect(gate.requests[2].idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('bad usage: exit 4 for a non-boolean flag input and for a missing entity', async () => {

@@ -83,4 +83,79 @@ function normalizeBaseUrl(value, from) {
   return { root, apiBase: `${root}/api/runtime-risk` };
 }
 
-module.exports = { UsageError, parseDuration, parseNonNegativeInt, normalizeBaseUrl };
+/** Host names that stay on this machine: plain http to them never crosses a network. */
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1']);
+
+/**
+ * @param {string} hostname the URL's hostname (IPv6 in brackets)
+ * @returns {boolean}
+ */
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return LOOPBACK_HOSTS.has(host) || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Refuses `http://` to a host that is not loopback: the token would cross the
+ * network in clear text. `--insecure` allows it.
+ * @param {string} root the normalized base URL
+ * @param {string} from where the value came from (flag or env var)
+ * @param {boolean} insecure
+ */
+function assertSecureUrl(root, from, insecure) {
+  const url = new URL(root);
+  if (url.protocol === 'http:' && !isLoopback(url.hostname) && !insecure) {
+    throw new UsageError(
+      `${from}: refusing plain http:// to ${url.host}: the token and the decision would cross the network unencrypted; ` +
+        'use https://, or pass --insecure if you really mean it',
+    );
+  }
+}
+
+/** Characters of an Idempotency-Key (the gate's own rule): 1-255 of A-Z a-z 0-9 . _ ~ : + / = - */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:+/=-]{1,255}$/;
+
+/**
+ * @param {string} value
+ * @returns {string}
+ */
+function parseIdempotencyKey(value) {
+  if (!IDEMPOTENCY_KEY.test(value)) {
+    throw new UsageError(`--idempotency-key: '${value}' must be 1 to 255 characters of A-Z a-z 0-9 . _ ~ : + / = -`);
+  }
+  return value;
+}
+
+/** Providers the gate resolves a requester login at. */
+const REQUESTED_BY_PROVIDERS = ['github', 'gitlab'];
+/** A login as GitHub and GitLab report it (bots such as `dependabot[bot]` included). */
+const LOGIN = /^[A-Za-z0-9_.\-[\]]{1,255}$/;
+
+/**
+ * Parses `--requested-by provider:login`.
+ * @param {string} value
+ * @returns {{ provider: string, login: string }}
+ */
+function parseRequestedBy(value) {
+  const at = value.indexOf(':');
+  const provider = at > 0 ? value.slice(0, at).toLowerCase() : '';
+  const login = at > 0 ? value.slice(at + 1) : '';
+  if (!REQUESTED_BY_PROVIDERS.includes(provider) || !LOGIN.test(login)) {
+    throw new UsageError(
+      `--requested-by: '${value}' must be <provider>:<login> with provider ${REQUESTED_BY_PROVIDERS.join(' or ')} (e.g. github:octocat)`,
+    );
+  }
+  return { provider, login };
+}
+
+module.exports = {
+  UsageError,
+  parseDuration,
+  parseNonNegativeInt,
+  normalizeBaseUrl,
+  assertSecureUrl,
+  isLoopback,
+  parseIdempotencyKey,
+  parseRequestedBy,
+  LOGIN,
+};

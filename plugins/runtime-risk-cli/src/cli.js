@@ -2,10 +2,20 @@
 'use strict';
 
 const { parseArgs } = require('node:util');
-const { UsageError, parseDuration, parseNonNegativeInt, normalizeBaseUrl } = require('./args');
+const {
+  UsageError,
+  parseDuration,
+  parseNonNegativeInt,
+  normalizeBaseUrl,
+  assertSecureUrl,
+  parseIdempotencyKey,
+  parseRequestedBy,
+} = require('./args');
 const { GateError, createClient, sleep, formatMs } = require('./client');
-const { detectPipeline, mergePipeline } = require('./pipeline');
+const { detectPipeline, mergePipeline, detectRequestedBy } = require('./pipeline');
+const { randomUUID } = require('node:crypto');
 const { auditCommand } = require('./audit');
+const { policyCommand } = require('./policy');
 const fs = require('node:fs');
 const {
   EXIT,
@@ -24,6 +34,7 @@ const MAIN_HELP = `runtime-risk ${VERSION}: deployment gate client for Runtime R
 Usage:
   runtime-risk gate --entity <ref> --env <environment> [options]
   runtime-risk audit verify [--expect-head <seq>:<hash>] [--url URL] [--token TOKEN]
+  runtime-risk policy backtest --policy <file> --since <when> [--until] [--environment] [--entity] [--json]
   runtime-risk --help | --version
 
 Exit codes:
@@ -31,7 +42,8 @@ Exit codes:
   1  block (or approval rejected)
   2  approval required (without --wait), approval timed out or expired
   3  gate unreachable, 5xx, bad or missing credentials (401/403)
-  4  bad usage: unknown flag, missing --entity/--env, 400/404 from the gate
+  4  bad usage: unknown flag, missing --entity/--env, plain http:// to a remote host
+     without --insecure, 400/404/422 from the gate
   5  audit verify --expect-head: the expected head is not in the log (rewritten or cut)
 
 Environment:
@@ -64,8 +76,16 @@ Options:
       --pipeline-provider <p> override the detected CI provider (github-actions, gitlab-ci, jenkins)
       --pipeline-run-id <id>  override the detected run id
       --pipeline-url <url>    override the detected run URL
+      --requested-by <p:login> the person behind the pipeline, e.g. github:octocat or gitlab:jdoe
+                              (default: $GITHUB_TRIGGERING_ACTOR or $GITHUB_ACTOR as github,
+                              else $GITLAB_USER_LOGIN as gitlab); the gate resolves it to a
+                              catalog User, who may then not approve this deployment
+      --idempotency-key <k>   Idempotency-Key of the gate request (default: a random UUID per
+                              run, reused by its retries, so a retry never records a second
+                              decision); 1-255 characters of A-Z a-z 0-9 . _ ~ : + / = -
       --retries <n>           retries on network errors and 502/503/504 (default 3)
       --request-timeout <d>   timeout of one HTTP request (default 30s)
+      --insecure              allow a plain http:// URL to a host other than this machine
   -h, --help                  show this help
 
 The pipeline (provider, run id, URL) is detected from GitHub Actions, GitLab CI
@@ -103,6 +123,7 @@ async function main(argv, rawIo) {
     }
     if (command === 'gate') return await gateCommand(rest, io);
     if (command === 'audit') return await auditCommand(rest, io, { connectionOptions: CONNECTION_OPTIONS, connection });
+    if (command === 'policy') return await policyCommand(rest, io, { connectionOptions: CONNECTION_OPTIONS, connection });
     throw new UsageError(`unknown command '${command}'`);
   } catch (e) {
     return reportError(e, io);
@@ -162,12 +183,13 @@ const CONNECTION_OPTIONS = /** @type {const} */ ({
   'portal-url': { type: 'string' },
   retries: { type: 'string' },
   'request-timeout': { type: 'string' },
+  insecure: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 });
 
 /**
- * @param {{ url?: string, token?: string, 'portal-url'?: string, retries?: string, 'request-timeout'?: string }} values
+ * @param {{ url?: string, token?: string, 'portal-url'?: string, retries?: string, 'request-timeout'?: string, insecure?: boolean }} values
  * @param {SafeIo} io
  */
 function connection(values, io) {
@@ -176,6 +198,7 @@ function connection(values, io) {
     throw new UsageError('no gate URL: pass --url or set RUNTIME_RISK_URL to the Backstage backend base URL');
   }
   const { apiBase, root } = normalizeBaseUrl(rawUrl, values.url ? '--url' : 'RUNTIME_RISK_URL');
+  assertSecureUrl(root, values.url ? '--url' : 'RUNTIME_RISK_URL', values.insecure === true);
   const rawPortal = values['portal-url'] ?? io.env.RUNTIME_RISK_PORTAL_URL;
   const portalRoot = rawPortal
     ? normalizeBaseUrl(rawPortal, values['portal-url'] ? '--portal-url' : 'RUNTIME_RISK_PORTAL_URL').root
@@ -219,6 +242,8 @@ async function gateCommand(args, io) {
       'pipeline-provider': { type: 'string' },
       'pipeline-run-id': { type: 'string' },
       'pipeline-url': { type: 'string' },
+      'requested-by': { type: 'string' },
+      'idempotency-key': { type: 'string' },
     },
   });
   if (values.help) {
@@ -236,6 +261,9 @@ async function gateCommand(args, io) {
   const timeoutMs = parseDuration(values.timeout ?? '30m', '--timeout');
   const pollMs = parseDuration(values['poll-interval'] ?? '10s', '--poll-interval');
   if (pollMs <= 0) throw new UsageError('--poll-interval must be greater than zero');
+  const idempotencyKey =
+    values['idempotency-key'] !== undefined ? parseIdempotencyKey(values['idempotency-key']) : randomUUID();
+  const flagRequester = values['requested-by'] !== undefined ? parseRequestedBy(values['requested-by']) : undefined;
   const { client, portalRoot } = connection(values, io);
 
   /** @type {Record<string, unknown>} */
@@ -248,8 +276,11 @@ async function gateCommand(args, io) {
   });
   if (pipeline) request.pipeline = pipeline;
   if (values['dry-run']) request.dryRun = true;
+  const detected = flagRequester ? { requestedBy: flagRequester } : detectRequestedBy(io.env);
+  if (detected.ignored) io.stderr.write(`runtime-risk: ${detected.ignored}\n`);
+  if (detected.requestedBy) request.requestedBy = detected.requestedBy;
 
-  const raw = await client.evaluate(request);
+  const raw = await client.evaluate(request, { idempotencyKey });
   let decision = asDecision(raw);
   if (!decision) {
     throw new GateError('unreachable', `the gate answered with an unexpected body: ${JSON.stringify(raw).slice(0, 200)}`);

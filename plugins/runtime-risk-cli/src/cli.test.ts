@@ -360,6 +360,104 @@ describe('runtime-risk CLI against a loopback gate', () => {
     expect(run.stderr).toContain('GITHUB_OUTPUT is not set');
   });
 
+  describe('who asked (requestedBy)', () => {
+    const gateArgs = ['gate', '--entity', 'component:default/quiet', '--env', 'production'];
+
+    it('sends GITHUB_TRIGGERING_ACTOR as the github requester, before GITHUB_ACTOR', async () => {
+      await runCli(gateArgs, { ...env, GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'octocat', GITHUB_TRIGGERING_ACTOR: 'Mona-Lisa' });
+      expect(gateRequests()[0].body).toMatchObject({ requestedBy: { provider: 'github', login: 'Mona-Lisa' } });
+      await runCli(gateArgs, { ...env, GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'dependabot[bot]' });
+      expect(gateRequests()[1].body).toMatchObject({ requestedBy: { provider: 'github', login: 'dependabot[bot]' } });
+    });
+
+    it('sends GITLAB_USER_LOGIN as the gitlab requester; --requested-by wins over the environment', async () => {
+      await runCli(gateArgs, { ...env, GITLAB_CI: 'true', GITLAB_USER_LOGIN: 'jdoe' });
+      expect(gateRequests()[0].body).toMatchObject({ requestedBy: { provider: 'gitlab', login: 'jdoe' } });
+      await runCli([...gateArgs, '--requested-by', 'gitlab:release.bot'], { ...env, GITHUB_ACTOR: 'octocat' });
+      expect(gateRequests()[1].body).toMatchObject({ requestedBy: { provider: 'gitlab', login: 'release.bot' } });
+    });
+
+    it('sends no requester without one, ignores a variable that is not a login, and refuses a bad flag (exit 4)', async () => {
+      await runCli(gateArgs, env);
+      expect(gateRequests()[0].body).not.toHaveProperty('requestedBy');
+      const odd = await runCli(gateArgs, { ...env, GITHUB_ACTOR: 'not a login' });
+      expect(odd.code).toBe(0);
+      expect(odd.stderr).toContain('GITHUB_ACTOR is not a login');
+      expect(gateRequests()[1].body).not.toHaveProperty('requestedBy');
+      for (const bad of ['octocat', 'bitbucket:x', 'github:', 'github:a b']) {
+        const run = await runCli([...gateArgs, '--requested-by', bad], env);
+        expect(run.code, bad).toBe(4);
+        expect(run.stderr).toContain('--requested-by');
+      }
+      expect(gateRequests()).toHaveLength(2);
+    });
+  });
+
+  describe('idempotent gate calls', () => {
+    const gateArgs = ['gate', '--entity', 'component:default/payments', '--env', 'production'];
+
+    it('sends a random Idempotency-Key per run and the same one on its retries: a lost answer does not record twice', async () => {
+      gate.keys.clear();
+      gate.dropAfterRecord = 1;
+      const run = await runCli([...gateArgs, '--retries', '2', '--json'], env);
+      expect(run.code).toBe(1);
+      const [first, retry] = gateRequests();
+      expect(first.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+      expect(retry.idempotencyKey).toBe(first.idempotencyKey);
+      expect(gate.decisions.size).toBe(1);
+      expect(JSON.parse(run.stdout).decisionId).toBe([...gate.decisions.keys()][0]);
+      // another run, another key
+      await runCli(gateArgs, env);
+      expect(gateRequests()[2].idempotencyKey).not.toBe(first.idempotencyKey);
+      expect(gate.decisions.size).toBe(2);
+    });
+
+    it('--idempotency-key sets the key: the same key answers the first decision, another body exits 4', async () => {
+      gate.keys.clear();
+      const once = await runCli([...gateArgs, '--idempotency-key', 'deploy-4711', '--json'], env);
+      const twice = await runCli([...gateArgs, '--idempotency-key', 'deploy-4711', '--json'], env);
+      expect(JSON.parse(twice.stdout).decisionId).toBe(JSON.parse(once.stdout).decisionId);
+      expect(gate.decisions.size).toBe(1);
+      const changed = await runCli([...gateArgs, '--idempotency-key', 'deploy-4711', '--artifact', 'v2'], env);
+      expect(changed.code).toBe(4);
+      expect(changed.stderr).toContain('422');
+      const bad = await runCli([...gateArgs, '--idempotency-key', 'has space'], env);
+      expect(bad.code).toBe(4);
+      expect(bad.stderr).toContain('--idempotency-key');
+    });
+  });
+
+  describe('plain http', () => {
+    it('refuses http:// to a remote host without --insecure (exit 4, nothing sent)', async () => {
+      for (const [args, extra, from] of [
+        [['--url', 'http://backstage.example.com'], {}, '--url'],
+        [[], { RUNTIME_RISK_URL: 'http://10.0.0.5:7007/api/runtime-risk' }, 'RUNTIME_RISK_URL'],
+      ] as const) {
+        const run = await runCli(['gate', '--entity', 'component:default/quiet', '--env', 'production', ...args], { ...env, ...extra });
+        expect(run.code).toBe(4);
+        expect(run.stderr).toContain(`${from}: refusing plain http://`);
+        expect(run.stderr).toContain('--insecure');
+      }
+      const audit = await runCli(['audit', 'verify', '--url', 'http://backstage.example.com'], env);
+      expect(audit.code).toBe(4);
+      expect(gate.requests).toHaveLength(0);
+    });
+
+    it('allows http:// to loopback, and to a remote host with --insecure', async () => {
+      const local = await runCli(['gate', '--entity', 'component:default/quiet', '--env', 'production'], {
+        ...env,
+        RUNTIME_RISK_URL: gate.url.replace('127.0.0.1', 'localhost'),
+      });
+      expect(local.code).toBe(0);
+      // with --insecure the CLI tries: the unroutable address fails as unreachable (3), not as usage (4)
+      const remote = await runCli(
+        ['gate', '--entity', 'component:default/quiet', '--env', 'production', '--insecure', '--retries', '0', '--request-timeout', '1s'],
+        { ...env, RUNTIME_RISK_URL: 'http://192.0.2.1:9' },
+      );
+      expect(remote.code).toBe(3);
+    });
+  });
+
   describe('audit verify', () => {
     it('exits 0 when the chain is intact', async () => {
       gate.audit = { ok: true, checked: 12 };

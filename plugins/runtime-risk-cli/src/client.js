@@ -57,14 +57,18 @@ function createClient(options) {
    * @param {'GET' | 'POST'} method
    * @param {string} path
    * @param {unknown} [body]
+   * @param {Record<string, string>} [extraHeaders] sent on every attempt (the Idempotency-Key)
    * @returns {Promise<unknown>}
    */
-  async function request(method, path, body) {
+  async function request(method, path, body, extraHeaders) {
     const url = `${options.apiBase}${path}`;
     /** @type {Record<string, string>} */
     const headers = { Accept: 'application/json', 'User-Agent': 'runtime-risk-cli' };
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    Object.assign(headers, extraHeaders);
+    // with an idempotency key, a retry is answered by the first decision: 409 means that one is still being made
+    const retryStatuses = extraHeaders?.['Idempotency-Key'] ? new Set([...RETRY_STATUSES, 409]) : RETRY_STATUSES;
 
     /** @type {GateError | undefined} */
     let lastError;
@@ -109,7 +113,7 @@ function createClient(options) {
       }
       const { name, message } = parseErrorBody(text, response.statusText);
       const detail = redact(`${response.status} ${name}: ${message}`);
-      if (RETRY_STATUSES.has(response.status)) {
+      if (retryStatuses.has(response.status)) {
         lastError = new GateError('unreachable', `the gate at ${url} answered ${detail}`, response.status);
         continue;
       }
@@ -132,14 +136,19 @@ function createClient(options) {
   return {
     /**
      * @param {Record<string, unknown>} gateRequest
+     * @param {{ idempotencyKey?: string }} [options] the key is sent with every attempt, so a retry
+     *   after a lost answer gets the first decision instead of recording another
      */
-    evaluate: gateRequest => request('POST', '/v1/gate', gateRequest),
+    evaluate: (gateRequest, options = {}) =>
+      request('POST', '/v1/gate', gateRequest, options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : undefined),
     /** @param {string} id */
     getDecision: id => request('GET', `/v1/decisions/${encodeURIComponent(id)}`),
     verifyAudit: () => request('GET', '/v1/audit/verify'),
     getAuditHead: () => request('GET', '/v1/audit/head'),
     /** @param {number} seq */
     getAuditRecord: seq => request('GET', `/v1/audit/records/${seq}`),
+    /** @param {Record<string, unknown>} body the backtest request (nothing is recorded: safe to retry) */
+    backtestPolicy: body => request('POST', '/v1/policy/backtest', body),
   };
 }
 

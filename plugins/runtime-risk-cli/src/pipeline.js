@@ -60,4 +60,31 @@ function mergePipeline(detected, flags) {
   return Object.keys(merged).length ? merged : undefined;
 }
 
-module.exports = { detectPipeline, mergePipeline };
+/** A login as GitHub and GitLab report it (bots such as `dependabot[bot]` included). */
+const LOGIN = /^[A-Za-z0-9_.\-[\]]{1,255}$/;
+
+/**
+ * The person behind the pipeline, from the CI system's own variables: GitHub
+ * Actions `GITHUB_TRIGGERING_ACTOR` (who started this run or re-run), else
+ * `GITHUB_ACTOR`; GitLab CI `GITLAB_USER_LOGIN`. A value that is not a login is
+ * ignored (`ignored` says why).
+ * @param {Record<string, string | undefined>} env
+ * @returns {{ requestedBy?: { provider: string, login: string }, ignored?: string }}
+ */
+function detectRequestedBy(env) {
+  /** @type {[string, string][]} */
+  const candidates = [
+    ['GITHUB_TRIGGERING_ACTOR', 'github'],
+    ['GITHUB_ACTOR', 'github'],
+    ['GITLAB_USER_LOGIN', 'gitlab'],
+  ];
+  for (const [name, provider] of candidates) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    if (!LOGIN.test(value)) return { ignored: `${name} is not a login (${JSON.stringify(value.slice(0, 40))}); requestedBy not sent` };
+    return { requestedBy: { provider, login: value } };
+  }
+  return {};
+}
+
+module.exports = { detectPipeline, mergePipeline, detectRequestedBy };

@@ -10,6 +10,7 @@ export interface RecordedRequest {
   method: string;
   path: string;
   authorization?: string;
+  idempotencyKey?: string;
   body?: unknown;
 }
 
@@ -38,6 +39,10 @@ export class FakeGateServer {
   onPoll: ((decision: GateDecision, pollCount: number) => void) | undefined;
   /** Number of decision GETs answered so far. */
   polls = 0;
+  /** Idempotency keys seen by the gate route: key -> the body it came with and its decision (as the real gate). */
+  readonly keys = new Map<string, { body: string; decisionId: string }>();
+  /** Record the next N gate decisions, then drop the connection without answering (a lost answer). */
+  dropAfterRecord = 0;
   private server: http.Server | undefined;
 
   constructor(private readonly token: string) {}
@@ -84,7 +89,8 @@ export class FakeGateServer {
         return;
       }
     }
-    this.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    const idempotencyKey = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
+    this.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, idempotencyKey, body });
 
     if (this.failNext > 0) {
       this.failNext--;
@@ -120,6 +126,16 @@ export class FakeGateServer {
         return;
       }
       const request = parsed.data;
+      const seen = idempotencyKey !== undefined ? this.keys.get(idempotencyKey) : undefined;
+      if (seen) {
+        if (seen.body !== JSON.stringify(request)) {
+          this.error(res, 422, 'Error', `Idempotency-Key: '${idempotencyKey}' was used with a different request body`);
+          return;
+        }
+        res.setHeader('Idempotent-Replayed', 'true');
+        this.send(res, 200, this.decisions.get(seen.decisionId));
+        return;
+      }
       const scenario = this.scenarios.get(request.entityRef);
       if (!scenario) {
         this.error(res, 404, 'NotFoundError', `entity '${request.entityRef}' not found in the catalog`);
@@ -127,6 +143,12 @@ export class FakeGateServer {
       }
       const decision = scenarioDecision(request, scenario);
       this.decisions.set(decision.decisionId, decision);
+      if (idempotencyKey !== undefined) this.keys.set(idempotencyKey, { body: JSON.stringify(request), decisionId: decision.decisionId });
+      if (this.dropAfterRecord > 0) {
+        this.dropAfterRecord--;
+        req.socket.destroy();
+        return;
+      }
       this.send(res, 200, decision);
       return;
     }
