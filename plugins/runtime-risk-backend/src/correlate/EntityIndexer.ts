@@ -2,7 +2,9 @@ import type { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type { Config } from '@backstage/config';
 import type { Entity } from '@backstage/catalog-model';
-import type { EntityIndexStore, IndexedEntity, SignalStore } from '../store/types';
+import type { EntityIndexStore, HostInventoryStore, IndexedEntity, SignalStore } from '../store/types';
+import { readDurationFromConfig } from '@backstage/config';
+import { durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
 import { InventorySource } from './inventory';
 
@@ -40,12 +42,15 @@ export class EntityIndexer {
   private readonly inventory: InventorySource;
   private lastAssets: KnownAssets | undefined;
   private readonly inheritSystemResources: boolean;
+  /** `runtimeRisk.coverage.window` (default 7 days): inventory hosts listed longer ago are not known assets. */
+  private readonly coverageWindowMs: number;
 
   constructor(
     private readonly options: {
       catalog: CatalogService;
       auth: AuthService;
-      store: EntityIndexStore & Pick<SignalStore, 'listSignalAssets'>;
+      /** With `listInventoryHosts`, the vendor host inventory's pods, nodes and IPs are known assets too. */
+      store: EntityIndexStore & Pick<SignalStore, 'listSignalAssets'> & Partial<Pick<HostInventoryStore, 'listInventoryHosts'>>;
       logger: LoggerService;
       /** Root config, for `runtimeRisk.correlation.inventory` / `inventoryFile` (validated here, failing fast). */
       config?: Config;
@@ -57,6 +62,10 @@ export class EntityIndexer {
     this.inventory = options.inventory ?? InventorySource.fromConfig(options.config);
     this.inheritSystemResources =
       options.config?.getOptionalBoolean('runtimeRisk.correlation.inheritSystemResources') ?? false;
+    const window = options.config?.has('runtimeRisk.coverage.window')
+      ? durationToMs(readDurationFromConfig(options.config, { key: 'runtimeRisk.coverage.window' }))
+      : undefined;
+    this.coverageWindowMs = window && window > 0 ? window : 7 * 24 * 3600 * 1000;
   }
 
   private now(): string {
@@ -73,7 +82,26 @@ export class EntityIndexer {
       for (const s of page.items) assets.addAsset(s.asset);
       after = page.next;
     } while (after);
+    await this.addInventoryAssets(assets);
     return assets;
+  }
+
+  /**
+   * The vendor host inventory's hosts listed within the coverage window, after
+   * the signals' assets (a signal's pod labels and node win; the inventory
+   * fills in what no signal mentions, e.g. the node a quiet pod runs on). So a
+   * label-selected workload with no detections still reaches its pods.
+   */
+  private async addInventoryAssets(assets: KnownAssets): Promise<void> {
+    const list = this.options.store.listInventoryHosts?.bind(this.options.store);
+    if (!list) return;
+    const listedSince = new Date((this.options.clock?.() ?? new Date()).getTime() - this.coverageWindowMs).toISOString();
+    let after: { source: string; sourceId: string } | undefined;
+    do {
+      const page = await list(after ? { after, limit: SIGNAL_PAGE_SIZE, listedSince } : { limit: SIGNAL_PAGE_SIZE, listedSince });
+      for (const h of page.items) assets.addAsset(h.asset);
+      after = page.next;
+    } while (after);
   }
 
   private report(problems: IndexProblem[]): void {

@@ -1,5 +1,5 @@
 import type { MatchedHost, Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import type { IndexedEntity, SignalStore } from '../store/types';
+import type { HostInventoryStore, IndexedEntity, SignalStore } from '../store/types';
 import { hostsForEnvironment } from './entityIndex';
 import { candidateIdentifiers, identifierMatches } from './identifiers';
 
@@ -67,16 +67,28 @@ export function coveredHosts(
   return { covered, uncovered, sources: [...sources].sort() };
 }
 
-/** Matched hosts and the signals correlated to them, read from the store. */
+/**
+ * When a source's inventory listing of a host counts as its report of it: the
+ * vendor's last contact with the host when it gives one (a host the vendor has
+ * not heard from for weeks is not covered by listing it), never later than the
+ * listing itself.
+ */
+export function inventoryReportAt(host: { listedAt: string; lastSeenAt: string | null }): string {
+  return host.lastSeenAt && host.lastSeenAt < host.listedAt ? host.lastSeenAt : host.listedAt;
+}
+
+/** Matched hosts and the signals correlated to them, read from the store (signals and the vendor host inventory). */
 export async function correlate(
-  store: Pick<SignalStore, 'findSignalsByIdentifiers'>,
+  store: Pick<SignalStore, 'findSignalsByIdentifiers'> & Partial<Pick<HostInventoryStore, 'findHostsByIdentifiers'>>,
   entity: IndexedEntity,
   environment: string | undefined,
 ): Promise<Correlated> {
   const hostEntries = environment === undefined ? entity.hosts : hostsForEnvironment(entity, environment);
   const candidatesByHost = hostEntries.map(h => ({ host: h, candidates: candidateIdentifiers(h.value) }));
   const values = candidatesByHost.flatMap(c => c.candidates.map(i => i.value));
-  const found = values.length ? await store.findSignalsByIdentifiers(values) : [];
+  const [found, listed] = values.length
+    ? await Promise.all([store.findSignalsByIdentifiers(values), store.findHostsByIdentifiers?.(values) ?? []])
+    : [[], []];
   const seenHosts = new Set<string>();
   const hosts: MatchedHost[] = [];
   const signalIds = new Set<string>();
@@ -86,7 +98,7 @@ export async function correlate(
     seenHosts.add(host.value);
     const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
     matched.forEach(m => signalIds.add(m.signal.id));
-    const sources = [...new Set(matched.map(m => m.signal.source))].sort();
+    const sourceSet = new Set(matched.map(m => m.signal.source));
     const reported: HostReports[string] = {};
     for (const m of matched) {
       const at = m.signal.fetchedAt ?? m.signal.lastSeenAt;
@@ -94,6 +106,15 @@ export async function correlate(
       if (r.at < at) r.at = at;
       if (m.signal.status === 'active') r.open = true;
     }
+    // DESIGN "Coverage": a source that listed the host in its vendor host inventory has reported it
+    for (const l of listed) {
+      if (!l.identifiers.some(i => identifierMatches(candidates, i))) continue;
+      const at = inventoryReportAt(l.host);
+      const r = (reported[l.host.source] ??= { at });
+      if (r.at < at) r.at = at;
+      sourceSet.add(l.host.source);
+    }
+    const sources = [...sourceSet].sort();
     reports[host.value] = reported;
     const entry: MatchedHost = { id: host.value, matchedBy: host.matchedBy, value: host.value };
     if (sources.length) entry.sources = sources;

@@ -196,9 +196,10 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
     });
   }
 
-  async listInventoryHosts(options: { after?: { source: string; sourceId: string }; limit: number; source?: string }) {
+  async listInventoryHosts(options: Parameters<HostInventoryStore['listInventoryHosts']>[0]) {
     const q = this.db(HOST_TABLES.hosts).select();
     if (options.source) q.where('source', options.source);
+    if (options.listedSince) q.where('listed_at', '>=', options.listedSince);
     const after = options.after;
     if (after) {
       q.where(w => w.where('source', '>', after.source).orWhere(w2 => w2.where('source', after.source).andWhere('source_id', '>', after.sourceId)));

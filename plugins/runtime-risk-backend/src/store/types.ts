@@ -435,7 +435,13 @@ export interface HostInventoryStore {
   /** Inventory hosts having any of the given identifier values (lower-cased), with the identifiers that matched (gate path). */
   findHostsByIdentifiers(values: string[]): Promise<IdentifiedHost[]>;
   /** Every inventory host, a page at a time by (source, sourceId) (index rebuild, tests). */
-  listInventoryHosts(options: { after?: { source: string; sourceId: string }; limit: number; source?: string }): Promise<{
+  listInventoryHosts(options: {
+    after?: { source: string; sourceId: string };
+    limit: number;
+    source?: string;
+    /** Only hosts listed at or after this time (ISO). */
+    listedSince?: string;
+  }): Promise<{
     items: InventoryHost[];
     next?: { source: string; sourceId: string };
   }>;
