@@ -60,6 +60,8 @@ export interface RuntimeRiskRequestOptions {
   signal?: AbortSignal;
   /** Token for this call only (e.g. a plugin request token on behalf of a user). */
   token?: string;
+  /** Extra request headers for this call (e.g. `Idempotency-Key` of `POST /v1/gate`). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -176,7 +178,7 @@ export class RuntimeRiskApiClient {
     const qs = toQueryString(call.query);
     const base = typeof this.options.baseUrl === 'function' ? await this.options.baseUrl() : this.options.baseUrl;
     const url = `${base.replace(/\/+$/, '')}${path}${qs ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     const token =
       options.token ?? (typeof this.options.token === 'function' ? await this.options.token() : this.options.token);
     if (token) headers.Authorization = `Bearer ${token}`;

@@ -26,6 +26,12 @@ export interface RuntimeRiskGateRequestOptions {
   credentials: BackstageCredentials;
   /** Aborts the HTTP call (e.g. a cancelled scaffolder task). */
   signal?: AbortSignal;
+  /**
+   * `Idempotency-Key` of `POST /v1/gate`: a repeated call with the same key (and
+   * body) answers the decision of the first instead of recording another; send
+   * one per attempt to deploy and reuse it on retries.
+   */
+  idempotencyKey?: string;
 }
 
 /**
@@ -80,7 +86,11 @@ export class RuntimeRiskGateClient implements RuntimeRiskGateService {
       onBehalfOf: options.credentials,
       targetPluginId: RUNTIME_RISK_PLUGIN_ID,
     });
-    return { token, signal: options.signal };
+    return {
+      token,
+      signal: options.signal,
+      ...(options.idempotencyKey ? { headers: { 'Idempotency-Key': options.idempotencyKey } } : {}),
+    };
   }
 
   private check(what: string, json: unknown): GateDecision {

@@ -97,6 +97,22 @@ describe('runtime-risk:gate action', () => {
     });
   });
 
+  it('sends an Idempotency-Key and retries a lost answer with it: one decision, not two', async () => {
+    state.failAfterRecord = 1;
+    const { ctx, outputs } = context({ entityRef: 'component:default/quiet', environment: 'production' });
+    await action.handler(ctx);
+    const posts = state.calls.filter(c => c.method === 'POST');
+    expect(posts).toHaveLength(2);
+    expect(posts[0].idempotencyKey).toMatch(/^scaffolder:mock-task-id:[0-9a-f-]{36}$/);
+    expect(posts[1].idempotencyKey).toBe(posts[0].idempotencyKey);
+    expect(state.decisions.size).toBe(1);
+    expect(outputs().decisionId).toBe([...state.decisions.keys()][0]);
+    // another run of the step: another key, a new decision
+    await action.handler(context({ entityRef: 'component:default/quiet', environment: 'production' }).ctx);
+    expect(state.calls.filter(c => c.method === 'POST')[2].idempotencyKey).not.toBe(posts[0].idempotencyKey);
+    expect(state.decisions.size).toBe(2);
+  });
+
   it('fails the step on block, naming the reason, after setting the outputs', async () => {
     const { ctx, outputs } = context({ entityRef: 'component:default/payments', environment: 'production' });
     await expect(action.handler(ctx)).rejects.toThrow(

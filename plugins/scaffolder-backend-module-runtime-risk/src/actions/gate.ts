@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { InputError } from '@backstage/errors';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import type { BackstageCredentials, LoggerService } from '@backstage/backend-plugin-api';
@@ -57,6 +58,30 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Attempts of `POST /v1/gate` after a transient failure (same Idempotency-Key each time). */
+export const GATE_RETRIES = 2;
+
+/**
+ * Asks the gate, retrying a transient failure (network, 5xx, 409 of a key still
+ * being evaluated) up to {@link GATE_RETRIES} times with the same key.
+ */
+async function evaluateWithRetries(
+  evaluate: () => Promise<GateDecision>,
+  logger: LoggerService,
+  signal?: AbortSignal,
+): Promise<GateDecision> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await evaluate();
+    } catch (e) {
+      const busy = e instanceof RuntimeRiskGateError && e.statusCode === 409;
+      if (attempt >= GATE_RETRIES || !(isTransient(e) || busy)) throw e;
+      logger.warn(`runtime-risk gate call failed (${(e as Error).message}); retrying with the same Idempotency-Key`);
+      await sleep(500 * 2 ** attempt, signal);
+    }
+  }
 }
 
 /** A failure worth retrying while waiting: the gate restarting or the network blinking. */
@@ -135,8 +160,10 @@ export function createRuntimeRiskGateAction(options: RuntimeRiskGateActionOption
       if (pollMs <= 0) throw new InputError('pollInterval: must be greater than zero');
       const credentials = await ctx.getInitiatorCredentials();
 
-      let decision = await gate.evaluate(
-        {
+      // One key per run of the step, reused by its retries: a retry after a lost
+      // answer gets the decision the gate already recorded instead of a second one.
+      const idempotencyKey = `scaffolder:${ctx.task.id}:${randomUUID()}`;
+      const gateRequest = {
           entityRef: input.entityRef,
           environment: input.environment,
           ...(input.artifact ? { artifact: input.artifact } : {}),
@@ -146,8 +173,11 @@ export function createRuntimeRiskGateAction(options: RuntimeRiskGateActionOption
             ...(portal ? { url: `${portal}/create/tasks/${encodeURIComponent(ctx.task.id)}` } : {}),
           },
           dryRun,
-        },
-        { credentials, signal: ctx.signal },
+      };
+      let decision = await evaluateWithRetries(() =>
+        gate.evaluate(gateRequest, { credentials, signal: ctx.signal, idempotencyKey }),
+        ctx.logger,
+        ctx.signal,
       );
       const decisionUrl = portal ? `${portal}/runtime-risk/decisions/${encodeURIComponent(decision.decisionId)}` : undefined;
       logDecision(ctx.logger, decision, decisionUrl);

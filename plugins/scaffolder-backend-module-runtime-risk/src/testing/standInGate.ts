@@ -10,7 +10,11 @@ export type StandInScenario = GateScenario;
 export class StandInGateState {
   readonly scenarios = new Map<string, StandInScenario>();
   readonly decisions = new Map<string, GateDecision>();
-  readonly calls: { method: string; path: string; principal: string; body?: ParsedGateRequest }[] = [];
+  readonly calls: { method: string; path: string; principal: string; body?: ParsedGateRequest; idempotencyKey?: string }[] = [];
+  /** Idempotency keys seen by the gate route -> the body and decision of their first call (as the real gate). */
+  readonly keys = new Map<string, { body: string; decisionId: string }>();
+  /** Record the next N gate decisions, then answer 503 (the answer is lost to the caller). */
+  failAfterRecord = 0;
   /** Called on each GET of a decision (approvals happen here); returns the number of polls so far. */
   onPoll: ((decision: GateDecision, polls: number) => void) | undefined;
   polls = 0;
@@ -23,6 +27,8 @@ export class StandInGateState {
     this.onPoll = undefined;
     this.polls = 0;
     this.failNextPolls = 0;
+    this.keys.clear();
+    this.failAfterRecord = 0;
   }
 }
 
@@ -68,11 +74,27 @@ export function createStandInGatePlugin(state: StandInGateState) {
                   throw new InputError(`${issue.path.join('.') || 'body'}: ${issue.message}`);
                 }
                 const request = parsed.data;
-                state.calls.push({ method: 'POST', path: req.path, principal, body: request });
+                const idempotencyKey = req.header('idempotency-key');
+                state.calls.push({ method: 'POST', path: req.path, principal, body: request, idempotencyKey });
+                const seen = idempotencyKey ? state.keys.get(idempotencyKey) : undefined;
+                if (seen) {
+                  if (seen.body !== JSON.stringify(request)) {
+                    res.status(422).json({ error: { name: 'Error', message: `Idempotency-Key: '${idempotencyKey}' was used with a different request body` } });
+                    return;
+                  }
+                  res.status(200).json(state.decisions.get(seen.decisionId));
+                  return;
+                }
                 const scenario = state.scenarios.get(request.entityRef);
                 if (!scenario) throw new NotFoundError(`entity '${request.entityRef}' not found in the catalog`);
                 const decision = scenarioDecision(request, scenario);
                 state.decisions.set(decision.decisionId, decision);
+                if (idempotencyKey) state.keys.set(idempotencyKey, { body: JSON.stringify(request), decisionId: decision.decisionId });
+                if (state.failAfterRecord > 0) {
+                  state.failAfterRecord--;
+                  res.status(503).json({ error: { name: 'ServiceUnavailableError', message: 'restarting' } });
+                  return;
+                }
                 res.status(200).json(decision);
                 return;
               }
