@@ -224,6 +224,22 @@ export interface SourceHealth {
   cursor?: string | null;
 }
 
+/** The risk of an entity in one environment at one time (a score snapshot, `GET .../risk/history`). */
+export interface RiskSnapshot {
+  environment: string;
+  at: string;
+  score: number | null;
+  riskLevel: RiskLevel;
+  decision: Decision;
+}
+
+/** `GET /v1/entities/{kind}/{namespace}/{name}/risk/history`: snapshots taken since `since`, oldest first. */
+export interface EntityRiskHistory {
+  entityRef: string;
+  since: string;
+  items: RiskSnapshot[];
+}
+
 export interface ListResponse<T> {
   items: T[];
   totalCount: number;

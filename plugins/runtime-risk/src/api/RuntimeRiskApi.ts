@@ -1,6 +1,7 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
   EntityRisk,
+  EntityRiskHistory,
   ExceptionAction,
   ExceptionRequest,
   ExceptionStatus,
@@ -49,6 +50,8 @@ export interface RuntimeRiskApi {
   getEntityRisk(entityRef: string): Promise<EntityRisk[]>;
   /** Risk of one entity in one environment. */
   getEntityRiskIn(entityRef: string, environment: string): Promise<EntityRisk>;
+  /** Score snapshots of one entity over the last `days` (default 7), every environment unless one is named. */
+  getEntityRiskHistory(entityRef: string, options?: { environment?: string; days?: number }): Promise<EntityRiskHistory>;
   getSignals(query: SignalQuery): Promise<ListResponse<Signal>>;
   getDecisions(query: DecisionQuery): Promise<ListResponse<GateDecision>>;
   getSources(): Promise<{ items: SourceHealth[] }>;

@@ -5,6 +5,7 @@ import {
   RUNTIME_RISK_PLUGIN_ID,
   RuntimeRiskApiClient,
   type EntityRisk,
+  type EntityRiskHistory,
   type GateDecision,
   type ListResponse,
   type RuntimeRiskFetch,
@@ -51,6 +52,11 @@ export class RuntimeRiskClient implements RuntimeRiskApi {
 
   async getEntityRiskIn(entityRef: string, environment: string): Promise<EntityRisk> {
     return (await this.client.getEntityRisk(this.entityPath(entityRef), { environment })) as EntityRisk;
+  }
+
+  async getEntityRiskHistory(entityRef: string, options: { environment?: string; days?: number } = {}): Promise<EntityRiskHistory> {
+    const { environment, days } = options;
+    return (await this.client.getEntityRiskHistory(this.entityPath(entityRef), { environment, days })) as EntityRiskHistory;
   }
 
   async getSignals(query: SignalQuery): Promise<ListResponse<Signal>> {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type {
   EntityRisk,
   GateDecision,
+  RiskSnapshot,
   Signal,
   SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
@@ -36,6 +37,8 @@ export class FakeRuntimeRiskServer {
   signals = new Map<string, Signal[]>();
   decisions = new Map<string, GateDecision[]>();
   sources: SourceHealth[] = [];
+  /** Score snapshots per entity ref (`GET .../risk/history`), oldest first. */
+  history = new Map<string, RiskSnapshot[]>();
   exceptions: RiskException[] = [];
   /** Overrides checked before the default routes. */
   handlers: FakeHandler[] = [];
@@ -126,6 +129,16 @@ export class FakeRuntimeRiskServer {
           : FakeRuntimeRiskServer.error(400, 'InputError', `environment: unknown environment '${env}'`);
       }
       return { status: 200, body: { items } };
+    }
+    const history = req.path.match(/^\/v1\/entities\/([^/]+)\/([^/]+)\/([^/]+)\/risk\/history$/);
+    if (req.method === 'GET' && history) {
+      const ref = `${decodeURIComponent(history[1])}:${decodeURIComponent(history[2])}/${decodeURIComponent(history[3])}`.toLowerCase();
+      if (!this.risks.has(ref)) return FakeRuntimeRiskServer.error(404, 'NotFoundError', `entityRef: no entity '${ref}' in the catalog`);
+      const days = Number(req.query.get('days') ?? 7);
+      const env = req.query.get('environment');
+      const since = new Date(Date.now() - days * 24 * 3600_000).toISOString();
+      const items = (this.history.get(ref) ?? []).filter(s => s.at >= since && (!env || s.environment === env));
+      return { status: 200, body: { entityRef: ref, since, items } };
     }
     if (req.method === 'GET' && req.path === '/v1/signals') {
       const ref = req.query.get('entityRef') ?? '';

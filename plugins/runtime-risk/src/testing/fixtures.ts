@@ -1,6 +1,7 @@
 import type { RiskException } from '../api/RuntimeRiskApi';
 import type {
   EntityRisk,
+  EntitySourceHealth,
   GateDecision,
   Signal,
   SourceHealth,
@@ -23,6 +24,21 @@ export function makeRisk(overrides: Partial<EntityRisk> = {}): EntityRisk {
     signals: { count: 0, freshAt: minutesAgo(1), stale: false },
     policy: { id: 'default', hash: 'sha256:abc123' },
     evaluatedAt: new Date().toISOString(),
+    sources: [makeEntitySource()],
+    ...overrides,
+  };
+}
+
+/** A source covering the entity, as its risk answer carries it (fresh by default). */
+export function makeEntitySource(overrides: Partial<EntitySourceHealth> = {}): EntitySourceHealth {
+  return {
+    id: 'file',
+    vendor: 'file',
+    status: 'ok',
+    lastSuccessAt: minutesAgo(1),
+    newestDataAt: minutesAgo(1),
+    dataAgeSeconds: 60,
+    staleFor: [],
     ...overrides,
   };
 }

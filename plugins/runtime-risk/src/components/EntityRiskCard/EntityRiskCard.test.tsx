@@ -7,7 +7,7 @@ import type { Entity } from '@backstage/catalog-model';
 import type { EntityRisk, RiskLevel } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
-import { makeRisk, makeSource } from '../../testing/fixtures';
+import { makeEntitySource, makeRisk, makeSource } from '../../testing/fixtures';
 import { EntityRiskCard } from './EntityRiskCard';
 
 const entity: Entity = {
@@ -72,8 +72,10 @@ describe('EntityRiskCard', () => {
       expect(s.getByText(decision)).toBeInTheDocument();
       expect(s.getByText(reason)).toBeInTheDocument();
       expect(screen.getByText(/updated \d+ s ago/)).toBeInTheDocument();
-      // source health is loaded by its own request
-      await waitFor(() => expect(screen.getByText('file: ok')).toBeInTheDocument());
+      // the covering sources' health comes with the risk answer
+      expect(screen.getByText('file: ok')).toBeInTheDocument();
+      expect(screen.getByText('(file) data 1 min old')).toBeInTheDocument();
+      expect(screen.queryByText(/stale for/)).not.toBeInTheDocument();
     },
   );
 
@@ -144,18 +146,19 @@ describe('EntityRiskCard', () => {
   });
 
   it('flags stale signals and a down source', async () => {
-    server.sources = [
-      makeSource({
-        id: 'crowdstrike',
-        type: 'crowdstrike',
-        status: 'down',
-        consecutiveFailures: 4,
-        lastError: 'HTTP 503',
-        lastSuccessAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
-      }),
-    ];
+    const threeHoursAgo = new Date(Date.now() - 3 * 3600_000).toISOString();
+    const crowdstrike = makeEntitySource({
+      id: 'crowdstrike',
+      vendor: 'crowdstrike',
+      status: 'down',
+      lastSuccessAt: threeHoursAgo,
+      newestDataAt: threeHoursAgo,
+      dataAgeSeconds: 3 * 3600,
+      staleFor: ['production', 'staging'],
+    });
     server.risks.set(REF, [
       makeRisk({
+        sources: [crowdstrike],
         riskLevel: 'low',
         decision: 'approval_required',
         signals: { count: 0, freshAt: new Date(Date.now() - 3 * 3600_000).toISOString(), stale: true },
@@ -170,8 +173,35 @@ describe('EntityRiskCard', () => {
     expect(within(section).getByText('signals stale')).toBeInTheDocument();
     expect(within(section).getByText(/data from 3 h ago/)).toBeInTheDocument();
     expect(within(section).getByText('crowdstrike last synced 3 h ago (max 15 min)')).toBeInTheDocument();
-    await waitFor(() => expect(screen.getByText('crowdstrike: down')).toBeInTheDocument());
-    expect(screen.getByLabelText('Status error')).toBeInTheDocument();
+    expect(screen.getByText('crowdstrike: down')).toBeInTheDocument();
+    expect(screen.getByText('(crowdstrike) data 3 h old')).toBeInTheDocument();
+    expect(screen.getByText('stale for production and staging')).toBeInTheDocument();
+    // never the admin-only global source list
+    expect(server.requests.some(r => r.path === '/v1/sources')).toBe(false);
+  });
+
+  it('says "stale for production" next to an ok source whose data is older than production allows', async () => {
+    // two days old: the source syncs fine (ok) but its data is older than production's maxSignalAge
+    const twoDaysAgo = new Date(Date.now() - 2 * 86400_000).toISOString();
+    const feed = makeEntitySource({ id: 'nightly', vendor: 'file', newestDataAt: twoDaysAgo, dataAgeSeconds: 2 * 86400, staleFor: ['production'] });
+    server.risks.set(REF, [
+      makeRisk({ environment: 'production', sources: [feed], decision: 'approval_required' }),
+      makeRisk({ environment: 'staging', sources: [feed] }),
+    ]);
+    await renderCard();
+    const health = await screen.findByTestId('source-health-nightly');
+    expect(within(health).getByText('nightly: ok')).toBeInTheDocument();
+    expect(within(health).getByText('(file) data 2 d old')).toBeInTheDocument();
+    expect(within(health).getByText('stale for production')).toBeInTheDocument();
+    expect(health).toHaveAttribute('aria-label', 'nightly (file): ok · data 2 d old · stale for production');
+    // listed once, not once per environment
+    expect(screen.getAllByTestId('source-health-nightly')).toHaveLength(1);
+  });
+
+  it('says when no source covers the entity', async () => {
+    server.risks.set(REF, [makeRisk({ sources: [] })]);
+    await renderCard();
+    expect(await screen.findByText(/No signal source has reported this entity's hosts/)).toBeInTheDocument();
   });
 
   it('shows an active exception with its expiry', async () => {

@@ -5,18 +5,18 @@ import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-componen
 import { useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { stringifyEntityRef } from '@backstage/catalog-model';
-import { Box, Divider, IconButton, Tooltip, Typography, useTheme } from '@material-ui/core';
+import { Box, Divider, IconButton, Typography, useTheme } from '@material-ui/core';
 import RefreshIcon from '@material-ui/icons/Refresh';
 import WarningIcon from '@material-ui/icons/Warning';
 import { Alert } from '@material-ui/lab';
-import type { EntityRisk, SourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { EntityRisk } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { EntitySourceHealthList, coveringSources } from '../SourceHealth/EntitySourceHealth';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import {
   DecisionChip,
   LEVEL_LABEL,
   RiskLevelStatus,
-  SourceStatus,
   UncorrelatedHelp,
   describeSignals,
   formatAge,
@@ -87,49 +87,6 @@ function EnvironmentRisk(props: { risk: EntityRisk; now: number }) {
   );
 }
 
-function SourcesHealth(props: {
-  sources?: SourceHealth[];
-  error?: Error;
-  now: number;
-}) {
-  if (props.error) {
-    return (
-      <Typography variant="caption" color="error">
-        Source health unavailable: {serverMessage(props.error)}
-      </Typography>
-    );
-  }
-  if (!props.sources) return null;
-  if (props.sources.length === 0) {
-    return (
-      <Typography variant="caption">
-        No signal source is configured: add one under <code>runtimeRisk.sources</code> in
-        app-config.yaml.
-      </Typography>
-    );
-  }
-  return (
-    <Box display="flex" flexWrap="wrap" style={{ gap: 16 }} aria-label="source health">
-      {props.sources.map(s => (
-        <Tooltip
-          key={s.id}
-          title={`last success ${formatAge(s.lastSuccessAt, props.now)}${
-            s.lastError ? `; last error: ${s.lastError}` : ''
-          }`}
-        >
-          <span>
-            <SourceStatus source={s} />
-            <Typography variant="caption" color="textSecondary">
-              {' '}
-              (synced {formatAge(s.lastSuccessAt, props.now)})
-            </Typography>
-          </span>
-        </Tooltip>
-      ))}
-    </Box>
-  );
-}
-
 /** Overview card: for each environment, the level, score, what the gate would answer and why. */
 export function EntityRiskCard(props: EntityRiskCardProps) {
   const pollIntervalMs = props.pollIntervalMs ?? 30_000;
@@ -144,11 +101,8 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
     setUpdatedAt(Date.now());
     return items;
   }, [api, entityRef]);
-  const sources = useAsyncRetry(() => api.getSources(), [api]);
-
   useInterval(() => {
     risk.retry();
-    sources.retry();
   }, pollIntervalMs);
 
   // Keep the last good answer visible while a refresh runs.
@@ -170,7 +124,6 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
         size="small"
         onClick={() => {
           risk.retry();
-          sources.retry();
         }}
       >
         <RefreshIcon fontSize="small" />
@@ -228,7 +181,8 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
         )}
         <Divider />
         <Box pt={1}>
-          <SourcesHealth sources={sources.value?.items} error={sources.error} now={now} />
+          {/* the sources that cover this entity, from its own risk answer (the global list is admin-only) */}
+          <EntitySourceHealthList sources={coveringSources(items)} dense />
         </Box>
       </>
     );

@@ -6,7 +6,7 @@ import { EntityProvider } from '@backstage/plugin-catalog-react';
 import type { Entity } from '@backstage/catalog-model';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
-import { makeDecision, makeException, makeRisk, makeSignal, makeSource } from '../../testing/fixtures';
+import { makeDecision, makeEntitySource, makeException, makeRisk, makeSignal, makeSource } from '../../testing/fixtures';
 import { EntityRiskContent, shadowCounts } from './EntityRiskContent';
 import { toChartData } from './RiskChart';
 
@@ -62,6 +62,11 @@ beforeEach(async () => {
     // older than a week: not counted
     makeDecision({ evaluatedAt: hoursAgo(24 * 9), dryRun: true, decision: 'proceed', wouldHaveBeen: 'block' }),
     makeDecision({ environment: 'staging', evaluatedAt: hoursAgo(1), score: 60, decision: 'proceed', riskLevel: 'moderate' }),
+  ]);
+  // score snapshots (every change, at least hourly): three per environment here
+  server.history.set(REF, [
+    ...[48, 24, 2].map(h => ({ environment: 'production', at: hoursAgo(h), score: h === 2 ? 95 : 20, riskLevel: 'low' as const, decision: 'proceed' as const })),
+    ...[48, 24, 2].map(h => ({ environment: 'staging', at: hoursAgo(h), score: 60, riskLevel: 'moderate' as const, decision: 'proceed' as const })),
   ]);
 });
 afterEach(async () => {
@@ -150,7 +155,7 @@ describe('EntityRiskContent', () => {
     });
   });
 
-  it('renders the risk-over-time chart with a line per environment', async () => {
+  it('renders the risk-over-time chart: a line per environment from the snapshots, decisions as markers', async () => {
     const { container } = await renderTab();
     await screen.findByTestId('risk-chart');
     await waitFor(() => expect(container.querySelectorAll('.recharts-line').length).toBe(2));
@@ -158,8 +163,36 @@ describe('EntityRiskContent', () => {
     const legend = container.querySelector('.recharts-legend-wrapper')!;
     expect(within(legend as HTMLElement).getByText('production')).toBeInTheDocument();
     expect(within(legend as HTMLElement).getByText('staging')).toBeInTheDocument();
-    // one dot per scored decision of production (6) and staging (1)
-    expect(container.querySelectorAll('.recharts-line-dots circle').length).toBe(7);
+    // markers: the scored decisions of the last 7 days (production 5, staging 1; the 9-day-old one is out)
+    await waitFor(() => expect(container.querySelectorAll('.recharts-scatter-symbol').length).toBe(6));
+    expect(screen.getByTestId('risk-chart-caption')).toHaveTextContent('production: 3 score points, staging: 3 score points; 6 gate decisions marked');
+    // one request for the whole week, every environment
+    const asked = server.requests.filter(r => r.path.endsWith('/risk/history'));
+    expect(asked).toHaveLength(1);
+    expect(asked[0].query.get('days')).toBe('7');
+    expect(asked[0].query.get('environment')).toBeNull();
+  });
+
+  it('fills the chart for a service with signals and no deploys (snapshots, no decisions)', async () => {
+    server.decisions.set(REF, []);
+    const { container } = await renderTab();
+    await screen.findByTestId('risk-chart');
+    await waitFor(() => expect(container.querySelectorAll('.recharts-line').length).toBe(2));
+    expect(container.querySelectorAll('.recharts-line-curve').length).toBe(2);
+    expect(container.querySelectorAll('.recharts-scatter-symbol').length).toBe(0);
+    expect(screen.getByTestId('risk-chart-caption')).toHaveTextContent('no gate decisions in this window');
+    expect(screen.queryByText(/No scores recorded yet/)).not.toBeInTheDocument();
+  });
+
+  it('shows the covering sources with their data age and what they are stale for', async () => {
+    const stale = makeEntitySource({ id: 'crowdstrike', vendor: 'crowdstrike', dataAgeSeconds: 2 * 86400, staleFor: ['production'] });
+    server.risks.set(REF, [makeRisk({ environment: 'production', sources: [stale] }), makeRisk({ environment: 'staging', sources: [stale] })]);
+    await renderTab();
+    const health = await screen.findByTestId('source-health-crowdstrike');
+    expect(within(health).getByText('crowdstrike: ok')).toBeInTheDocument();
+    expect(within(health).getByText('(crowdstrike) data 2 d old')).toBeInTheDocument();
+    expect(within(health).getByText('stale for production')).toBeInTheDocument();
+    expect(server.requests.some(r => r.path === '/v1/sources')).toBe(false);
   });
 
   it('counts shadow-mode decisions of the last 7 days', async () => {
@@ -236,11 +269,12 @@ describe('EntityRiskContent', () => {
     ]);
     server.signals.set(REF, []);
     server.decisions.set(REF, []);
+    server.history.set(REF, []);
     await renderTab();
     await waitFor(() => expect(screen.getByText('No hosts found')).toBeInTheDocument());
     expect(screen.getByText(/No host found for this service/)).toBeInTheDocument();
     // table contents re-render as each request lands: check until stable
-    await waitFor(() => expect(screen.getByText(/No scored decisions yet/)).toBeInTheDocument());
+    await waitFor(() => expect(screen.getByText(/No scores recorded yet/)).toBeInTheDocument());
     await waitFor(() => expect(screen.getByText(/No signals on this entity's hosts/)).toBeInTheDocument());
   });
 });
@@ -261,17 +295,26 @@ describe('helpers', () => {
     expect(c).toEqual({ total: 2, block: 1, approval: 0 });
   });
 
-  it('toChartData orders points by time and skips unscored decisions', () => {
-    const { rows, environments } = toChartData([
-      makeDecision({ environment: 'staging', evaluatedAt: '2030-01-02T00:00:00Z', score: 10 }),
-      makeDecision({ environment: 'production', evaluatedAt: '2030-01-01T00:00:00Z', score: 50 }),
-      makeDecision({ environment: 'production', evaluatedAt: '2030-01-03T00:00:00Z', score: null }),
-    ]);
-    expect(environments).toEqual(['production', 'staging']);
-    expect(rows).toEqual([
-      { t: Date.parse('2030-01-01T00:00:00Z'), production: 50 },
-      { t: Date.parse('2030-01-02T00:00:00Z'), staging: 10 },
-    ]);
+  it('toChartData: lines from snapshots, markers from decisions in the window, both ordered by time', () => {
+    const t = (d: string) => Date.parse(`2030-01-${d}T00:00:00Z`);
+    const data = toChartData({
+      since: '2030-01-01T00:00:00Z',
+      now: t('08'),
+      snapshots: [
+        { environment: 'production', at: '2030-01-03T00:00:00Z', score: 70, riskLevel: 'high', decision: 'block' },
+        { environment: 'production', at: '2030-01-01T00:00:00Z', score: 50, riskLevel: 'moderate', decision: 'approval_required' },
+        { environment: 'production', at: '2030-01-02T00:00:00Z', score: null, riskLevel: 'unknown', decision: 'block' },
+      ],
+      decisions: [
+        makeDecision({ environment: 'staging', evaluatedAt: '2030-01-02T00:00:00Z', score: 10, decision: 'proceed' }),
+        makeDecision({ environment: 'production', evaluatedAt: '2029-12-30T00:00:00Z', score: 40 }),
+        makeDecision({ environment: 'production', evaluatedAt: '2030-01-04T00:00:00Z', score: null }),
+      ],
+    });
+    expect(data.environments).toEqual(['production', 'staging']);
+    expect(data.lines).toEqual({ production: [{ t: t('01'), score: 50 }, { t: t('03'), score: 70 }], staging: [] });
+    expect(data.markers).toEqual({ production: [], staging: [{ t: t('02'), score: 10, decision: 'proceed' }] });
+    expect(data.domain).toEqual([t('01'), t('08')]);
   });
 });
 

@@ -34,6 +34,7 @@ import {
   compactColumns,
 } from '../common';
 import { RiskChart } from './RiskChart';
+import { EntitySourceHealthList, coveringSources } from '../SourceHealth/EntitySourceHealth';
 import { ExceptionRequestForm } from './ExceptionRequestForm';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
 
@@ -213,8 +214,11 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
     () => api.listExceptions({ entityRef, limit: 100 }),
     [api, entityRef],
   );
+  // the stored score snapshots of the last 7 days, every environment, in one request
+  const history = useAsyncRetry(() => api.getEntityRiskHistory(entityRef, { days: 7 }), [api, entityRef]);
   useInterval(() => {
     risk.retry();
+    history.retry();
     signals.retry();
     decisions.retry();
     exceptions.retry();
@@ -250,12 +254,17 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
         </Grid>
       )}
       <Grid item xs={12} md={8}>
-        <InfoCard title="Risk over time" subheader="Score of each gate decision, per environment">
-          {decisions.loading && !decisions.value && <Progress />}
+        <InfoCard title="Risk over time" subheader="Score per environment over the last 7 days; gate decisions as markers">
+          {history.loading && !history.value && <Progress />}
+          {history.error && (
+            <Alert severity="error">Score history unavailable: {serverMessage(history.error)}</Alert>
+          )}
           {decisions.error && (
             <Alert severity="error">Decision history unavailable: {serverMessage(decisions.error)}</Alert>
           )}
-          {decisions.value && <RiskChart decisions={decisions.value.items} />}
+          {(history.value || (history.error && decisions.value)) && (
+            <RiskChart snapshots={history.value?.items} since={history.value?.since} decisions={decisions.value?.items} />
+          )}
         </InfoCard>
       </Grid>
       <Grid item xs={12} md={4}>
@@ -266,6 +275,15 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
             {decisions.loading ? <Progress /> : 'No decision history.'}
           </InfoCard>
         )}
+      </Grid>
+      <Grid item xs={12}>
+        <InfoCard
+          title="Signal sources"
+          subheader="The sources that cover this entity: state, age of their data, and the environments whose maximum signal age it exceeds"
+        >
+          {risk.loading && !risk.value && <Progress />}
+          {risk.value && <EntitySourceHealthList sources={coveringSources(risk.value)} />}
+        </InfoCard>
       </Grid>
       <Grid item xs={12}>
         {signals.error ? (
@@ -281,7 +299,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
               <Box p={2}>
                 <Typography variant="body2">
                   No signals on this entity's hosts. If you expected some, check the hosts below and
-                  the source health on the Runtime risk page.
+                  the signal sources above.
                 </Typography>
               </Box>
             }

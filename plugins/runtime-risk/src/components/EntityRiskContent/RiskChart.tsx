@@ -1,29 +1,54 @@
 import { useLayoutEffect, useMemo, useRef, useState } from 'react';
-import {
-  CartesianGrid,
-  Legend,
-  Line,
-  LineChart,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from 'recharts';
+import { CartesianGrid, ComposedChart, Legend, Line, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
 import { Typography } from '@material-ui/core';
-import type { GateDecision } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { GateDecision, RiskSnapshot } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 const PALETTE = ['#e22134', '#2e77d0', '#f5a623', '#1db954', '#9c27b0', '#607d8b'];
+/** Decision markers by outcome: a shape each, so they never differ by colour alone. */
+const MARKER_SHAPE: Record<string, 'circle' | 'triangle' | 'cross'> = {
+  proceed: 'circle',
+  approval_required: 'triangle',
+  block: 'cross',
+};
 
-/** One row per decision time, one column per environment (score 0..100). */
-export function toChartData(decisions: GateDecision[]): {
-  rows: Array<Record<string, number>>;
+/** A point of a line (a score snapshot) or a marker (a gate decision). */
+export interface ChartPoint {
+  t: number;
+  score: number;
+  decision?: string;
+}
+
+export interface ChartData {
   environments: string[];
-} {
-  const environments = [...new Set(decisions.map(d => d.environment))].sort();
-  const rows = decisions
-    .filter(d => d.score !== null && !Number.isNaN(Date.parse(d.evaluatedAt)))
-    .map(d => ({ t: Date.parse(d.evaluatedAt), [d.environment]: d.score as number }))
-    .sort((a, b) => a.t - b.t);
-  return { rows, environments };
+  /** Score snapshots per environment, oldest first (the lines). */
+  lines: Record<string, ChartPoint[]>;
+  /** Scored gate decisions per environment, oldest first (the markers). */
+  markers: Record<string, ChartPoint[]>;
+  /** The time axis: `since` to now when given, else the data's own range. */
+  domain: [number | 'dataMin', number | 'dataMax'];
+}
+
+/** Lines from the score snapshots, markers from the gate decisions, both per environment. */
+export function toChartData(input: { snapshots?: RiskSnapshot[]; decisions?: GateDecision[]; since?: string; now?: number }): ChartData {
+  const snapshots = input.snapshots ?? [];
+  const decisions = input.decisions ?? [];
+  const sinceMs = input.since ? Date.parse(input.since) : NaN;
+  const environments = [...new Set([...snapshots.map(s => s.environment), ...decisions.map(d => d.environment)])].sort();
+  const lines: Record<string, ChartPoint[]> = {};
+  const markers: Record<string, ChartPoint[]> = {};
+  for (const env of environments) {
+    lines[env] = snapshots
+      .filter(s => s.environment === env && s.score !== null && !Number.isNaN(Date.parse(s.at)))
+      .map(s => ({ t: Date.parse(s.at), score: s.score as number }))
+      .sort((a, b) => a.t - b.t);
+    markers[env] = decisions
+      .filter(d => d.environment === env && d.score !== null && !Number.isNaN(Date.parse(d.evaluatedAt)))
+      .map(d => ({ t: Date.parse(d.evaluatedAt), score: d.score as number, decision: d.decision }))
+      .filter(p => Number.isNaN(sinceMs) || p.t >= sinceMs)
+      .sort((a, b) => a.t - b.t);
+  }
+  const domain: ChartData['domain'] = Number.isNaN(sinceMs) ? ['dataMin', 'dataMax'] : [sinceMs, input.now ?? Date.now()];
+  return { environments, lines, markers, domain };
 }
 
 function formatTick(t: number): string {
@@ -31,9 +56,22 @@ function formatTick(t: number): string {
   return `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 16)}`;
 }
 
-/** Risk score over time per environment, from the decision history. */
-export function RiskChart(props: { decisions: GateDecision[]; height?: number }) {
-  const { rows, environments } = useMemo(() => toChartData(props.decisions), [props.decisions]);
+/**
+ * Risk score over time per environment: a line from the stored score snapshots
+ * (every change, at least hourly), with the gate's decisions as markers on it
+ * (a shape per outcome). A service nobody has deployed yet still has a line.
+ */
+export function RiskChart(props: {
+  snapshots?: RiskSnapshot[];
+  decisions?: GateDecision[];
+  /** Start of the window (the history's `since`); the axis runs from it to now. */
+  since?: string;
+  height?: number;
+}) {
+  const data = useMemo(
+    () => toChartData({ snapshots: props.snapshots, decisions: props.decisions, since: props.since }),
+    [props.snapshots, props.decisions, props.since],
+  );
   const ref = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(720);
   useLayoutEffect(() => {
@@ -46,41 +84,59 @@ export function RiskChart(props: { decisions: GateDecision[]; height?: number })
     return () => window.removeEventListener('resize', measure);
   }, []);
 
-  if (rows.length === 0) {
+  const points = data.environments.reduce((n, env) => n + data.lines[env].length + data.markers[env].length, 0);
+  if (points === 0) {
     return (
       <Typography variant="body2" color="textSecondary">
-        No scored decisions yet. The chart fills in as CI, the scaffolder or <code>POST /v1/gate</code>{' '}
-        ask the gate about this entity.
+        No scores recorded yet. The backend stores this entity's score when it changes and at least hourly; gate
+        decisions show as markers on the line.
       </Typography>
     );
   }
+  const decisionCount = data.environments.reduce((n, env) => n + data.markers[env].length, 0);
   return (
     <div ref={ref} style={{ width: '100%' }} data-testid="risk-chart" aria-label="risk over time chart">
-      <LineChart width={width} height={props.height ?? 260} data={rows} margin={{ top: 8, right: 16, left: 0, bottom: 8 }}>
+      <ComposedChart width={width} height={props.height ?? 260} margin={{ top: 8, right: 16, left: 0, bottom: 8 }}>
         <CartesianGrid strokeDasharray="3 3" />
-        <XAxis
-          dataKey="t"
-          type="number"
-          scale="time"
-          domain={['dataMin', 'dataMax']}
-          tickFormatter={formatTick}
-        />
-        <YAxis domain={[0, 100]} />
+        <XAxis dataKey="t" type="number" scale="time" domain={data.domain} tickFormatter={formatTick} allowDataOverflow />
+        <YAxis dataKey="score" domain={[0, 100]} />
         <Tooltip labelFormatter={(t: number) => new Date(t).toISOString()} />
         <Legend />
-        {environments.map((env, i) => (
+        {data.environments.map((env, i) => (
           <Line
-            key={env}
-            type="monotone"
-            dataKey={env}
+            key={`line-${env}`}
+            data={data.lines[env]}
+            type="stepAfter"
+            dataKey="score"
             name={env}
             stroke={PALETTE[i % PALETTE.length]}
-            connectNulls
-            dot
+            dot={false}
             isAnimationActive={false}
           />
         ))}
-      </LineChart>
+        {data.environments.flatMap((env, i) =>
+          Object.keys(MARKER_SHAPE)
+            .map(outcome => ({ outcome, points: data.markers[env].filter(p => p.decision === outcome) }))
+            .filter(group => group.points.length > 0)
+            .map(group => (
+              <Scatter
+                key={`decisions-${env}-${group.outcome}`}
+                data={group.points}
+                dataKey="score"
+                name={`${env} gate: ${group.outcome.replace('_', ' ')}`}
+                fill={PALETTE[i % PALETTE.length]}
+                shape={MARKER_SHAPE[group.outcome]}
+                isAnimationActive={false}
+              />
+            )),
+        )}
+      </ComposedChart>
+      <Typography variant="caption" color="textSecondary" data-testid="risk-chart-caption">
+        {data.environments
+          .map(env => `${env}: ${data.lines[env].length} score ${data.lines[env].length === 1 ? 'point' : 'points'}`)
+          .join(', ')}
+        {decisionCount === 0 ? '; no gate decisions in this window' : `; ${decisionCount} gate ${decisionCount === 1 ? 'decision' : 'decisions'} marked`}
+      </Typography>
     </div>
   );
 }
