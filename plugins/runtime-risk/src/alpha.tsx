@@ -3,6 +3,7 @@ import {
   PageBlueprint,
   createFrontendPlugin,
   createRouteRef,
+  createSubRouteRef,
   discoveryApiRef,
   fetchApiRef,
 } from '@backstage/frontend-plugin-api';
@@ -16,6 +17,8 @@ import { RuntimeRiskClient } from './api/RuntimeRiskClient';
 
 /** Route of the org-wide risk page. */
 export const runtimeRiskRootRouteRef = createRouteRef();
+/** Route of a gate decision's page, `/runtime-risk/decisions/:id` (its approve / reject form). */
+export const runtimeRiskDecisionRouteRef = createSubRouteRef({ parent: runtimeRiskRootRouteRef, path: '/decisions/:id' });
 
 const runtimeRiskApi = ApiBlueprint.make({
   params: defineParams =>
@@ -48,7 +51,7 @@ const entityRiskContent = EntityContentBlueprint.make({
   },
 });
 
-/** Org page at /runtime-risk; the app's nav lists it through its title and icon. */
+/** Org page at /runtime-risk (held deploys, and each decision's page at decisions/:id); the app's nav lists it through its title and icon. */
 const runtimeRiskPage = PageBlueprint.make({
   params: {
     path: '/runtime-risk',
@@ -64,6 +67,6 @@ export default createFrontendPlugin({
   pluginId: 'runtime-risk',
   title: 'Runtime risk',
   icon: <SecurityIcon />,
-  routes: { root: runtimeRiskRootRouteRef },
+  routes: { root: runtimeRiskRootRouteRef, decision: runtimeRiskDecisionRouteRef },
   extensions: [runtimeRiskApi, entityRiskCard, entityRiskContent, runtimeRiskPage],
 });

@@ -20,5 +20,6 @@ export type {
   ExceptionStatus,
   SignalQuery,
   DecisionQuery,
+  DecisionAction,
 } from './api/RuntimeRiskApi';
 export { RuntimeRiskClient } from './api/RuntimeRiskClient';

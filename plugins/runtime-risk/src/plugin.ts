@@ -8,7 +8,7 @@ import {
 } from '@backstage/core-plugin-api';
 import { runtimeRiskApiRef } from './api/RuntimeRiskApi';
 import { RuntimeRiskClient } from './api/RuntimeRiskClient';
-import { entityContentRouteRef, rootRouteRef } from './routes';
+import { decisionRouteRef, entityContentRouteRef, rootRouteRef } from './routes';
 
 /** The Runtime Risk frontend plugin for apps on the legacy frontend system. */
 export const runtimeRiskPlugin = createPlugin({
@@ -20,10 +20,10 @@ export const runtimeRiskPlugin = createPlugin({
       factory: ({ discoveryApi, fetchApi }) => new RuntimeRiskClient({ discoveryApi, fetchApi }),
     }),
   ],
-  routes: { root: rootRouteRef, entityContent: entityContentRouteRef },
+  routes: { root: rootRouteRef, entityContent: entityContentRouteRef, decision: decisionRouteRef },
 });
 
-/** Org page: every service ranked by runtime risk. Mount at `/runtime-risk`. */
+/** Org page: every service ranked by runtime risk, held deploys, and each decision's page at `decisions/:id`. Mount at `/runtime-risk`. */
 export const RuntimeRiskPage = runtimeRiskPlugin.provide(
   createRoutableExtension({
     name: 'RuntimeRiskPage',

@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
+  DecisionStatus,
   EntityRisk,
   EntityRiskHistory,
   ExceptionAction,
@@ -29,6 +30,9 @@ export interface ExceptionQuery {
   cursor?: string;
 }
 
+/** What a reviewer does with a pending decision. */
+export type DecisionAction = 'approve' | 'reject';
+
 export interface SignalQuery {
   entityRef: string;
   environment?: string;
@@ -37,8 +41,11 @@ export interface SignalQuery {
 }
 
 export interface DecisionQuery {
-  entityRef: string;
+  /** One entity's decisions; without it, every entity the caller may read. */
+  entityRef?: string;
   environment?: string;
+  /** `pending`: awaiting approval (the review queue). */
+  status?: DecisionStatus;
   /** Page size (the backend allows up to 100). */
   limit?: number;
   cursor?: string;
@@ -54,6 +61,10 @@ export interface RuntimeRiskApi {
   getEntityRiskHistory(entityRef: string, options?: { environment?: string; days?: number }): Promise<EntityRiskHistory>;
   getSignals(query: SignalQuery): Promise<ListResponse<Signal>>;
   getDecisions(query: DecisionQuery): Promise<ListResponse<GateDecision>>;
+  /** One recorded decision with its approval state and the signals the gate saw. */
+  getDecision(id: string): Promise<GateDecision>;
+  /** Approve or reject a pending decision (the backend checks who may; never the requester). */
+  decideDecision(id: string, action: DecisionAction, comment: string): Promise<GateDecision>;
   getSources(): Promise<{ items: SourceHealth[] }>;
   requestException(request: ExceptionRequest): Promise<RiskException>;
   listExceptions(query: ExceptionQuery): Promise<ListResponse<RiskException>>;

@@ -13,6 +13,7 @@ import {
   type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
+  DecisionAction,
   DecisionQuery,
   ExceptionAction,
   ExceptionQuery,
@@ -65,8 +66,20 @@ export class RuntimeRiskClient implements RuntimeRiskApi {
   }
 
   async getDecisions(query: DecisionQuery): Promise<ListResponse<GateDecision>> {
-    const { entityRef, environment, limit, cursor } = query;
-    return (await this.client.listDecisions({ entityRef, environment, limit, cursor })) as ListResponse<GateDecision>;
+    const { entityRef, environment, status, limit, cursor } = query;
+    return (await this.client.listDecisions({ entityRef, environment, status, limit, cursor })) as ListResponse<GateDecision>;
+  }
+
+  async getDecision(id: string): Promise<GateDecision> {
+    return (await this.client.getDecision(id)) as GateDecision;
+  }
+
+  async decideDecision(id: string, action: DecisionAction, comment: string): Promise<GateDecision> {
+    const answer =
+      action === 'approve'
+        ? await this.client.approveDecision(id, { comment })
+        : await this.client.rejectDecision(id, { comment });
+    return answer as GateDecision;
   }
 
   async getSources(): Promise<{ items: SourceHealth[] }> {

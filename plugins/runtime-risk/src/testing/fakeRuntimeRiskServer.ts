@@ -109,6 +109,10 @@ export class FakeRuntimeRiskServer {
     });
   }
 
+  private findDecision(id: string): GateDecision | undefined {
+    return [...this.decisions.values()].flat().find(d => d.decisionId === id);
+  }
+
   private route(req: RecordedRequest): FakeReply {
     for (const h of this.handlers) {
       const r = h(req);
@@ -146,9 +150,12 @@ export class FakeRuntimeRiskServer {
       return { status: 200, body: { items, totalCount: items.length } };
     }
     if (req.method === 'GET' && req.path === '/v1/decisions') {
-      const ref = req.query.get('entityRef') ?? '';
+      const ref = req.query.get('entityRef');
       const env = req.query.get('environment');
-      const all = (this.decisions.get(ref) ?? []).filter(d => !env || d.environment === env);
+      const status = req.query.get('status');
+      const all = (ref !== null ? this.decisions.get(ref) ?? [] : [...this.decisions.values()].flat()).filter(
+        d => (!env || d.environment === env) && (!status || d.status === status),
+      );
       // pages like the backend: default 20, at most 100, opaque cursor
       const limit = Math.min(Number(req.query.get('limit') ?? 20), 100);
       const offset = Number(req.query.get('cursor') ?? 0);
@@ -159,6 +166,38 @@ export class FakeRuntimeRiskServer {
       };
       if (offset + items.length < all.length) body.nextCursor = String(offset + items.length);
       return { status: 200, body };
+    }
+    const oneDecision = req.path.match(/^\/v1\/decisions\/([^/]+)$/);
+    if (req.method === 'GET' && oneDecision) {
+      const found = this.findDecision(decodeURIComponent(oneDecision[1]));
+      return found ? { status: 200, body: found } : FakeRuntimeRiskServer.error(404, 'NotFoundError', `no decision '${oneDecision[1]}'`);
+    }
+    const review = req.path.match(/^\/v1\/decisions\/([^/]+)\/(approve|reject)$/);
+    if (req.method === 'POST' && review) {
+      const found = this.findDecision(decodeURIComponent(review[1]));
+      if (!found) return FakeRuntimeRiskServer.error(404, 'NotFoundError', `no decision '${review[1]}'`);
+      if (found.status !== 'pending') {
+        return FakeRuntimeRiskServer.error(409, 'ConflictError', `decision '${found.decisionId}' is ${found.status}; cannot ${review[2]} it`);
+      }
+      const approve = review[2] === 'approve';
+      const comment = (req.body as { comment?: string } | undefined)?.comment;
+      found.status = approve ? 'approved' : 'rejected';
+      found.decision = approve ? 'proceed' : 'block';
+      found.reasons = [
+        ...found.reasons,
+        {
+          code: approve ? 'approval_granted' : 'approval_rejected',
+          message: `${approve ? 'approved' : 'rejected'} by user:default/approver${comment ? `: ${comment}` : ''}`,
+          signalIds: [],
+        },
+      ];
+      found.approval = {
+        ...(found.approval ?? { expiresAt: new Date(Date.now() + 3600_000).toISOString() }),
+        decidedBy: 'user:default/approver',
+        decidedAt: new Date().toISOString(),
+        ...(comment !== undefined ? { comment } : {}),
+      };
+      return { status: 200, body: found };
     }
     if (req.method === 'GET' && req.path === '/v1/sources') {
       return { status: 200, body: { items: this.sources } };

@@ -10,6 +10,7 @@ import type { EntityRisk, RiskLevel, SourceHealth } from '@runtime-risk/backstag
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
+import { DecisionQueue } from '../DecisionQueue/DecisionQueue';
 import {
   DecisionChip,
   HOSTS_ANNOTATION,
@@ -346,6 +347,9 @@ export function RuntimeRiskOverview() {
             }
           />
         )}
+      </Grid>
+      <Grid item xs={12}>
+        <DecisionQueue environment={env} />
       </Grid>
       <Grid item xs={12}>
         {pending.error ? (
