@@ -282,6 +282,22 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
     expect(await statuses('get', '/v1/signals')).toEqual(expected);
   });
 
+  it('the policy needs runtime-risk.policy.read (approvers and admins)', async () => {
+    const expected = {
+      owner: 403,
+      'other user': 403,
+      approver: 200,
+      'user who cannot see': 403,
+      'unrestricted static token': 200,
+      'restricted CI token': 403,
+    };
+    expect(await statuses('get', '/v1/policy')).toEqual(expected);
+    expect(await statuses('get', '/v1/policies')).toEqual(expected);
+    const policy = await call(APPROVER, 'get', '/v1/policy');
+    expect(policy.body).toMatchObject({ id: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(Object.keys(policy.body.environments)).toContain('production');
+  });
+
   it('only owners request exceptions, only approvers approve; no service token decides for a human', async () => {
     const expiresAt = new Date(Date.now() + 24 * 3600_000).toISOString();
     const body = { entityRef: PAYMENTS, environment: 'production', reason: 'hotfix', expiresAt };

@@ -110,11 +110,11 @@ export const GateRequestSchema = z
       .object({ provider: z.string().optional(), runId: z.string().optional(), url: z.string().optional() })
       .optional(),
     dryRun: z.boolean().default(false),
+    requestedBy: RequestedBySchema.optional(),
   })
   .strict();
 export type GateRequest = z.input<typeof GateRequestSchema>;
 export type ParsedGateRequest = z.output<typeof GateRequestSchema>;
-    requestedBy: RequestedBySchema.optional(),
 
 export const MatchedHostSchema = z.object({
   id: z.string(),
@@ -205,12 +205,12 @@ export const GateDecisionSchema = z.object({
   approval: DecisionApprovalStateSchema.optional(),
   /** The signals the gate saw when it decided (`GET /v1/decisions/:id` only). */
   evaluatedSignals: z.array(EvaluatedSignalSchema).optional(),
+  /** The person the request named (`requestedBy`), resolved to a User entity, and who asserted it. */
+  requester: RequesterSchema.optional(),
   /** Health and data age of the sources that cover the entity (absent on decisions recorded before it existed). */
   sources: z.array(EntitySourceHealthSchema).optional(),
 });
 export type GateDecision = z.infer<typeof GateDecisionSchema>;
-  /** The person the request named (`requestedBy`), resolved to a User entity, and who asserted it. */
-  requester: RequesterSchema.optional(),
 
 export interface SourceHealth {
   id: string;

@@ -41,6 +41,7 @@ import { addHistoryRoutes } from './historyRoutes';
 import type { ScoreHistoryStore } from '../store/DatabaseScoreHistoryStore';
 import { addPolicyRoutes, addYamlBacktestRoute } from './policyRoutes';
 import { addSummaryRoute } from './summaryRoutes';
+import { addActivePolicyRoute } from './activePolicyRoute';
 import { addGithubRoutes } from './githubRoutes';
 import type { GithubDeploymentProtection } from '../gate/github/DeploymentProtection';
 import {
@@ -254,6 +255,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   router.use(api);
   addPolicyRoutes(api, policyRoutes);
   addSummaryRoute(api, policyRoutes);
+  addActivePolicyRoute(api, { httpAuth, risk, access });
 
   api.post('/v1/gate', async (req, res) => {
     const credentials = await requireCredentials(req);

@@ -477,6 +477,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The policy the gate decides with now (normalized). Needs `runtime-risk.policy.read`. */
+        get: operations["GetActivePolicy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/policies": {
         parameters: {
             query?: never;
@@ -1940,6 +1957,44 @@ export interface operations {
             };
             400: components["responses"]["ErrorResponse"];
             401: components["responses"]["ErrorResponse"];
+        };
+    };
+    GetActivePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active policy; earlier ones are in `GET /v1/policies`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description sha256 of the normalized policy */
+                        hash: string;
+                        /** @description Per environment, thresholds, actions, maxSignalAge, onFailure, maxExceptionDuration, approvalTtl as configured. */
+                        environments: {
+                            [key: string]: Record<string, never>;
+                        };
+                        scoring: {
+                            severityWeights: {
+                                [key: string]: number;
+                            };
+                            halfLifeMs: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
+                };
+            };
+            401: components["responses"]["ErrorResponse"];
+            403: components["responses"]["ErrorResponse"];
         };
     };
     ListPolicies: {

@@ -104,6 +104,10 @@ export const operationRoutes = {
     "method": "GET",
     "path": "/v1/coverage"
   },
+  "GetActivePolicy": {
+    "method": "GET",
+    "path": "/v1/policy"
+  },
   "ListPolicies": {
     "method": "GET",
     "path": "/v1/policies"

@@ -3422,6 +3422,74 @@ export const spec = {
         }
       }
     },
+    "/v1/policy": {
+      "get": {
+        "operationId": "GetActivePolicy",
+        "summary": "The policy the gate decides with now (normalized). Needs `runtime-risk.policy.read`.",
+        "responses": {
+          "200": {
+            "description": "The active policy; earlier ones are in `GET /v1/policies`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "id",
+                    "hash",
+                    "environments",
+                    "scoring"
+                  ],
+                  "properties": {
+                    "id": {
+                      "type": "string"
+                    },
+                    "hash": {
+                      "type": "string",
+                      "description": "sha256 of the normalized policy",
+                      "as recorded on every decision.": null
+                    },
+                    "environments": {
+                      "type": "object",
+                      "additionalProperties": {
+                        "type": "object"
+                      },
+                      "description": "Per environment, thresholds, actions, maxSignalAge, onFailure, maxExceptionDuration, approvalTtl as configured."
+                    },
+                    "scoring": {
+                      "type": "object",
+                      "required": [
+                        "severityWeights",
+                        "halfLifeMs"
+                      ],
+                      "properties": {
+                        "severityWeights": {
+                          "type": "object",
+                          "additionalProperties": {
+                            "type": "number"
+                          }
+                        },
+                        "halfLifeMs": {
+                          "type": "object",
+                          "additionalProperties": {
+                            "type": "number"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/ErrorResponse"
+          },
+          "403": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
     "/v1/policies": {
       "get": {
         "operationId": "ListPolicies",
