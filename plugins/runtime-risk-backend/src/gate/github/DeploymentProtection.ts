@@ -374,20 +374,28 @@ export class GithubDeploymentProtection {
       body.state = callback.state;
     }
     if (callback.comment) body.comment = callback.comment;
-    const token = await this.auth.installationToken(callback.installationId);
-    let res: Response;
-    try {
-      res = await fetch(callback.callbackUrl, {
-        method: 'POST',
-        headers: { ...GITHUB_API_HEADERS, Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new GithubCallError(`callback: ${(e as Error).message}`, undefined, true);
+    const post = async () => {
+      const token = await this.auth.installationToken(callback.installationId);
+      try {
+        return await fetch(callback.callbackUrl, {
+          method: 'POST',
+          headers: { ...GITHUB_API_HEADERS, Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS),
+          redirect: 'error',
+        });
+      } catch (e) {
+        throw new GithubCallError(`callback: ${(e as Error).message}`, undefined, true);
+      }
+    };
+    let res = await post();
+    if (res.status === 401) {
+      // a cached token GitHub no longer takes (revoked, App reinstalled): once more with a new one
+      await res.body?.cancel().catch(() => {});
+      this.auth.invalidate(callback.installationId);
+      res = await post();
+      if (res.status === 401) this.auth.invalidate(callback.installationId);
     }
-    if (res.status === 401) this.auth.invalidate(callback.installationId);
     if (res.status < 200 || res.status >= 300) throw await responseError('callback', res);
     await res.body?.cancel().catch(() => {});
   }

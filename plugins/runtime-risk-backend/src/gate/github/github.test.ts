@@ -167,6 +167,16 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
     expect(github.tokenRequests).toBe(tokensBefore);
   });
 
+  it('buys a new installation token when GitHub refuses the cached one (revoked, App reinstalled)', async () => {
+    const runId = String(++run);
+    const tokensBefore = github.tokenRequests;
+    github.tokens.clear();
+    expect((await send(event('acme/clean', runId)).response).body.status).toBe('approved');
+    await until('the approval', () => github.accepted(runId).length > 0);
+    expect(github.callbacks.filter(c => c.runId === runId).map(c => c.status)).toEqual([401, 204]);
+    expect(github.tokenRequests).toBe(tokensBefore + 1);
+  });
+
   it('gates every entity of a shared repository: the strictest answer wins', async () => {
     const runId = String(++run);
     const res = await send(event('acme/mono', runId)).response;
