@@ -34,6 +34,8 @@ export async function listDefenderMachines(options: HostInventoryFetchOptions & 
     maxPages: options.maxPages,
     end: 'empty-page',
     now: options.now,
+    // a stored nextLink the API no longer accepts: list from the start again
+    staleContinuation: e => e instanceof SourceHttpError && e.status === 400,
     fetchPage: async page => {
       let body: unknown;
       try {

@@ -1,12 +1,13 @@
 import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { HostInventoryFetchOptions, HostInventoryFetchResult, SourceHttpClient } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import { normalizeHosts, walkInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import { SourceHttpError, normalizeHosts, walkInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 
 /**
  * The SentinelOne host inventory (issue 15 part 3): every agent of `GET
  * /web/api/v2.1/agents` (in the configured `accountIds`/`siteIds`), following
  * `pagination.nextCursor` while present, `limit` at most 1,000; a walk cut by
- * `maxPages` keeps the API's `nextCursor` in its cursor. Needs a token whose
+ * `maxPages` keeps the API's `nextCursor` in its cursor (one the API refuses
+ * with HTTP 400 starts the walk over). Needs a token whose
  * role may view endpoints (agents).
  */
 export async function listSentinelOneAgents(options: HostInventoryFetchOptions & {
@@ -24,6 +25,8 @@ export async function listSentinelOneAgents(options: HostInventoryFetchOptions &
     maxPages: options.maxPages,
     end: 'continuation',
     now: options.now,
+    // a nextCursor the API no longer accepts: list from the start again
+    staleContinuation: e => e instanceof SourceHttpError && e.status === 400,
     fetchPage: async page => {
       const body = (await http.get('/agents', { ...options.scope, limit: options.pageSize, cursor: page.next }, undefined, signal)) as {
         data?: unknown;

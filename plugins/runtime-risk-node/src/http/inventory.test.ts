@@ -46,6 +46,26 @@ describe('host inventory walks', () => {
     expect(parseInventoryCursor(cut.cursor)?.next).toBe('tok');
   });
 
+  it('starts over when the vendor no longer accepts a stored continuation', async () => {
+    const cut = formatInventoryCursor({ startedAt: '2026-12-03T11:00:00.000Z', offset: 4, next: 'expired' });
+    const res = await walkInventory({
+      cursor: cut,
+      maxPages: 10,
+      end: 'continuation',
+      now,
+      staleContinuation: e => (e as Error).message === 'HTTP 400',
+      fetchPage: async p => {
+        if (p.next === 'expired') throw new Error('HTTP 400');
+        return p.next ? { items: [3] } : { items: [1, 2], next: 'b' };
+      },
+    });
+    expect(res).toEqual({ items: [1, 2, 3], cursor: null, hasMore: false });
+    // other errors still fail the call
+    await expect(
+      walkInventory({ cursor: cut, maxPages: 1, end: 'continuation', now, staleContinuation: () => false, fetchPage: async () => Promise.reject(new Error('HTTP 500')) }),
+    ).rejects.toThrow('HTTP 500');
+  });
+
   it('refuses an unreadable cursor', () => {
     expect(() => parseInventoryCursor('2026-01-01')).toThrow(/unreadable inventory cursor/);
     expect(() => parseInventoryCursor('{"v":2}')).toThrow(/unknown format/);

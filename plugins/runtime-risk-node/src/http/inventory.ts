@@ -76,14 +76,26 @@ export async function walkInventory<T>(options: {
   end: 'continuation' | 'empty-page';
   now?: () => number;
   fetchPage(page: InventoryPage): Promise<{ items: T[]; next?: string | null }>;
+  /**
+   * A stored continuation the vendor no longer accepts (`true` for the error,
+   * e.g. HTTP 400 on an expired `nextCursor`): the walk starts over (the
+   * store upserts, so hosts listed twice are harmless) instead of failing on
+   * it at every run.
+   */
+  staleContinuation?: (error: unknown) => boolean;
 }): Promise<{ items: T[]; cursor: string | null; hasMore: boolean }> {
-  const walk: InventoryWalk = parseInventoryCursor(options.cursor) ?? {
-    startedAt: new Date((options.now ?? Date.now)()).toISOString(),
-    offset: 0,
-  };
+  const fresh = (): InventoryWalk => ({ startedAt: new Date((options.now ?? Date.now)()).toISOString(), offset: 0 });
+  let walk: InventoryWalk = parseInventoryCursor(options.cursor) ?? fresh();
   const items: T[] = [];
   for (let n = 0; n < options.maxPages; n++) {
-    const res = await options.fetchPage({ offset: walk.offset, ...(walk.next ? { next: walk.next } : {}) });
+    let res: { items: T[]; next?: string | null };
+    try {
+      res = await options.fetchPage({ offset: walk.offset, ...(walk.next ? { next: walk.next } : {}) });
+    } catch (e) {
+      if (!(n === 0 && walk.next && options.staleContinuation?.(e))) throw e;
+      walk = fresh();
+      res = await options.fetchPage({ offset: 0 });
+    }
     items.push(...res.items);
     walk.offset += res.items.length;
     const next = res.next || undefined;
