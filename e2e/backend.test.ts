@@ -87,6 +87,24 @@ describe('demo backend', () => {
     expect(catalog.body.hosts.map((h: any) => h.matchedBy).join(' ')).toMatch(/kubernetes:label-selector/);
   });
 
+  it('correlates a quiet Kubernetes workload through the vendor host inventory (the file source host records)', async () => {
+    // the inventory sync and the index rebuild after it run on their own schedules: wait for them
+    const r = await waitFor(
+      async () => {
+        const res = await gate({ entityRef: 'component:default/search-service', environment: 'production' });
+        return res.status === 200 && res.body.hosts.length > 0 ? res : undefined;
+      },
+      90_000,
+      'search-service to be correlated through the host inventory',
+    );
+    expect(r.body).toMatchObject({ decision: 'proceed', riskLevel: 'low' });
+    expect(r.body.reasons.map((x: any) => x.code)).toEqual(['no_active_signals']);
+    expect(r.body.hosts.map((h: any) => `${h.id} ${h.matchedBy}`).sort()).toEqual([
+      'node-c kubernetes:node',
+      'pod:prod-eu/shop/search-6f7d9-q8w1n kubernetes:label-selector',
+    ]);
+  });
+
   it('reaches a VM through the host Resource the service depends on', async () => {
     const r = await gate({ entityRef: 'component:default/billing-batch', environment: 'production' });
     expect(r.status).toBe(200);

@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
+  HostInventoryRecord,
   PullSignalSource,
   SignalSourceFetchOptions,
   SignalSourceFetchResult,
@@ -38,19 +41,44 @@ interface ParsedFile {
   records: unknown[];
   meta: { asOf?: string };
   errors: string[];
+  /** Host records (the vendor host inventory this file stands for): `hosts` of a JSON file, `host`/`hosts` lines of NDJSON. */
+  hosts: unknown[];
 }
 
-/** Parses JSON (array, single object or `{ signals, asOf }`) or NDJSON (one object a line, optional `{"_meta":{...}}` line). */
+/** Splits `{ host }` / `{ hosts: [...] }` records (a signal has neither key) off the signal records. */
+function splitHosts(file: Omit<ParsedFile, 'hosts'> & { hosts?: unknown[] }): ParsedFile {
+  const hosts: unknown[] = [...(file.hosts ?? [])];
+  const records = file.records.filter(r => {
+    if (!r || typeof r !== 'object' || Array.isArray(r) || 'sourceId' in r) return true;
+    const o = r as { host?: unknown; hosts?: unknown };
+    if (o.host !== undefined) hosts.push(o.host);
+    else if (Array.isArray(o.hosts)) hosts.push(...o.hosts);
+    else return true;
+    return false;
+  });
+  return { ...file, records, hosts };
+}
+
+/**
+ * Parses JSON (array, single object or `{ signals, hosts?, asOf }`) or NDJSON
+ * (one object a line, optional `{"_meta":{...}}` line, host records as
+ * `{"host":{...}}` or `{"hosts":[...]}` lines).
+ */
 export function parseSignalFile(text: string): ParsedFile {
+  return splitHosts(parseRecords(text));
+}
+
+function parseRecords(text: string): Omit<ParsedFile, 'hosts'> & { hosts?: unknown[] } {
   const trimmed = text.trim();
   const errors: string[] = [];
   if (!trimmed) return { records: [], meta: {}, errors };
+  const hostList = (o: { hosts?: unknown }) => (Array.isArray(o.hosts) ? o.hosts : []);
   if (trimmed.startsWith('[') || (trimmed.startsWith('{') && !trimmed.includes('\n'))) {
     try {
       const parsed = JSON.parse(trimmed);
       if (Array.isArray(parsed)) return { records: parsed, meta: {}, errors };
       if (parsed && typeof parsed === 'object' && Array.isArray((parsed as any).signals)) {
-        return { records: (parsed as any).signals, meta: { asOf: (parsed as any).asOf }, errors };
+        return { records: (parsed as any).signals, meta: { asOf: (parsed as any).asOf }, errors, hosts: hostList(parsed) };
       }
       return { records: [parsed], meta: {}, errors };
     } catch (e) {
@@ -65,7 +93,7 @@ export function parseSignalFile(text: string): ParsedFile {
     try {
       const parsed = JSON.parse(trimmed);
       if (parsed && Array.isArray(parsed.signals)) {
-        return { records: parsed.signals, meta: { asOf: parsed.asOf }, errors };
+        return { records: parsed.signals, meta: { asOf: parsed.asOf }, errors, hosts: hostList(parsed) };
       }
       return { records: [parsed], meta: {}, errors };
     } catch {
@@ -101,6 +129,8 @@ export class FileSignalSource implements PullSignalSource {
   readonly id: string;
   readonly type = 'file';
   readonly mode = 'pull' as const;
+  /** Host records are re-listed every 15 minutes (a file is cheap to read; relative times move). */
+  readonly inventorySchedule = { frequency: { minutes: 15 }, timeout: { minutes: 1 } };
   private readonly path: string;
   private readonly now: () => Date;
   private readonly logger?: LoggerService;
@@ -113,12 +143,7 @@ export class FileSignalSource implements PullSignalSource {
   }
 
   async fetch(options: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.path, 'utf8');
-    } catch (e) {
-      throw new Error(`file source '${this.id}': cannot read ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    const text = await this.read();
     const hash = createHash('sha256').update(text).digest('hex').slice(0, 32);
     const parsed = parseSignalFile(text);
     const now = this.now();
@@ -139,6 +164,37 @@ export class FileSignalSource implements PullSignalSource {
       rejected: parsed.errors.length,
       asOf: typeof asOf === 'string' ? asOf : undefined,
     };
+  }
+
+  /**
+   * The file's host records as this source's vendor host inventory (listed on
+   * the inventory schedule, so hosts stay covered while the file lists them):
+   * `{ sourceId, asset, lastSeenAt? }`, `lastSeenAt` may be relative (`now-5m`).
+   */
+  async syncHosts(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult> {
+    const parsed = parseSignalFile(await this.read());
+    const now = this.now();
+    let rejected = 0;
+    const hosts: HostInventoryRecord[] = [];
+    parsed.hosts.forEach((h, i) => {
+      const r = h as Partial<HostInventoryRecord> | null;
+      if (!r || typeof r !== 'object' || typeof r.sourceId !== 'string' || !r.asset || typeof r.asset !== 'object') {
+        rejected += 1;
+        (this.logger ?? options.logger).warn(`file source '${this.id}': skipped host record ${i}: needs sourceId and asset`);
+        return;
+      }
+      const lastSeenAt = resolveRelativeTime(r.lastSeenAt, now);
+      hosts.push({ sourceId: r.sourceId, asset: r.asset, ...(typeof lastSeenAt === 'string' ? { lastSeenAt } : {}) });
+    });
+    return { hosts, cursor: null, rejected };
+  }
+
+  private async read(): Promise<string> {
+    try {
+      return await fs.readFile(this.path, 'utf8');
+    } catch (e) {
+      throw new Error(`file source '${this.id}': cannot read ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
 
   async healthCheck(): Promise<{ ok: boolean; message?: string }> {
