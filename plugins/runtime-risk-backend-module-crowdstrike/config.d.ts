@@ -27,7 +27,10 @@ export interface Config {
         memberCid?: string;
         /** Extra FQL ANDed to the alert filter, e.g. `product:'epp'`. */
         filter?: string;
-        /** Sync the Hosts API inventory (devices modified since the cursor); default true. */
+        /**
+         * Use the Hosts API: device details of the alerts' devices and of devices modified since the
+         * cursor, and the host inventory sync (`false` also turns `hostInventory` off); default true.
+         */
         inventory?: boolean;
         /** Page size of the alert and device queries; default 500. */
         pageSize?: number;
@@ -35,6 +38,24 @@ export interface Config {
         maxPages?: number;
         /** Timeout of each HTTP request; default 30 seconds. */
         requestTimeout?: HumanDuration;
+        /**
+         * The vendor host inventory sync (every host the vendor lists, on its own schedule and
+         * cursor): `false` turns it off; default on, hourly.
+         */
+        hostInventory?:
+          | boolean
+          | {
+              /** Default true. */
+              enabled?: boolean;
+              /** Default every hour. */
+              frequency?: HumanDuration;
+              /** Default 15 minutes. */
+              timeout?: HumanDuration;
+              /** Pages per call before the backend commits and calls again; default `maxPages`. */
+              maxPages?: number;
+              /** Hosts per page; default `pageSize` (capped at the API's maximum). */
+              pageSize?: number;
+            };
         /** Overrides `runtimeRisk.ingestion.frequency` / `timeout` for this source. */
         schedule?: { frequency?: HumanDuration; timeout?: HumanDuration };
       };

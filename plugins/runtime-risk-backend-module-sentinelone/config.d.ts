@@ -32,6 +32,24 @@ export interface Config {
         maxPages?: number;
         /** Timeout of each HTTP request; default 30 seconds. */
         requestTimeout?: HumanDuration;
+        /**
+         * The vendor host inventory sync (every host the vendor lists, on its own schedule and
+         * cursor): `false` turns it off; default on, hourly.
+         */
+        hostInventory?:
+          | boolean
+          | {
+              /** Default true. */
+              enabled?: boolean;
+              /** Default every hour. */
+              frequency?: HumanDuration;
+              /** Default 15 minutes. */
+              timeout?: HumanDuration;
+              /** Pages per call before the backend commits and calls again; default `maxPages`. */
+              maxPages?: number;
+              /** Hosts per page; default `pageSize` (capped at the API's maximum). */
+              pageSize?: number;
+            };
         /** Overrides `runtimeRisk.ingestion.frequency` / `timeout` for this source. */
         schedule?: { frequency?: HumanDuration; timeout?: HumanDuration };
       };
