@@ -222,6 +222,8 @@ export interface SourceHealth {
   consecutiveFailures: number;
   lagSeconds: number | null;
   cursor?: string | null;
+  /** The policy's environments (sorted) whose `maxSignalAge` this source's data is older than (see EntitySourceHealth). */
+  staleFor?: string[];
 }
 
 /** The risk of an entity in one environment at one time (a score snapshot, `GET .../risk/history`). */

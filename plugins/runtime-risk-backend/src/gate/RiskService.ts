@@ -131,7 +131,23 @@ export class RiskService {
 
   private async sourceHealthList(nowMs: number): Promise<SourceHealth[]> {
     const health = await this.sourceHealthOf(this.options.sources().map(r => r.source.id), nowMs);
-    return health.map(h => h.health);
+    // the environments each source is stale for, by the engine's rules (issue 19 part 2)
+    return health.map(({ id, health: h, state }) => ({
+      ...h,
+      staleFor: staleEnvironments(this.engineSource(id, h.status, state), nowMs, this.options.policy.maxSignalAgeMs),
+    }));
+  }
+
+  /** A source as the engine judges its freshness: status, sync and as-of times, push and heartbeat. */
+  private engineSource(id: string, status: EngineSource['status'], state: SourceState | undefined): EngineSource {
+    const s: EngineSource = { id, status, lastSuccessAt: state?.lastSuccessAt ?? null };
+    if (state?.asOf) s.asOf = state.asOf;
+    const source = this.options.sources().find(r => r.source.id === id)?.source;
+    if (source && isPushSource(source)) {
+      s.push = true;
+      if (source.heartbeatMs !== undefined) s.heartbeatMs = source.heartbeatMs;
+    }
+    return s;
   }
 
   /**
@@ -195,17 +211,10 @@ export class RiskService {
     const windowMs = this.options.coverageWindowMs ?? DEFAULT_COVERAGE_WINDOW_MS;
     const coverage = coveredHosts(correlated, new Date(now.getTime() - windowMs).toISOString());
     const covered = new Set(coverage.covered);
-    const registered = this.options.sources();
     const nowMs = now.getTime();
     const health: EntitySourceHealth[] = [];
     const sources: EngineSource[] = (await this.sourceHealthOf(coverage.sources, nowMs, statesRead)).map(({ id, health: h, state }) => {
-      const s: EngineSource = { id, status: h.status, lastSuccessAt: state?.lastSuccessAt ?? null };
-      if (state?.asOf) s.asOf = state.asOf;
-      const source = registered.find(r => r.source.id === id)?.source;
-      if (source && isPushSource(source)) {
-        s.push = true;
-        if (source.heartbeatMs !== undefined) s.heartbeatMs = source.heartbeatMs;
-      }
+      const s = this.engineSource(id, h.status, state);
       health.push(entitySourceHealth(s, h.type, nowMs, this.options.policy.maxSignalAgeMs));
       return s;
     });

@@ -100,4 +100,11 @@ describe.each(databases.eachSupportedId())('per-entity source health on %p', dat
     const stored = await request(server()).get(`/api/runtime-risk/v1/decisions/${res.body.decisionId}`).set('Authorization', USER);
     expect(stored.body.sources).toEqual(res.body.sources);
   });
+
+  it('the admin source list says what each source is stale for too', async () => {
+    const res = await request(server()).get('/api/runtime-risk/v1/sources').set('Authorization', USER);
+    expect(res.status).toBe(200);
+    const byId = Object.fromEntries(res.body.items.map((s: { id: string; staleFor: string[] }) => [s.id, s.staleFor]));
+    expect(byId).toEqual({ feed: ['production'], live: [] });
+  });
 });

@@ -884,6 +884,8 @@ export interface components {
             /** @description Seconds since the data was current (older of last success and the source's as-of time). */
             lagSeconds: number | null;
             cursor?: string | null;
+            /** @description Environments (sorted) whose `maxSignalAge` the data is older than (a push source: a missed heartbeat, in every environment); the gate answers `signals_stale` there for hosts this source covers. */
+            staleFor?: string[];
             /** @description Records rejected so far: invalid, or not storable (an identifier over its length limit). They never stop the batch: the rest is stored and the cursor moves. */
             rejectedCount?: number;
             /** @description Why the last one was rejected (`field: problem`, never the value). */

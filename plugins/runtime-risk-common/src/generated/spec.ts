@@ -1150,6 +1150,13 @@ export const spec = {
               "null"
             ]
           },
+          "staleFor": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Environments (sorted) whose `maxSignalAge` the data is older than (a push source: a missed heartbeat, in every environment); the gate answers `signals_stale` there for hosts this source covers."
+          },
           "rejectedCount": {
             "type": "integer",
             "description": "Records rejected so far: invalid, or not storable (an identifier over its length limit). They never stop the batch: the rest is stored and the cursor moves."

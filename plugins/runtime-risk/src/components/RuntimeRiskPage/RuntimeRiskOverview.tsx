@@ -10,6 +10,7 @@ import type { EntityRisk, RiskLevel, SourceHealth } from '@runtime-risk/backstag
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
+import { StaleFor } from '../SourceHealth/EntitySourceHealth';
 import { DecisionQueue } from '../DecisionQueue/DecisionQueue';
 import {
   DecisionChip,
@@ -123,12 +124,22 @@ function FilterSelect(props: {
 
 function sourceColumns(narrow: boolean): TableColumn<SourceHealth>[] {
   return [
-    { title: 'Source', cellStyle: { whiteSpace: 'nowrap' }, render: s => <SourceStatus source={s} /> },
+    {
+      title: 'Source',
+      cellStyle: { whiteSpace: 'nowrap' },
+      // the state and, under it, the environments whose maxSignalAge its data exceeds
+      render: s => (
+        <Box display="flex" flexDirection="column" style={{ gap: 2 }}>
+          <SourceStatus source={s} />
+          <StaleFor environments={s.staleFor} />
+        </Box>
+      ),
+    },
     { title: 'Type', field: 'type' },
     { title: 'Last success', render: s => formatAge(s.lastSuccessAt) },
     ...(narrow ? [] : [{ title: 'Last attempt', render: (s: SourceHealth) => formatAge(s.lastAttemptAt) }]),
     { title: 'Failures in a row', field: 'consecutiveFailures' },
-    ...(narrow ? [] : [{ title: 'Lag', render: (s: SourceHealth) => formatSeconds(s.lagSeconds) }]),
+    ...(narrow ? [] : [{ title: 'Data age', render: (s: SourceHealth) => formatSeconds(s.lagSeconds) }]),
     {
       title: 'Last error',
       cellStyle: { width: '30%' },

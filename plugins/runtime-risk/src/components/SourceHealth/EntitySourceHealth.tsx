@@ -106,3 +106,13 @@ export function EntitySourceHealthList(props: { sources: EntitySourceHealth[]; d
     </Box>
   );
 }
+
+/** "stale for production" with an icon, or nothing when the source is fresh for every environment. */
+export function StaleFor(props: { environments?: string[] }) {
+  if (!props.environments?.length) return null;
+  return (
+    <StatusText icon={ScheduleIcon} tone="warning" testId="stale-for">
+      {staleForText(props.environments)}
+    </StatusText>
+  );
+}
