@@ -88,9 +88,11 @@ export class DatabaseGithubStore {
   /**
    * Records that `deliveryId` is being processed; false when it was seen before
    * (a replayed delivery: nothing is done again). A delivery whose processing
-   * failed is released with {@link releaseDelivery}, so GitHub's redelivery runs it.
+   * failed is released with {@link releaseDelivery}, so GitHub's redelivery runs it;
+   * one left `processing` since before `staleBefore` (its replica died mid-way) is
+   * taken over by the redelivery.
    */
-  async claimDelivery(deliveryId: string, event: string, at: string): Promise<boolean> {
+  async claimDelivery(deliveryId: string, event: string, at: string, staleBefore?: string): Promise<boolean> {
     try {
       await this.db(GITHUB_TABLES.deliveries).insert({
         delivery_id: deliveryId,
@@ -101,9 +103,14 @@ export class DatabaseGithubStore {
       });
       return true;
     } catch (e) {
-      if (isUniqueViolation(e)) return false;
-      throw e;
+      if (!isUniqueViolation(e)) throw e;
     }
+    if (staleBefore === undefined) return false;
+    const taken = await this.db(GITHUB_TABLES.deliveries)
+      .where({ delivery_id: deliveryId, status: 'processing' })
+      .andWhere('received_at', '<', staleBefore)
+      .update({ received_at: at });
+    return taken === 1;
   }
 
   async releaseDelivery(deliveryId: string): Promise<void> {

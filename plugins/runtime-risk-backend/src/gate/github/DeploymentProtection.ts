@@ -48,6 +48,8 @@ const SEND_BATCH = 50;
 const WAITING_BATCH = 500;
 /** How long a replica holds the claim on a callback it is sending. */
 const CLAIM_MS = 2 * 60_000;
+/** A delivery still `processing` after this long was abandoned (its replica died): a redelivery takes it over. */
+const STALE_PROCESSING_MS = 10 * 60_000;
 /** Longest wait between two attempts. */
 const MAX_BACKOFF_MS = 30 * 60_000;
 
@@ -137,8 +139,10 @@ export class GithubDeploymentProtection {
     }
     if (!/^[\w.-]{1,128}$/.test(delivery.deliveryId)) throw new InputError('X-GitHub-Delivery: must be the delivery GUID');
 
-    const at = this.now().toISOString();
-    if (!(await store.claimDelivery(delivery.deliveryId, delivery.event, at))) {
+    const now = this.now();
+    const at = now.toISOString();
+    const staleBefore = new Date(now.getTime() - STALE_PROCESSING_MS).toISOString();
+    if (!(await store.claimDelivery(delivery.deliveryId, delivery.event, at, staleBefore))) {
       logger.info(`runtime-risk github: delivery ${delivery.deliveryId} seen before; not evaluated again`);
       const seen = await store.getDelivery(delivery.deliveryId);
       return { status: 'duplicate', decisionIds: seen?.decisionIds ?? [] };

@@ -389,6 +389,12 @@ describe.each(databases.eachSupportedId())('GitHub deployment protection rule on
     const at = new Date().toISOString();
     expect(await store.claimDelivery(`claim-${databaseId}`, 'deployment_protection_rule', at)).toBe(true);
     expect(await store.claimDelivery(`claim-${databaseId}`, 'deployment_protection_rule', at)).toBe(false);
+    // left processing by a replica that died: taken over once it is stale, by one caller
+    const old = new Date(Date.now() - 3600_000).toISOString();
+    expect(await store.claimDelivery(`stale-${databaseId}`, 'deployment_protection_rule', old)).toBe(true);
+    expect(await store.claimDelivery(`stale-${databaseId}`, 'deployment_protection_rule', at, old)).toBe(false);
+    const takeovers = await Promise.all([1, 2].map(() => store.claimDelivery(`stale-${databaseId}`, 'deployment_protection_rule', at, new Date(Date.now() - 60_000).toISOString())));
+    expect(takeovers.filter(Boolean)).toHaveLength(1);
     const id = `cb-claim-${databaseId}`;
     await store.completeDelivery(`claim-${databaseId}`, [], [
       {
