@@ -1,4 +1,5 @@
 import { createApiRef } from '@backstage/core-plugin-api';
+import type { RuntimeRiskSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
   DecisionStatus,
   EntityRisk,
@@ -68,9 +69,21 @@ export interface RuntimeRiskApi {
   getSources(): Promise<{ items: SourceHealth[] }>;
   requestException(request: ExceptionRequest): Promise<RiskException>;
   listExceptions(query: ExceptionQuery): Promise<ListResponse<RiskException>>;
+  /** The org summary of the entities the caller may read (`GET /v1/summary`). */
+  getSummary(query?: { environment?: string; limit?: number; days?: number }): Promise<OrgSummary>;
+  /** Replays the recorded decisions of a window under a proposed policy; nothing is recorded. */
+  backtestPolicy(request: BacktestRequest): Promise<BacktestResult>;
   /** Approve, reject or revoke an exception (the backend checks who may). */
   decideException(id: string, action: ExceptionAction, comment?: string): Promise<RiskException>;
 }
+
+/** `GET /v1/summary`: the org page in one call (generated from openapi.yaml). */
+export type OrgSummary = RuntimeRiskSchema<'OrgSummary'>;
+/** One row of the summary's ranking. */
+export type SummaryEntity = RuntimeRiskSchema<'SummaryEntity'>;
+/** `POST /v1/policy/backtest` request and answer. */
+export type BacktestRequest = RuntimeRiskSchema<'BacktestRequest'>;
+export type BacktestResult = RuntimeRiskSchema<'BacktestResult'>;
 
 export const runtimeRiskApiRef = createApiRef<RuntimeRiskApi>({
   id: 'plugin.runtime-risk.service',

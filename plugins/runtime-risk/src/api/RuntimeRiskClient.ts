@@ -13,11 +13,14 @@ import {
   type SourceHealth,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type {
+  BacktestRequest,
+  BacktestResult,
   DecisionAction,
   DecisionQuery,
   ExceptionAction,
   ExceptionQuery,
   ExceptionRequest,
+  OrgSummary,
   RiskException,
   RuntimeRiskApi,
   SignalQuery,
@@ -104,6 +107,14 @@ export class RuntimeRiskClient implements RuntimeRiskApi {
           ? await this.client.rejectException(id, body)
           : await this.client.revokeException(id, body);
     return answer as RiskException;
+  }
+
+  async getSummary(query: { environment?: string; limit?: number; days?: number } = {}): Promise<OrgSummary> {
+    return (await this.client.getSummary(query)) as OrgSummary;
+  }
+
+  async backtestPolicy(request: BacktestRequest): Promise<BacktestResult> {
+    return (await this.client.backtestPolicy(request)) as BacktestResult;
   }
 
   private entityPath(entityRef: string): { kind: string; namespace: string; name: string } {

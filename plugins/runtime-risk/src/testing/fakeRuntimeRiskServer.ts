@@ -109,6 +109,55 @@ export class FakeRuntimeRiskServer {
     });
   }
 
+  /** The answer of `POST /v1/policy/backtest` for a request body. */
+  backtest?: (body: Record<string, unknown>) => unknown;
+
+  /** `GET /v1/summary` from {@link risks}, as the backend builds it (owner and system unknown to the fake). */
+  private summary(query: URLSearchParams): unknown {
+    const env = query.get('environment');
+    const limit = Number(query.get('limit') ?? 100);
+    const rows = [...this.risks.values()].flat().filter(r => !env || r.environment === env);
+    const environments = env ? [env] : [...new Set(rows.map(r => r.environment))].sort();
+    const ranked = [...rows].sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || a.entityRef.localeCompare(b.entityRef));
+    const uncorrelated = (r: EntityRisk) => r.reasons.some(x => x.code === 'uncorrelated');
+    return {
+      generatedAt: new Date().toISOString(),
+      environments,
+      entities: {
+        total: new Set(rows.map(r => r.entityRef)).size,
+        correlated: new Set(rows.filter(r => !uncorrelated(r)).map(r => r.entityRef)).size,
+      },
+      counts: environments.map(e => {
+        const of = rows.filter(r => r.environment === e);
+        const count = <K extends string>(keys: K[], get: (r: EntityRisk) => string) =>
+          Object.fromEntries(keys.map(k => [k, of.filter(r => get(r) === k).length]));
+        return {
+          environment: e,
+          byLevel: count(['low', 'moderate', 'high', 'unknown'], r => r.riskLevel),
+          byDecision: count(['proceed', 'approval_required', 'block'], r => r.decision),
+        };
+      }),
+      topRisky: ranked.slice(0, limit).map(r => ({
+        entityRef: r.entityRef,
+        name: r.entityRef.split('/').pop(),
+        owner: null,
+        system: null,
+        environment: r.environment,
+        riskLevel: r.riskLevel,
+        score: r.score,
+        decision: r.decision,
+        reasons: r.reasons,
+      })),
+      topRiskyTotal: ranked.length,
+      uncorrelated: [],
+      shadow: { since: new Date().toISOString(), buckets: this.shadowBuckets },
+      pending: { totalCount: 0, items: [] },
+    };
+  }
+
+  /** Shadow-mode buckets the summary answers. */
+  shadowBuckets: { start: string; total: number; wouldHaveBlocked: number; wouldHaveRequiredApproval: number }[] = [];
+
   private findDecision(id: string): GateDecision | undefined {
     return [...this.decisions.values()].flat().find(d => d.decisionId === id);
   }
@@ -198,6 +247,12 @@ export class FakeRuntimeRiskServer {
         ...(comment !== undefined ? { comment } : {}),
       };
       return { status: 200, body: found };
+    }
+    if (req.method === 'GET' && req.path === '/v1/summary') {
+      return { status: 200, body: this.summary(req.query) };
+    }
+    if (req.method === 'POST' && req.path === '/v1/policy/backtest') {
+      return this.backtest ? { status: 200, body: this.backtest(req.body as Record<string, unknown>) } : FakeRuntimeRiskServer.error(404, 'NotFoundError', 'no backtest set');
     }
     if (req.method === 'GET' && req.path === '/v1/sources') {
       return { status: 200, body: { items: this.sources } };

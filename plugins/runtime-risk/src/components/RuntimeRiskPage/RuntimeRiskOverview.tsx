@@ -7,10 +7,10 @@ import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { Box, Button, Grid, TextField, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import type { EntityRisk, RiskLevel, SourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { runtimeRiskApiRef, type OrgSummary } from '../../api/RuntimeRiskApi';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
-import { StaleFor } from '../SourceHealth/EntitySourceHealth';
+import { StaleFor, StaleSources } from '../SourceHealth/EntitySourceHealth';
 import { DecisionQueue } from '../DecisionQueue/DecisionQueue';
 import {
   DecisionChip,
@@ -38,18 +38,24 @@ interface ServiceInfo {
   system: string;
 }
 
+/** What the ranking shows of an entity's risk in one environment (a row of `GET /v1/summary`). */
+export type RowRisk = Pick<EntityRisk, 'entityRef' | 'environment' | 'riskLevel' | 'score' | 'decision' | 'reasons'>;
+
 export interface RiskRow {
   id: string;
   rank: number;
   service: ServiceInfo;
-  risk: EntityRisk;
+  risk: RowRisk;
 }
 
 interface ServiceResult {
   service: ServiceInfo;
-  risks?: EntityRisk[];
+  risks?: RowRisk[];
   error?: Error;
 }
+
+/** Rows of the org summary asked for: every entity x environment of any realistic catalog. */
+const SUMMARY_ROWS = 5000;
 
 const ALL = '';
 
@@ -64,18 +70,25 @@ function serviceInfo(e: Entity): ServiceInfo {
   };
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+/** A Component the backend's summary does not have (not indexed yet). */
+const NOT_KNOWN = new Error('not known to the runtime-risk backend yet');
+
+/** The gate's answers now, and what shadow mode would have blocked, in the environment looked at. */
+function SummaryCounts(props: { summary: OrgSummary; environment: string }) {
+  const { summary, environment } = props;
+  const counts = summary.counts.filter(c => environment === ALL || c.environment === environment);
+  const sum = (k: 'block' | 'approval_required' | 'proceed') => counts.reduce((n, c) => n + c.byDecision[k], 0);
+  const blocked = summary.shadow.buckets.reduce((n, b) => n + b.wouldHaveBlocked, 0);
+  const approval = summary.shadow.buckets.reduce((n, b) => n + b.wouldHaveRequiredApproval, 0);
+  return (
+    <Grid item xs={12} component="section" aria-label="gate summary">
+      <Typography variant="body2">
+        Gate now{environment === ALL ? ' (every environment)' : ` in ${environment}`}: {sum('block')} block,{' '}
+        {sum('approval_required')} approval required, {sum('proceed')} proceed. Shadow mode, last{' '}
+        {summary.shadow.buckets.length} days: {blocked} would have blocked, {approval} would have needed approval.
+      </Typography>
+    </Grid>
+  );
 }
 
 /** Highest score first; unscored (unknown) last; then by level, then by name. */
@@ -155,20 +168,16 @@ export function RuntimeRiskOverview() {
   const narrow = useNarrowScreen();
   const sourceCols = useMemo(() => compactColumns(sourceColumns(narrow)), [narrow]);
 
+  // one summary call for every service's risk (GET /v1/summary), not one risk call per Component;
+  // the catalog gives titles, owners and systems, and the Components the backend does not know yet
+  const summary = useAsyncRetry(() => api.getSummary({ limit: SUMMARY_ROWS }), [api]);
   const results = useAsyncRetry(async (): Promise<ServiceResult[]> => {
     const { items } = await catalogApi.getEntities({
       filter: { kind: 'Component' },
       fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.title', 'spec.owner', 'spec.system'],
     });
-    return mapLimit(items, 6, async entity => {
-      const service = serviceInfo(entity);
-      try {
-        return { service, risks: await api.getEntityRisk(service.ref) };
-      } catch (e) {
-        return { service, error: e instanceof Error ? e : new Error(String(e)) };
-      }
-    });
-  }, [catalogApi, api]);
+    return items.map(entity => ({ service: serviceInfo(entity) }));
+  }, [catalogApi]);
   const sources = useAsyncRetry(() => api.getSources(), [api]);
   const pending = useAsyncRetry(() => api.listExceptions({ status: 'pending', limit: 100 }), [api]);
 
@@ -177,7 +186,18 @@ export function RuntimeRiskOverview() {
   const [level, setLevel] = useState(ALL);
   const [environment, setEnvironment] = useState<string | undefined>(undefined);
 
-  const all = results.value ?? [];
+  const all = useMemo((): ServiceResult[] => {
+    const byRef = new Map<string, RowRisk[]>();
+    for (const r of summary.value?.topRisky ?? []) byRef.set(r.entityRef, [...(byRef.get(r.entityRef) ?? []), r]);
+    // every row came back: a Component without one is not known to the backend (yet)
+    const complete = summary.value !== undefined && summary.value.topRisky.length >= (summary.value.topRiskyTotal ?? 0);
+    return (results.value ?? []).map(r => {
+      const risks = byRef.get(r.service.ref);
+      if (risks) return { ...r, risks };
+      if (summary.error) return { ...r, error: summary.error };
+      return complete ? { ...r, error: NOT_KNOWN } : r;
+    });
+  }, [results.value, summary.value, summary.error]);
   const environments = useMemo(
     () => [...new Set(all.flatMap(r => r.risks?.map(x => x.environment) ?? []))].sort(),
     [all],
@@ -228,7 +248,17 @@ export function RuntimeRiskOverview() {
       render: r => <RiskLevelStatus level={r.risk.riskLevel}>{LEVEL_LABEL[r.risk.riskLevel]}</RiskLevelStatus>,
     },
     { title: 'Score', render: r => formatScore(r.risk.score) },
-    { title: 'Gate now', cellStyle: { whiteSpace: 'nowrap' }, render: r => <DecisionChip decision={r.risk.decision} /> },
+    {
+      title: 'Gate now',
+      cellStyle: { whiteSpace: 'nowrap' },
+      // with the stale sources the row's reasons name (signals_stale in this environment)
+      render: r => (
+        <Box display="flex" flexDirection="column" alignItems="flex-start" style={{ gap: 2 }}>
+          <DecisionChip decision={r.risk.decision} />
+          <StaleSources reasons={r.risk.reasons} />
+        </Box>
+      ),
+    },
     {
       title: 'Top reason',
       cellStyle: { width: '40%', minWidth: 180 },
@@ -241,7 +271,7 @@ export function RuntimeRiskOverview() {
     [narrow, env],
   );
 
-  if (results.loading && !results.value) return <Progress />;
+  if ((results.loading && !results.value) || (summary.loading && !summary.value && !summary.error)) return <Progress />;
   if (results.error) {
     return (
       <Alert severity="error">
@@ -267,6 +297,7 @@ export function RuntimeRiskOverview() {
             variant="outlined"
             onClick={() => {
               results.retry();
+              summary.retry();
               sources.retry();
               pending.retry();
             }}
@@ -279,6 +310,12 @@ export function RuntimeRiskOverview() {
           </Typography>
         </Box>
       </Grid>
+      {summary.error && (
+        <Grid item xs={12}>
+          <Alert severity="error">Risk summary unavailable: {serverMessage(summary.error)}</Alert>
+        </Grid>
+      )}
+      {summary.value && <SummaryCounts summary={summary.value} environment={env} />}
       <Grid item xs={12} component="section" aria-label="services ranked by risk">
         <Table<RiskRow>
           title={`Services ranked by risk (${rows.length})`}
@@ -328,7 +365,7 @@ export function RuntimeRiskOverview() {
                 {failed.map(r => (
                   <li key={r.service.ref}>
                     {r.service.ref}:{' '}
-                    {isResponseError(r.error) && r.error.statusCode === 404
+                    {r.error === NOT_KNOWN || (isResponseError(r.error) && r.error.statusCode === 404)
                       ? 'not known to the runtime-risk backend yet'
                       : serverMessage(r.error)}
                   </li>
@@ -374,7 +411,7 @@ export function RuntimeRiskOverview() {
             emptyText="No exception is waiting for approval."
             onChanged={() => {
               pending.retry();
-              results.retry();
+              summary.retry();
             }}
           />
         )}

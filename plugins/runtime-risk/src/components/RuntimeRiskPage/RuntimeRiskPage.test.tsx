@@ -125,6 +125,31 @@ describe('RuntimeRiskPage', () => {
     );
   });
 
+  it('reads the risk of every service from one summary call, not one risk call per Component', async () => {
+    server.shadowBuckets = [
+      { start: '2026-12-02T00:00:00.000Z', total: 3, wouldHaveBlocked: 2, wouldHaveRequiredApproval: 1 },
+      { start: '2026-12-03T00:00:00.000Z', total: 1, wouldHaveBlocked: 1, wouldHaveRequiredApproval: 0 },
+    ];
+    await renderPage();
+    await screen.findByText('Services ranked by risk (4)', {}, { timeout: 5000 });
+    expect(server.requests.filter(r => r.path === '/v1/summary')).toHaveLength(1);
+    expect(server.requests.filter(r => r.path.startsWith('/v1/entities/'))).toHaveLength(0);
+    const counts = screen.getByRole('region', { name: 'gate summary' });
+    expect(counts).toHaveTextContent('Gate now in production: 1 block, 2 approval required, 1 proceed.');
+    expect(counts).toHaveTextContent('Shadow mode, last 2 days: 3 would have blocked, 1 would have needed approval.');
+    await userEvent.selectOptions(screen.getByLabelText('Environment'), 'staging');
+    await waitFor(() => expect(counts).toHaveTextContent('Gate now in staging: 0 block, 1 approval required, 3 proceed.'));
+  });
+
+  it('shows the backend error when the summary fails, and still lists the services', async () => {
+    server.handlers.push(req =>
+      req.path === '/v1/summary' ? FakeRuntimeRiskServer.error(403, 'NotAllowedError', "not allowed: this needs the permission 'runtime-risk.decision.read'") : undefined,
+    );
+    await renderPage();
+    await screen.findByText(/Risk summary unavailable: .*runtime-risk.decision.read/, {}, { timeout: 5000 });
+    expect(screen.getByText('Services ranked by risk (0)')).toBeInTheDocument();
+  });
+
   it('filters by environment, owner, system and level', async () => {
     await renderPage();
     await screen.findByText('Services ranked by risk (4)', {}, { timeout: 5000 });
