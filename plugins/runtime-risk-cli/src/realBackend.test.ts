@@ -18,7 +18,18 @@ describe('runtime-risk CLI against the real backend plugin', () => {
   let url: string;
 
   beforeAll(async () => {
-    demo = await startDemoBackend({ staticToken: { token: TOKEN, subject: 'ci-gate' } });
+    demo = await startDemoBackend({
+      staticToken: { token: TOKEN, subject: 'ci-gate' },
+      // the person behind the pipeline, found by the login annotation
+      extraEntities: [
+        {
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'User',
+          metadata: { name: 'octo-dev', namespace: 'default', annotations: { 'github.com/user-login': 'octo-dev' } },
+          spec: {},
+        },
+      ],
+    });
     url = demo.url;
   });
 
@@ -66,6 +77,21 @@ describe('runtime-risk CLI against the real backend plugin', () => {
     expect(answer).toMatchObject({ ok: true, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // at least the gate call above was recorded
     expect(answer.checked).toBeGreaterThanOrEqual(1);
+  });
+
+  it('records who asked (GITHUB_ACTOR resolved to its User, asserted by the token) and answers a repeated key with the first decision', async () => {
+    const env = { RUNTIME_RISK_URL: url, RUNTIME_RISK_TOKEN: TOKEN, GITHUB_ACTIONS: 'true', GITHUB_ACTOR: 'Octo-Dev' };
+    const args = ['gate', '--entity', 'component:default/ledger-service', '--env', 'production', '--json', '--idempotency-key', 'real-backend-1'];
+    const once = await runCli(args, env);
+    expect(once.code).toBe(0);
+    const first = GateDecisionSchema.parse(JSON.parse(once.stdout));
+    expect(first.requester).toMatchObject({ provider: 'github', login: 'Octo-Dev', entityRef: 'user:default/octo-dev', resolved: true });
+    expect(first.requester?.assertedBy).toContain('ci-gate');
+    const again = await runCli(args, env);
+    expect(JSON.parse(again.stdout).decisionId).toBe(first.decisionId);
+    const changed = await runCli([...args.slice(0, 5), '--idempotency-key', 'real-backend-1', '--artifact', 'v2'], env);
+    expect(changed.code).toBe(4);
+    expect(changed.stderr).toContain('422');
   });
 
   it('exits 3 with a wrong token and 4 for an unknown environment or entity', async () => {
