@@ -108,6 +108,22 @@ export class WebhookSignalSource implements PushSignalSource {
   }
 
   /**
+   * The replay key of a verified delivery: its signature (which covers the
+   * timestamp and the body), refused again until the replay window has passed
+   * on both sides of the timestamp. The backend keeps it in the database, so
+   * a delivery replayed to another replica is refused too.
+   */
+  replayKey({ headers }: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): { key: string; expiresAt: number } | undefined {
+    const given = header(headers, SIGNATURE_HEADER);
+    if (!given) return undefined;
+    const toleranceMs = (this.opts.toleranceSeconds ?? 300) * 1000;
+    const timestamp = header(headers, TIMESTAMP_HEADER);
+    // without a timestamp a signature never expires: keep it for a day
+    const expiresAt = timestamp !== undefined && /^\d{1,12}$/.test(timestamp) ? Number(timestamp) * 1000 + toleranceMs + 1000 : this.now() + 24 * 3600_000;
+    return { key: `${this.id}\n${given.trim()}`, expiresAt: Math.max(expiresAt, this.now() + 1000) };
+  }
+
+  /**
    * Accepts one signal, an array of signals, `{ signals: [...] }`, or NDJSON text
    * (one signal per line), in the normalized `SignalInput` shape. Throws an
    * Error naming the first bad field; nothing of a bad push is kept.

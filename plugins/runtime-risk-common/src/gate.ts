@@ -105,9 +105,13 @@ export const GateRequestSchema = z
   .object({
     entityRef: EntityRefSchema,
     environment: z.string().min(1),
-    artifact: z.string().optional(),
+    artifact: atMost(GATE_REQUEST_LIMITS.artifact).optional(),
     pipeline: z
-      .object({ provider: z.string().optional(), runId: z.string().optional(), url: z.string().optional() })
+      .object({
+        provider: atMost(GATE_REQUEST_LIMITS.pipelineProvider).optional(),
+        runId: atMost(GATE_REQUEST_LIMITS.pipelineRunId).optional(),
+        url: atMost(GATE_REQUEST_LIMITS.pipelineUrl).optional(),
+      })
       .optional(),
     dryRun: z.boolean().default(false),
     requestedBy: RequestedBySchema.optional(),
@@ -224,6 +228,10 @@ export interface SourceHealth {
   cursor?: string | null;
   /** The policy's environments (sorted) whose `maxSignalAge` this source's data is older than (see EntitySourceHealth). */
   staleFor?: string[];
+  /** Records of the source rejected so far (invalid, or not storable: e.g. an over-long identifier). */
+  rejectedCount?: number;
+  /** Why the last one was rejected (`field: problem`, never the value). */
+  lastRejectedReason?: string;
 }
 
 /** The risk of an entity in one environment at one time (a score snapshot, `GET .../risk/history`). */

@@ -85,6 +85,13 @@ export const SignalInputSchema = z.object({
   asset: AssetSchema,
   firstSeenAt: isoDate,
   lastSeenAt: isoDate,
+  /**
+   * The vendor's time of this state of the detection (e.g. when it was resolved);
+   * default `lastSeenAt`. A stored signal is only replaced by an equal or newer
+   * state, so a late or replayed delivery never brings an older one back.
+   */
+  updatedAt: isoDate.optional(),
+  /** Link to the detection in the vendor's console; only `https:` and `http:` are kept. */
   url: z.string().optional(),
   raw: z.unknown().optional(),
 });

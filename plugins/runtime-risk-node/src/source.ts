@@ -105,6 +105,14 @@ export interface PushSignalSource extends SignalSourceBase {
   /** Largest body accepted, in bytes; a bigger push is refused with 413 before `verify`. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /**
+   * The replay key of a verified delivery (e.g. its signature, which covers a
+   * timestamp) and until when a second delivery with that key is refused
+   * (ms since the epoch; at least as long as the source accepts the delivery).
+   * The backend records it in the database with the delivery's signals, so a
+   * replay is refused (401) by every replica. Absent: no shared replay guard.
+   */
+  replayKey?(request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): { key: string; expiresAt: number } | undefined;
+  /**
    * How often the sender promises to push or call
    * `POST /v1/signals/webhook/<id>/heartbeat`, in ms. Without it a push source
    * is never stale for being quiet; with it, a source that has not been heard

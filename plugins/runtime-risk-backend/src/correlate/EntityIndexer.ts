@@ -1,7 +1,7 @@
 import type { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type { Config } from '@backstage/config';
-import type { Entity } from '@backstage/catalog-model';
+import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import type { EntityIndexStore, HostInventoryStore, IndexedEntity, SignalStore } from '../store/types';
 import { readDurationFromConfig } from '@backstage/config';
 import { durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
@@ -185,8 +185,11 @@ export class EntityIndexer {
       updatedAt: this.now(),
       inheritSystemResources: this.inheritSystemResources,
     });
-    this.report(problems.filter(p => p.entityRef === entries[0]?.entityRef));
-    const entry = entries[0];
+    const ref = stringifyEntityRef(entity).toLowerCase();
+    this.report(problems.filter(p => p.entityRef === ref.slice(0, 200)));
+    // left out when it cannot be stored (reported above)
+    const entry = entries.find(e => e.entityRef === ref);
+    if (!entry) return undefined;
     await store.upsertEntity(entry);
     return entry;
   }

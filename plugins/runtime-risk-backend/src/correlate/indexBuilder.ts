@@ -121,6 +121,50 @@ export interface BuildIndexOptions {
   inheritSystemResources?: boolean;
 }
 
+/**
+ * Longest values the index stores (its column sizes, characters). An entity
+ * with a longer one (e.g. an over-long host annotation) is left out of the
+ * index with a problem logged, instead of failing the whole rebuild.
+ */
+export const INDEX_LIMITS = {
+  entityRef: 512,
+  kind: 128,
+  namespace: 255,
+  name: 255,
+  owner: 512,
+  system: 512,
+  projectSlug: 512,
+  environment: 128,
+  hostValue: 512,
+  matchedBy: 255,
+} as const;
+
+/** Why `entry` cannot be stored (the first value over its limit, or holding a NUL character), undefined when it can. */
+export function unstorableReason(entry: IndexedEntity): string | undefined {
+  const check = (value: string | null | undefined, limit: number, what: string): string | undefined => {
+    if (value === null || value === undefined) return undefined;
+    if (value.includes('\u0000')) return `${what} holds a NUL character`;
+    return value.length > limit ? `${what} is longer than ${limit} characters (${value.length})` : undefined;
+  };
+  const own =
+    check(entry.entityRef, INDEX_LIMITS.entityRef, 'the entity ref') ??
+    check(entry.kind, INDEX_LIMITS.kind, 'kind') ??
+    check(entry.namespace, INDEX_LIMITS.namespace, 'namespace') ??
+    check(entry.name, INDEX_LIMITS.name, 'name') ??
+    check(entry.owner, INDEX_LIMITS.owner, 'owner') ??
+    check(entry.system, INDEX_LIMITS.system, 'system') ??
+    check(entry.projectSlug, INDEX_LIMITS.projectSlug, 'project slug');
+  if (own) return own;
+  for (const h of entry.hosts) {
+    const bad =
+      check(h.value, INDEX_LIMITS.hostValue, `host '${h.value.slice(0, 40)}…'`) ??
+      check(h.environment, INDEX_LIMITS.environment, `environment '${h.environment.slice(0, 40)}…'`) ??
+      check(h.matchedBy, INDEX_LIMITS.matchedBy, `rule '${h.matchedBy.slice(0, 40)}…'`);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
 /** `matchedBy` prefix of a host a System reaches through one of its Components (`system:<componentRef>`). */
 export const MATCHED_BY_SYSTEM_PART = 'system:';
 
@@ -380,7 +424,13 @@ export function buildIndex(options: BuildIndexOptions): { entries: IndexedEntity
       entries.push({ ...base, hosts: hosts.hosts() });
     }
   }
-  return { entries, problems };
+  // values the index cannot store leave their entity out (logged), never the whole rebuild
+  const storable = entries.filter(entry => {
+    const why = unstorableReason(entry);
+    if (why) problems.push({ entityRef: entry.entityRef.slice(0, 200), message: `left out of the index: ${why}` });
+    return !why;
+  });
+  return { entries: storable, problems };
 }
 
 /** The environments in which an indexed entity has hosts (`*`: every environment, through all-environment entries). */

@@ -10,10 +10,10 @@ import { rowCounts, seededRandom } from './helpers';
  * Fault: 1,000 fuzzed gate bodies and 1,000 fuzzed webhook bodies (seeded,
  * reproducible). Every one is invalid by construction, so the only acceptable
  * answers are 400 (and 401 for unsigned webhooks): never 5xx, no crash, no row
- * written. The validation path does not depend on the database, so this runs
- * on SQLite only.
+ * written. Runs on SQLite and PostgreSQL: what reaches the database (NUL
+ * characters, odd Unicode, over-long values) must never turn into a 5xx there.
  */
-const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
+const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 const USER = mockCredentials.user.header();
 const COUNT = 1000;
 const SEED = 0x5eed;
@@ -287,5 +287,43 @@ describe.each(databases.eachSupportedId())('fuzzed bodies on %p', databaseId => 
       .send(valid);
     expect(ok.status).toBe(202);
     expect(ok.body.accepted).toBe(1);
+  });
+
+  it('stores or rejects alone 300 signed deliveries of well-formed signals with poisoned strings (never a 5xx)', async () => {
+    const rand = seededRandom(SEED + 2);
+    const unexpected: string[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    const long = (n: number) => randomString(rand, 10).repeat(Math.ceil(n / 5)).slice(0, n) || 'x';
+    for (let i = 0; i < 300; i++) {
+      const text = () => (rand() < 0.2 ? long(pick(rand, [300, 2000, 70_000])) : randomString(rand) || 'x');
+      const signal = {
+        ...signalInput(`fz-${i}-${randomString(rand, 6)}${rand() < 0.1 ? long(400) : ''}`, { hostname: rand() < 0.1 ? long(600) : `h${i}-${randomString(rand, 8)}` }),
+        title: text(),
+        description: text(),
+        tactics: [text()],
+        url: pick(rand, ['https://x.example/a', 'javascript:alert(1)', text()]),
+        raw: randomJson(rand),
+      };
+      const body = JSON.stringify({ signals: [signal] });
+      const res = await request(harness.backend.server)
+        .post('/api/runtime-risk/v1/signals/webhook/hooks')
+        .set('Content-Type', 'application/json')
+        .set('x-signature', sign(body))
+        .send(body);
+      if (res.status === 202) {
+        accepted += res.body.accepted;
+        rejected += res.body.rejected;
+      } else if (res.status !== 400 && unexpected.length < 5) {
+        // 400: the fuzzed string made the signal invalid for the source (e.g. an empty field)
+        unexpected.push(`#${i} ${res.status}: ${res.text.slice(0, 200)}`);
+      }
+    }
+    expect(unexpected).toEqual([]);
+    expect(accepted).toBeGreaterThan(200);
+    expect(rejected).toBeGreaterThan(0);
+    const state = await knex('runtime_risk_source_state').where({ id: 'hooks' }).first();
+    expect(Number(state.rejected_count)).toBeGreaterThanOrEqual(rejected);
+    expect(state.last_rejected_reason).toMatch(/longer than/);
   });
 });

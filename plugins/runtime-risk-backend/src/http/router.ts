@@ -79,7 +79,7 @@ const rawWebhookBody =
     if (Number.isFinite(declared) && declared > limit) {
       // answered without reading the body; the connection is closed so the rest is never read
       res.setHeader('Connection', 'close');
-      next(tooLarge());
+      next(new PayloadTooLargeError(`body: ${declared} bytes is more than the ${limit} allowed by source '${req.params.source}'`));
       return;
     }
     let parse = rawParsers.get(limit);

@@ -63,7 +63,7 @@ export class IngestionRunner {
         fetched += 1;
         const fetchedAt = this.now();
         const inputs: unknown[] = Array.isArray(page?.signals) ? page.signals : [];
-        const { signals, rejected } = validateSignals({ sourceId: source.id, inputs, fetchedAt, logger });
+        const { signals, rejected, rejectedReason } = validateSignals({ sourceId: source.id, inputs, fetchedAt, logger });
         const pageRejected = rejected + (typeof page.rejected === 'number' && page.rejected > 0 ? page.rejected : 0);
         const nextCursor = page.cursor ?? null;
         if (Array.isArray(page.hosts)) batchHosts.push(...page.hosts);
@@ -82,6 +82,7 @@ export class IngestionRunner {
             cursor: nextCursor,
             asOf: page.asOf ?? null,
             rejected: pageRejected,
+            ...(rejectedReason ? { rejectedReason } : {}),
             at: fetchedAt,
             ...(after ? { after } : {}),
           })

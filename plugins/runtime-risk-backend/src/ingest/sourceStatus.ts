@@ -46,5 +46,7 @@ export function sourceHealth(options: {
     cursor: state?.cursor ?? null,
   };
   if (state?.lastError) health.lastError = state.lastError;
+  if (state) health.rejectedCount = state.rejectedCount;
+  if (state?.lastRejectedReason) health.lastRejectedReason = state.lastRejectedReason;
   return health;
 }

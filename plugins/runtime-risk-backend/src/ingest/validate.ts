@@ -11,6 +11,174 @@ import { isValidatedSignalInput } from '@runtime-risk/backstage-plugin-runtime-r
 export interface ValidatedBatch {
   signals: Signal[];
   rejected: number;
+  /** Why the last rejected record was rejected (field and problem, never the value). */
+  rejectedReason?: string;
+  /** Records stored after cleaning (NUL characters removed, over-long text cut, a bad `url` dropped). */
+  cleaned: number;
+}
+
+/**
+ * Longest values stored (characters). Identifiers longer than their limit make
+ * the record rejected (cutting one could match another host); free text is cut
+ * with {@link TRUNCATION_MARKER}; a longer `url` is dropped.
+ */
+export const SIGNAL_LIMITS = {
+  /** The vendor's id (`runtime_risk_signals.source_id`). */
+  sourceId: 255,
+  /** A DNS name is at most 253 characters. */
+  hostname: 253,
+  /** Any other string of the asset (device/instance ids, IPs, MACs, cloud and Kubernetes fields; identifiers are indexed). */
+  assetValue: 255,
+  title: 1024,
+  description: 16_384,
+  /** One tactic or technique. */
+  tag: 256,
+  url: 2048,
+} as const;
+
+/** Appended to text cut at its limit. */
+export const TRUNCATION_MARKER = '…[truncated]';
+
+/** Why a record cannot be stored as it is: `field: problem`. */
+class Rejected extends Error {}
+
+const NUL = /\u0000/g;
+
+function withoutNul(v: string): string {
+  return v.includes('\u0000') ? v.replace(NUL, '') : v;
+}
+
+function cut(v: string, max: number): string {
+  return v.length <= max ? v : `${v.slice(0, max - TRUNCATION_MARKER.length)}${TRUNCATION_MARKER}`;
+}
+
+/** An own enumerable property, also for keys such as `__proto__` (as JSON.parse makes them). */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** `value` without NUL characters in any string or key (the same object when it has none). */
+function deepWithoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return withoutNul(value);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const clean = deepWithoutNul(item);
+      if (clean !== item) (out ??= value.slice())[i] = clean;
+    });
+    return out ?? value;
+  }
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    let out: Record<string, unknown> | undefined;
+    for (const k in record) {
+      if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
+      const v = record[k];
+      const ck = k.includes('\u0000') ? withoutNul(k) : k;
+      const cv = deepWithoutNul(v);
+      if (ck !== k || cv !== v) {
+        if (!out) {
+          out = {};
+          // the keys before this one, unchanged
+          for (const before in record) {
+            if (before === k) break;
+            if (Object.prototype.hasOwnProperty.call(record, before)) put(out, before, record[before]);
+          }
+        }
+        put(out, ck, cv);
+      } else if (out) {
+        put(out, k, v);
+      }
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+/** Only `https:` and `http:` links are kept (no `javascript:`, `data:`, `file:` ... in the portal). */
+export function isSafeUrl(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What PostgreSQL would refuse or the portal should not show, removed or cut:
+ * NUL characters anywhere (PostgreSQL text cannot hold them), over-long text
+ * cut with a marker, a `url` that is not `https:`/`http:` or too long dropped.
+ * Throws {@link Rejected} naming the field when an identifier is too long.
+ * Answers the value itself when nothing had to change.
+ */
+function cleanInput(value: ParsedSignalInput, asset: ParsedSignalInput['asset'], problems: string[]): { value: ParsedSignalInput; asset: ParsedSignalInput['asset'] } {
+  const sourceId = withoutNul(value.sourceId);
+  if (!sourceId) throw new Rejected('sourceId: empty without its NUL characters');
+  if (sourceId.length > SIGNAL_LIMITS.sourceId) throw new Rejected(`sourceId: longer than ${SIGNAL_LIMITS.sourceId} characters`);
+  const cleanAsset = deepWithoutNul(asset) as ParsedSignalInput['asset'];
+  for (const key of ['hostname', 'fqdn'] as const) {
+    const v = cleanAsset[key];
+    if (v !== undefined && v.length > SIGNAL_LIMITS.hostname) throw new Rejected(`asset.${key}: longer than ${SIGNAL_LIMITS.hostname} characters`);
+  }
+  const checkAsset = (v: unknown, path: string): void => {
+    if (typeof v === 'string') {
+      if (v.length > SIGNAL_LIMITS.assetValue && path !== 'asset.hostname' && path !== 'asset.fqdn') {
+        throw new Rejected(`${path}: longer than ${SIGNAL_LIMITS.assetValue} characters`);
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => checkAsset(item, `${path}[${i}]`));
+    } else if (v && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) checkAsset(item, `${path}.${k}`);
+    }
+  };
+  checkAsset(cleanAsset, 'asset');
+
+  const out: Record<string, unknown> = {};
+  if (sourceId !== value.sourceId) {
+    out.sourceId = sourceId;
+    problems.push('sourceId: NUL characters removed');
+  }
+  const title = cut(withoutNul(value.title), SIGNAL_LIMITS.title);
+  if (title !== value.title) {
+    out.title = title || '(untitled)';
+    problems.push('title: cleaned');
+  }
+  if (value.description !== undefined) {
+    const description = cut(withoutNul(value.description), SIGNAL_LIMITS.description);
+    if (description !== value.description) {
+      out.description = description;
+      problems.push('description: cleaned');
+    }
+  }
+  for (const key of ['tactics', 'techniques'] as const) {
+    const tags = value[key].map(t => cut(withoutNul(t), SIGNAL_LIMITS.tag));
+    if (tags.some((t, i) => t !== value[key][i])) {
+      out[key] = tags;
+      problems.push(`${key}: cleaned`);
+    }
+  }
+  if (value.url !== undefined) {
+    const url = withoutNul(value.url);
+    if (!isSafeUrl(url) || url.length > SIGNAL_LIMITS.url) {
+      out.url = undefined;
+      problems.push(`url: dropped (${isSafeUrl(url) ? `longer than ${SIGNAL_LIMITS.url} characters` : 'only https: and http: links are kept'})`);
+    } else if (url !== value.url) {
+      out.url = url;
+    }
+  }
+  if (value.raw !== undefined) {
+    const raw = deepWithoutNul(value.raw);
+    if (raw !== value.raw) {
+      out.raw = raw;
+      problems.push('raw: NUL characters removed');
+    }
+  }
+  if (cleanAsset !== asset) problems.push('asset: NUL characters removed');
+  if (Object.keys(out).length === 0) return { value, asset: cleanAsset };
+  const cleaned = Object.assign({}, value, out);
+  if ('url' in out && out.url === undefined) delete (cleaned as { url?: string }).url;
+  return { value: cleaned, asset: cleanAsset };
 }
 
 /**
@@ -29,6 +197,8 @@ export function validateSignals(options: {
   const { sourceId, inputs, fetchedAt, logger } = options;
   const signals: Signal[] = [];
   let rejected = 0;
+  let rejectedReason: string | undefined;
+  let cleaned = 0;
   const seen = new Map<string, number>();
   inputs.forEach((input, index) => {
     let value: ParsedSignalInput;
@@ -42,17 +212,33 @@ export function validateSignals(options: {
       if (!parsed.success) {
         rejected += 1;
         const fields = [...new Set(parsed.error.issues.map(i => i.path.map(String).join('.') || '(record)'))];
+        rejectedReason = `${withoutNul(fields.join(', ')).slice(0, 200)}: invalid`;
         logger.warn(`runtime-risk source '${sourceId}' sent an invalid signal at index ${index}; rejected field(s): ${fields.join(', ')}`);
         return;
       }
       value = parsed.data;
       asset = normalizeAsset(value.asset);
     }
+    const problems: string[] = [];
+    try {
+      ({ value, asset } = cleanInput(value, asset, problems));
+    } catch (e) {
+      if (!(e instanceof Rejected)) throw e;
+      rejected += 1;
+      rejectedReason = e.message;
+      logger.warn(`runtime-risk source '${sourceId}' sent a signal at index ${index} that cannot be stored; rejected: ${e.message}`);
+      return;
+    }
+    if (problems.length) {
+      cleaned += 1;
+      logger.warn(`runtime-risk source '${sourceId}' sent a signal at index ${index} that was cleaned: ${problems.join('; ')}`);
+    }
     // Object.assign, not a spread: V8 copies a spread with extra keys slowly (a few µs per signal)
     const signal: Signal = Object.assign({}, value, {
       asset,
       firstSeenAt: new Date(value.firstSeenAt).toISOString(),
       lastSeenAt: new Date(value.lastSeenAt).toISOString(),
+      ...(value.updatedAt === undefined ? {} : { updatedAt: new Date(value.updatedAt).toISOString() }),
       id: `${sourceId}:${value.sourceId}`,
       source: sourceId,
       fetchedAt,
@@ -66,7 +252,7 @@ export function validateSignals(options: {
       signals.push(signal);
     }
   });
-  return { signals, rejected };
+  return { signals, rejected, rejectedReason, cleaned };
 }
 
 /** A one-line error message safe for storing and logging: no stack, no credentials in URLs, bounded. */

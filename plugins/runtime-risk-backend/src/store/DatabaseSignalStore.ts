@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { pgDeleteWhereIn, pgSelectWhereIn } from './bulkWrite';
-import { IN_CHUNK, TABLES, chunks, inListSize, insertRows, isPostgres, json, jsonText, offsetPage, str, type Row } from './db';
+import { createHash } from 'node:crypto';
+import { pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
+import { IN_CHUNK, TABLES, chunks, inListSize, insertRows, isPostgres, json, jsonText, offsetPage, rowsPerInsert, str, type Row } from './db';
 import { saveSyncSuccess } from './DatabaseSourceStore';
 import { assetIdentifiers } from './signalIdentifiers';
 import { transaction } from './transaction';
@@ -33,8 +34,27 @@ function signalToRow(s: Signal, nestJson = false): Row {
     fetched_at: s.fetchedAt,
     url: s.url ?? null,
     raw: s.raw === undefined ? null : jsonText(s.raw, nestJson),
+    updated_at: s.updatedAt ?? s.lastSeenAt,
   };
 }
+
+/** Accepted push deliveries by replay key (the replay guard every replica shares). */
+export const PUSH_DELIVERIES_TABLE = 'runtime_risk_push_deliveries';
+
+/** A push delivery whose replay key another delivery (on any replica) already used. */
+export class ReplayedDeliveryError extends Error {
+  constructor(sourceId: string) {
+    super(`signature: replayed request to source '${sourceId}'`);
+    this.name = 'ReplayedDeliveryError';
+  }
+}
+
+/**
+ * Upsert condition: a stored signal is replaced only by an equal or newer state
+ * (the vendor's `updatedAt`, else `lastSeenAt`), so a late or replayed delivery
+ * never brings an older one back. ISO 8601 UTC strings compare as times.
+ */
+const NEWER_OR_EQUAL = `excluded.updated_at >= ${TABLES.signals}.updated_at or ${TABLES.signals}.updated_at is null`;
 
 /** The JSON text columns of a signal row. */
 const SIGNAL_JSON_COLUMNS = ['tactics', 'techniques', 'asset', 'raw'];
@@ -58,6 +78,7 @@ const SIGNAL_COLUMNS = [
   'fetched_at',
   'url',
   'raw',
+  'updated_at',
 ];
 
 type IdentifierRow = { signal_id: string; kind: string; value: string };
@@ -123,11 +144,14 @@ export class DatabaseSignalStore implements SignalStore {
     // SQLite has one connection: the commit before finishes before this transaction begins
     if (!pg && after) await after.commit;
     await transaction(this.db, async tx => {
+      if (options.delivery) await claimDelivery(tx, options.sourceId, options.delivery);
       for (const [i, { rows, identifiers }] of writes.entries()) {
         // the commit before is done before the shared signals and this batch's source state (and cursor) are written
         if (i === 1 && after) await after.commit;
         if (!rows.length) continue;
-        await insertRows(tx, TABLES.signals, SIGNAL_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: SIGNAL_JSON_COLUMNS });
+        const written = await upsertSignalRows(tx, rows);
+        // identifiers of a signal whose older state was not written stay those of the stored state
+        if (written.size < identifiers.size) for (const id of [...identifiers.keys()]) if (!written.has(id)) identifiers.delete(id);
         await this.replaceIdentifiers(tx, identifiers);
       }
       await saveSyncSuccess(tx, options);
@@ -241,4 +265,53 @@ export class DatabaseSignalStore implements SignalStore {
     }
     return page;
   }
+}
+
+/**
+ * Inserts or replaces signal rows, a stored row only by an equal or newer state
+ * ({@link NEWER_OR_EQUAL}); answers the ids of the rows written.
+ */
+async function upsertSignalRows(tx: Knex.Transaction, rows: Row[]): Promise<Set<string>> {
+  const written = new Set<string>();
+  if (isPostgres(tx)) {
+    const returned = await pgInsertRows(
+      tx,
+      TABLES.signals,
+      SIGNAL_COLUMNS,
+      rows,
+      { keys: ['source', 'source_id'], update: true, where: NEWER_OR_EQUAL },
+      SIGNAL_JSON_COLUMNS,
+      'id',
+    );
+    for (const r of returned) written.add(str(r.id));
+    return written;
+  }
+  const update = SIGNAL_COLUMNS.filter(c => c !== 'source' && c !== 'source_id');
+  for (const chunk of chunks(rows, rowsPerInsert(tx, SIGNAL_COLUMNS.length))) {
+    const returned: Row[] = await tx(TABLES.signals)
+      .insert(chunk)
+      .onConflict(['source', 'source_id'])
+      .merge(update)
+      .where(tx.raw(NEWER_OR_EQUAL))
+      .returning('id');
+    for (const r of returned) written.add(str(r.id));
+  }
+  return written;
+}
+
+/**
+ * Records a push delivery's replay key inside the batch's transaction (expired
+ * keys of the source are removed first); throws {@link ReplayedDeliveryError}
+ * when the key is already there: the delivery was accepted before, by this
+ * replica or another one sharing the database.
+ */
+async function claimDelivery(tx: Knex.Transaction, sourceId: string, delivery: { key: string; expiresAt: string }): Promise<void> {
+  await tx(PUSH_DELIVERIES_TABLE).where({ source: sourceId }).where('expires_at', '<', new Date().toISOString()).delete();
+  const key = createHash('sha256').update(delivery.key).digest('hex');
+  const inserted: Row[] = await tx(PUSH_DELIVERIES_TABLE)
+    .insert({ source: sourceId, delivery_key: key, expires_at: delivery.expiresAt })
+    .onConflict(['source', 'delivery_key'])
+    .ignore()
+    .returning('delivery_key');
+  if (inserted.length === 0) throw new ReplayedDeliveryError(sourceId);
 }

@@ -14,6 +14,7 @@ function rowToSourceState(r: Row): SourceState {
     consecutiveFailures: Number(r.consecutive_failures ?? 0),
     asOf: strOrNull(r.as_of),
     rejectedCount: Number(r.rejected_count ?? 0),
+    lastRejectedReason: strOrNull(r.last_rejected_reason),
   };
 }
 
@@ -24,7 +25,7 @@ function rowToSourceState(r: Row): SourceState {
  */
 export async function saveSyncSuccess(
   tx: Knex.Transaction,
-  options: Pick<CommitBatchOptions, 'sourceId' | 'sourceType' | 'cursor' | 'asOf' | 'rejected' | 'at'>,
+  options: Pick<CommitBatchOptions, 'sourceId' | 'sourceType' | 'cursor' | 'asOf' | 'rejected' | 'rejectedReason' | 'at'>,
 ): Promise<void> {
   const existing = await tx(TABLES.sources).where({ id: options.sourceId }).first();
   const state: Row = {
@@ -35,6 +36,7 @@ export async function saveSyncSuccess(
     consecutive_failures: 0,
     rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
   };
+  if (options.rejectedReason) state.last_rejected_reason = options.rejectedReason.slice(0, 500);
   if (options.cursor !== undefined) state.cursor = options.cursor;
   if (options.asOf !== undefined) state.as_of = options.asOf;
   if (existing) {

@@ -69,9 +69,10 @@ export async function pgInsertRows(
   table: string,
   columns: string[],
   rows: Row[],
-  conflict?: { keys: string[]; update: boolean },
+  conflict?: { keys: string[]; update: boolean; where?: string },
   jsonColumns: readonly string[] = [],
-): Promise<void> {
+  returning?: string,
+): Promise<Row[]> {
   const names = columns.map(quote).join(', ');
   let onConflict = '';
   if (conflict) {
@@ -80,16 +81,23 @@ export async function pgInsertRows(
       .filter(c => !conflict.keys.includes(c))
       .map(c => `${quote(c)} = excluded.${quote(c)}`)
       .join(', ');
-    onConflict = conflict.update && set ? ` on conflict ${target} do update set ${set}` : ` on conflict ${target} do nothing`;
+    onConflict =
+      conflict.update && set
+        ? ` on conflict ${target} do update set ${set}${conflict.where ? ` where ${conflict.where}` : ''}`
+        : ` on conflict ${target} do nothing`;
   }
+  const out: Row[] = [];
   for (let i = 0; i < rows.length; i += PG_BULK_ROWS) {
     // keys missing from a row (or undefined) are NULL; keys that are not `columns` are not selected
     const chunk = rows.length <= PG_BULK_ROWS ? rows : rows.slice(i, i + PG_BULK_ROWS);
-    await tx.raw(
-      `insert into ${quote(table)} (${names}) select ${names} from json_populate_recordset(null::${quote(table)}, ?::json)${onConflict}`,
+    const result = await tx.raw(
+      `insert into ${quote(table)} (${names}) select ${names} from json_populate_recordset(null::${quote(table)}, ?::json)${onConflict}` +
+        (returning ? ` returning ${quote(returning)}` : ''),
       [jsonParameter(chunk, jsonColumns)],
     );
+    if (returning) out.push(...(result.rows as Row[]));
   }
+  return out;
 }
 
 /** PostgreSQL: the rows of `table` whose `column` is one of `values` (joined on an unnested array, so it uses the index). */

@@ -16,6 +16,8 @@ export interface SourceState {
   consecutiveFailures: number;
   asOf: string | null;
   rejectedCount: number;
+  /** Why the last rejected record was rejected. */
+  lastRejectedReason?: string | null;
 }
 
 /** One committed batch: signals, the cursor they lead to and the success state, all or nothing. */
@@ -27,6 +29,14 @@ export interface CommitBatchOptions {
   cursor?: string | null;
   asOf?: string | null;
   rejected?: number;
+  /** Why the last rejected record of this batch was rejected (kept in the source state). */
+  rejectedReason?: string;
+  /**
+   * A push delivery's replay key (hashed) and its expiry: recorded in the batch's
+   * transaction; when another replica recorded it first the commit fails with
+   * `ReplayedDeliveryError` and nothing of the batch is stored.
+   */
+  delivery?: { key: string; expiresAt: string };
   at: string;
   /**
    * The commit of the batch before this one, still in flight (pages commit in

@@ -48,13 +48,23 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
  * {@link TIMESTAMP_HEADER} value and the raw body, and reads `{ signals: [...] }`,
  * an array of signals, or NDJSON text (one signal per line). Every signal is
  * checked with `SignalInputSchema`; the first bad line or field is named in the
- * error (the backend answers 400).
+ * error (the backend answers 400). With `replayGuard` it gives the backend its
+ * signature as the replay key (what the webhook module does).
  */
-export function signedPushSource(options: { id: string; secret: string }): PushSignalSource {
+export function signedPushSource(options: { id: string; secret: string; replayGuard?: boolean }): PushSignalSource {
   return {
     id: options.id,
     type: 'webhook',
     mode: 'push',
+    // with `replayGuard`, as the webhook module: the signature is the replay key, kept for 5 minutes
+    ...(options.replayGuard
+      ? {
+          replayKey({ headers }: { headers: Record<string, string | string[] | undefined> }) {
+            const given = header(headers, SIGNATURE_HEADER);
+            return given ? { key: given, expiresAt: Date.now() + 300_000 } : undefined;
+          },
+        }
+      : {}),
     verify({ rawBody, headers }) {
       const given = header(headers, SIGNATURE_HEADER);
       const timestamp = header(headers, TIMESTAMP_HEADER);

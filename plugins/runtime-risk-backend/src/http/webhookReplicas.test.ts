@@ -1,0 +1,97 @@
+import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { startBackend, type Harness } from '../testUtils/backend';
+import { signalInput } from '../testUtils/fixtures';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody, signalSourcesModule, signedPushSource } from '../testUtils/pushSources';
+
+/**
+ * Issue 16 part 8: pushes across replicas. Two backends share one database
+ * (as replicas do); each has its own instance of the push source. A delivery
+ * accepted by one is refused when replayed to the other (the replay guard is
+ * in the database, not in a replica's memory), and a late or replayed
+ * delivery never overwrites a newer state of the same signal.
+ */
+const databases = TestDatabases.create({ ids: ['POSTGRES_15', 'SQLITE_3'] });
+const SECRET = 'replica-test-secret';
+const USER = mockCredentials.user.header();
+const PATH = '/api/runtime-risk/v1/signals/webhook/edr-push';
+
+describe.each(databases.eachSupportedId())('webhook pushes to two replicas on %p', databaseId => {
+  let knex: Knex;
+  let a: Harness;
+  let b: Harness;
+
+  const replica = (k: Knex) =>
+    startBackend({
+      knex: k,
+      sources: [],
+      features: [signalSourcesModule('replica-push', [signedPushSource({ id: 'edr-push', secret: SECRET, replayGuard: true })])],
+    });
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    a = await replica(knex);
+    b = await replica(knex);
+    await a.runTask('runtime-risk-correlate');
+  });
+  afterAll(async () => {
+    await a?.backend.stop();
+    await b?.backend.stop();
+  });
+
+  /** One signed delivery: the same object may be sent several times (a replay). */
+  const delivery = (signals: unknown[], timestamp = Math.floor(Date.now() / 1000)) => {
+    const body = JSON.stringify({ signals });
+    return { body, headers: { [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signWebhookBody(SECRET, body, timestamp) } };
+  };
+  const send = (to: Harness, d: ReturnType<typeof delivery>) =>
+    request(to.backend.server).post(PATH).set('Content-Type', 'application/json').set(d.headers).send(d.body);
+  const status = async (id: string) => (await knex('runtime_risk_signals').where({ id }).first('status'))?.status;
+
+  it('refuses a delivery replayed to the other replica, and accepts one of two concurrent copies', async () => {
+    const first = delivery([signalInput('r-1', { hostname: 'web-01', severity: 'critical' })]);
+    expect((await send(a, first)).status).toBe(202);
+    const replayed = await send(b, first);
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.error.message).toContain('replayed');
+    expect((await send(a, first)).status).toBe(401);
+
+    const second = delivery([signalInput('r-2', { hostname: 'web-01', severity: 'low' })], Math.floor(Date.now() / 1000) + 1);
+    const both = await Promise.all([send(a, second), send(b, second)]);
+    expect(both.map(r => r.status).sort()).toEqual([202, 401]);
+    expect(Number((await knex('runtime_risk_push_deliveries').where({ source: 'edr-push' }).count({ n: '*' }).first())?.n)).toBe(2);
+  });
+
+  it('never lets an older delivery reactivate a resolved signal', async () => {
+    const t0 = Date.now() - 60_000;
+    const at = (ms: number) => new Date(ms).toISOString();
+    const active = { ...signalInput('r-3', { hostname: 'web-01', severity: 'critical' }), firstSeenAt: at(t0), lastSeenAt: at(t0), updatedAt: at(t0) };
+    const resolved = { ...active, status: 'resolved', updatedAt: at(t0 + 30_000) };
+    expect((await send(a, delivery([active]))).status).toBe(202);
+    expect(await status('edr-push:r-3')).toBe('active');
+    expect((await send(b, delivery([resolved], Math.floor(Date.now() / 1000) + 2))).status).toBe(202);
+    expect(await status('edr-push:r-3')).toBe('resolved');
+
+    // the vendor re-sends the older state late (a new, valid signature): accepted, not applied
+    const late = await send(a, delivery([active], Math.floor(Date.now() / 1000) + 3));
+    expect(late.status).toBe(202);
+    expect(await status('edr-push:r-3')).toBe('resolved');
+    // without updatedAt, lastSeenAt orders the states: an older one does not win either
+    const { updatedAt: _dropped, ...noUpdatedAt } = active;
+    expect((await send(b, delivery([noUpdatedAt], Math.floor(Date.now() / 1000) + 4))).status).toBe(202);
+    expect(await status('edr-push:r-3')).toBe('resolved');
+    // the same state again (equal time) and a newer one are applied
+    const reopened = { ...active, updatedAt: at(t0 + 50_000), severity: 'high' };
+    expect((await send(a, delivery([reopened], Math.floor(Date.now() / 1000) + 5))).status).toBe(202);
+    expect(await knex('runtime_risk_signals').where({ id: 'edr-push:r-3' }).first('status', 'severity')).toEqual({ status: 'active', severity: 'high' });
+
+    // the gate reads the newest stored state
+    const gate = await request(b.backend.server)
+      .post('/api/runtime-risk/v1/gate')
+      .set('Authorization', USER)
+      .send({ entityRef: 'component:default/payments', environment: 'production' });
+    expect(gate.status).toBe(200);
+    expect(gate.body.reasons.flatMap((r: { signalIds: string[] }) => r.signalIds)).toContain('edr-push:r-3');
+  });
+});
