@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_DEVICE_QUERY_LIMIT, listFalconHosts } from './hostInventory';
-import type { Asset, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { indicatorsOf, type Asset, type SignalInput, type SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
   HttpPullSource,
@@ -86,6 +86,11 @@ const AlertSchema = z.object({
   updated_timestamp: z.string(),
   falcon_host_link: str,
   device: DeviceSchema.nullish(),
+  // the file and process of the detection (EPP alerts): for counting one incident once
+  sha256: str,
+  filepath: str,
+  filename: str,
+  cmdline: str,
 });
 type Alert = z.infer<typeof AlertSchema>;
 
@@ -178,6 +183,7 @@ export function crowdStrikeSignal(raw: unknown, devices: Map<string, Device>): S
     tactics: compact(mitre.length ? mitre.map(m => m.tactic) : [a.tactic]),
     techniques: compact(mitre.length ? mitre.map(m => m.technique_id) : [a.technique_id]),
     asset: mergeAssets(own, inventory ? crowdStrikeAsset(inventory) : undefined),
+    indicators: indicatorsOf({ sha256: a.sha256, filePath: a.filepath, processName: a.filename, commandLine: a.cmdline }),
     firstSeenAt: a.created_timestamp,
     lastSeenAt: a.updated_timestamp,
     url: a.falcon_host_link ?? undefined,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listDefenderMachines } from './hostInventory';
-import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { indicatorsOf, type Asset, type Severity, type SignalInput, type SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
   HttpPullSource,
@@ -46,6 +46,18 @@ const AlertSchema = z.object({
   machineId: str,
   computerDnsName: str,
   mitreTechniques: z.array(z.string()).nullish(),
+  // `$expand=evidence`: the files and processes of the alert, for counting one incident once
+  evidence: z
+    .array(
+      z.object({
+        entityType: str,
+        sha256: str,
+        fileName: str,
+        filePath: str,
+        processCommandLine: str,
+      }),
+    )
+    .nullish(),
   alertCreationTime: z.string(),
   firstEventTime: str,
   lastUpdateTime: z.string(),
@@ -100,6 +112,31 @@ export function defenderMachineAsset(m: Machine): Asset {
   };
 }
 
+/** `C:\\dir` + `x.exe` -> `C:\\dir\\x.exe` (Defender gives a file's directory and name apart). */
+function joinPath(dir?: string | null, name?: string | null): string | undefined {
+  if (!dir) return name ?? undefined;
+  if (!name || dir.endsWith(name)) return dir;
+  const sep = dir.includes('/') && !dir.includes('\\') ? '/' : '\\';
+  return dir.endsWith(sep) ? `${dir}${name}` : `${dir}${sep}${name}`;
+}
+
+/**
+ * The indicators of a Defender alert's evidence (`$expand=evidence`): the
+ * process (its image name and command line) and the file (SHA-256 and path),
+ * a Process entity's own file where no File entity is given.
+ */
+export function defenderIndicators(evidence: z.infer<typeof AlertSchema>['evidence']) {
+  const list = evidence ?? [];
+  const process = list.find(e => e.entityType?.toLowerCase() === 'process' && (e.processCommandLine || e.fileName));
+  const file = list.find(e => e.entityType?.toLowerCase() === 'file' && (e.sha256 || e.fileName)) ?? process;
+  return indicatorsOf({
+    sha256: file?.sha256 ?? process?.sha256,
+    filePath: file ? joinPath(file.filePath, file.fileName) : undefined,
+    processName: process?.fileName,
+    commandLine: process?.processCommandLine,
+  });
+}
+
 /** Maps one `/api/alerts` record to a signal input. */
 export function defenderSignal(raw: unknown, machines: Map<string, Machine>): SignalInput {
   const a = AlertSchema.parse(raw);
@@ -118,6 +155,7 @@ export function defenderSignal(raw: unknown, machines: Map<string, Machine>): Si
       { deviceId: a.machineId ?? undefined, hostname: a.computerDnsName ?? undefined, ips: [], macs: [] },
       machine ? defenderMachineAsset(machine) : undefined,
     ),
+    indicators: defenderIndicators(a.evidence),
     firstSeenAt: a.firstEventTime ?? a.alertCreationTime,
     lastSeenAt: a.lastUpdateTime,
     url: `https://security.microsoft.com/alerts/${encodeURIComponent(a.id)}`,
@@ -224,6 +262,7 @@ export class DefenderSignalSource extends HttpPullSource<DefenderSourceOptions> 
                 $filter: [page.since ? `lastUpdateTime ge ${page.since}` : undefined, `lastUpdateTime lt ${page.until}`].filter(Boolean).join(' and '),
                 $top: this.opts.pageSize ?? 1000,
                 $skip: page.offset,
+                $expand: 'evidence',
               },
               ListResponse.parse,
               signal,

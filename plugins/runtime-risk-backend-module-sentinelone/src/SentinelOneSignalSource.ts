@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listSentinelOneAgents } from './hostInventory';
-import type { Asset, Severity, SignalInput, SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { indicatorsOf, type Asset, type Severity, type SignalInput, type SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   HttpPullSource,
   SourceHttpError,
@@ -61,6 +61,11 @@ const ThreatSchema = z.object({
     createdAt: str,
     identifiedAt: str,
     updatedAt: str,
+    // the file and the process of the threat: for counting one incident once
+    sha256: str,
+    filePath: str,
+    originatorProcess: str,
+    maliciousProcessArguments: str,
   }),
   agentRealtimeInfo: z.object({ agentId: str, agentComputerName: str, agentDomain: str, networkInterfaces: InterfacesSchema }).nullish(),
   agentDetectionInfo: z.object({ agentIpV4: str, agentIpV6: str, externalIp: str, agentDomain: str, cloudProviders: CloudProvidersSchema }).nullish(),
@@ -174,6 +179,12 @@ export function sentinelOneSignal(raw: unknown, agents: Map<string, Agent>, cons
       },
       agent ? sentinelOneAgentAsset(agent) : undefined,
     ),
+    indicators: indicatorsOf({
+      sha256: info.sha256,
+      filePath: info.filePath,
+      processName: info.originatorProcess,
+      commandLine: info.maliciousProcessArguments,
+    }),
     firstSeenAt,
     lastSeenAt,
     url: consoleUrl ? `${consoleUrl}/incidents/threats/${encodeURIComponent(t.id)}/overview` : undefined,

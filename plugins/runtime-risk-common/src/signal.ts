@@ -54,6 +54,56 @@ export const K8sAssetSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
 });
 
+/** A SHA-256 as 64 hex characters, lower-cased. */
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/i;
+
+/**
+ * File and process indicators of a detection (DESIGN "One incident, several
+ * vendors"), all optional: the file's SHA-256 and path, the process (image name)
+ * and its command line. Signals on one host sharing a SHA-256, or a MITRE
+ * technique and the process / command line, within an hour count once.
+ */
+export const IndicatorsSchema = z
+  .object({
+    sha256: z
+      .string()
+      .trim()
+      .regex(SHA256_PATTERN, { message: 'must be a SHA-256 (64 hex characters)' })
+      .transform(v => v.toLowerCase())
+      .optional(),
+    filePath: z.string().min(1).optional(),
+    processName: z.string().min(1).optional(),
+    commandLine: z.string().min(1).optional(),
+  })
+  .strict();
+export type Indicators = z.output<typeof IndicatorsSchema>;
+
+/** `value` when it is a SHA-256 (adapters drop anything else rather than reject the detection). */
+export function sha256Indicator(value: unknown): string | undefined {
+  return typeof value === 'string' && SHA256_PATTERN.test(value.trim()) ? value.trim().toLowerCase() : undefined;
+}
+
+/**
+ * The indicators of a vendor record for a signal input: a value that is not a
+ * SHA-256 is dropped, empty or missing values left out; undefined when none is
+ * left (adapters never reject a detection for its indicators).
+ */
+export function indicatorsOf(values: {
+  sha256?: unknown;
+  filePath?: unknown;
+  processName?: unknown;
+  commandLine?: unknown;
+}): Indicators | undefined {
+  const out: Indicators = {};
+  const sha256 = sha256Indicator(values.sha256);
+  if (sha256) out.sha256 = sha256;
+  for (const key of ['filePath', 'processName', 'commandLine'] as const) {
+    const v = values[key];
+    if (typeof v === 'string' && v.trim()) out[key] = v.trim();
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 export const AssetSchema = z.object({
   hostname: z.string().optional(),
   fqdn: z.string().optional(),
@@ -83,6 +133,8 @@ export const SignalInputSchema = z.object({
   tactics: z.array(z.string()).default([]),
   techniques: z.array(z.string()).default([]),
   asset: AssetSchema,
+  /** File and process indicators (SHA-256, path, process, command line), for counting one incident once. */
+  indicators: IndicatorsSchema.optional(),
   firstSeenAt: isoDate,
   lastSeenAt: isoDate,
   /**

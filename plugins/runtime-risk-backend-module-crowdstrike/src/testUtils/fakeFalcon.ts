@@ -6,7 +6,7 @@
  * API (devices query by `modified_timestamp`, or the whole inventory sorted by
  * `device_id` with `offset` paging, pages optionally capped; then entities).
  */
-import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { adminAlertsRoute, fakeSha256, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeFalconOptions extends FakeServerOptions {
   clientId: string;
@@ -159,5 +159,10 @@ export function falconAlert(a: DemoAlert & { severity?: number; status?: string;
     updated_timestamp: at,
     falcon_host_link: `https://falcon.crowdstrike.com/activity-v2/detections/${id}`,
     device: { device_id: deviceId, hostname: a.hostname, ...(a.domain ? { machine_domain: a.domain } : {}) },
+    // the triggering file and process (EPP alerts)
+    sha256: a.indicators?.sha256 ?? fakeSha256(`falcon:${id}`),
+    filepath: a.indicators?.filePath ?? `\\Device\\HarddiskVolume3\\Users\\svc\\AppData\\Local\\Temp\\${id}.exe`,
+    filename: a.indicators?.processName ?? 'powershell.exe',
+    cmdline: a.indicators?.commandLine ?? `powershell.exe -nop -w hidden -enc ${Buffer.from(id).toString('base64')}`,
   };
 }

@@ -6,7 +6,7 @@
  * `@odata.nextLink`, `GET /api/machines` (the machine list, paged the same way;
  * 404 when there are no machines) and `GET /api/machines/{id}`.
  */
-import { adminAlertsRoute, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { adminAlertsRoute, fakeSha256, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeDefenderOptions extends FakeServerOptions {
   tenantId: string;
@@ -59,7 +59,13 @@ export async function startFakeDefender(options: FakeDefenderOptions): Promise<F
         );
         const skip = Number(req.query.get('$skip') ?? 0);
         const top = Math.min(Number(req.query.get('$top') ?? 10000), options.pageCap ?? 10000);
-        const value = matching.slice(skip, skip + top);
+        // like Defender: an alert's evidence only with $expand=evidence
+        const expand = req.query.get('$expand') === 'evidence';
+        const value = matching.slice(skip, skip + top).map(a => {
+          if (expand) return a;
+          const { evidence: _evidence, ...rest } = a;
+          return rest;
+        });
         const json: Record<string, unknown> = { '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value };
         if (options.nextLink && skip + value.length < matching.length) {
           const next = new URL(`${server.url}/api/alerts`);
@@ -118,8 +124,52 @@ export function defenderAlert(a: DemoAlert & { severity?: string; status?: strin
     machineId: a.machineId ?? `m-${a.hostname}`,
     computerDnsName: a.hostname,
     mitreTechniques: ['T1059.001'],
+    evidence: defenderEvidence(id, at, a.indicators),
     alertCreationTime: at,
     firstEventTime: at,
     lastUpdateTime: at,
   };
+}
+
+/** Where Defender puts a path's directory and file name apart. */
+function splitPath(path: string): { filePath: string; fileName: string } {
+  const i = Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/'));
+  return i < 0 ? { filePath: '', fileName: path } : { filePath: path.slice(0, i), fileName: path.slice(i + 1) };
+}
+
+/**
+ * The evidence of a fake alert as `$expand=evidence` returns it: a Process entity
+ * (image name, command line) and a File entity (SHA-256, directory and name).
+ */
+export function defenderEvidence(id: string, at: string, indicators: DemoAlert['indicators'] = {}): VendorRecord[] {
+  const sha256 = indicators.sha256 ?? fakeSha256(`defender:${id}`);
+  const file = splitPath(indicators.filePath ?? `C:\\Users\\svc\\AppData\\Local\\Temp\\${id}.ps1`);
+  const processName = indicators.processName ?? 'powershell.exe';
+  return [
+    {
+      entityType: 'Process',
+      evidenceCreationTime: at,
+      sha1: null,
+      sha256: null,
+      fileName: processName,
+      filePath: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0',
+      processId: 4242,
+      processCommandLine: indicators.commandLine ?? `"${processName}" -ExecutionPolicy Bypass -File ${file.fileName}`,
+      processCreationTime: at,
+      parentProcessId: 4000,
+      accountName: 'svc',
+      detectionStatus: 'Detected',
+    },
+    {
+      entityType: 'File',
+      evidenceCreationTime: at,
+      sha1: null,
+      sha256,
+      fileName: file.fileName,
+      filePath: file.filePath,
+      processId: null,
+      processCommandLine: null,
+      detectionStatus: 'Detected',
+    },
+  ];
 }

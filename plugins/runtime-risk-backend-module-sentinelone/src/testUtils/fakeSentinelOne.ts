@@ -4,7 +4,7 @@
  * (`pagination.nextCursor`), `GET /agents?ids=`, and the agent list (`GET
  * /agents` with cursor paging, `siteIds`, pages optionally capped).
  */
-import { adminAlertsRoute, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { adminAlertsRoute, fakeSha256, startFakeServer, vendorRoutes, type VendorRecord, type DemoAlert, type FakeReply, type FakeServer, type FakeServerOptions } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
 export interface FakeSentinelOneOptions extends FakeServerOptions {
   apiToken: string;
@@ -95,6 +95,12 @@ export function sentinelOneThreat(a: DemoAlert & { confidenceLevel?: string; inc
       createdAt: at,
       identifiedAt: at,
       updatedAt: at,
+      // the file and the process of the threat
+      sha256: a.indicators?.sha256 ?? fakeSha256(`sentinelone:${id}`),
+      sha1: null,
+      filePath: a.indicators?.filePath ?? `\\Device\\HarddiskVolume2\\Users\\svc\\Downloads\\${id}.exe`,
+      originatorProcess: a.indicators?.processName ?? 'explorer.exe',
+      maliciousProcessArguments: a.indicators?.commandLine ?? `"${id}.exe" privilege::debug sekurlsa::logonpasswords`,
     },
     agentRealtimeInfo: { agentId: a.agentId ?? `agent-${a.hostname}`, agentComputerName: a.hostname },
     indicators: [{ category: 'Exploitation', tactics: [{ name: 'Credential Access', source: 'MITRE', techniques: [{ name: 'T1003' }] }] }],

@@ -3,12 +3,18 @@ import type { HostInventoryStore, IndexedEntity, SignalStore } from '../store/ty
 import { hostsForEnvironment } from './entityIndex';
 import { candidateIdentifiers, identifierMatches } from './identifiers';
 
-/** What the engine uses of a signal (the cached form: no asset, tactics or raw fields). */
-export type CorrelatedSignal = Pick<Signal, 'id' | 'source' | 'severity' | 'confidence' | 'status' | 'lastSeenAt' | 'title'>;
+/**
+ * What the engine uses of a signal (the cached form: no asset, tactics or raw
+ * fields). `host` (the entity host it was correlated to), `firstSeenAt`,
+ * `techniques` and `indicators` let the engine count one incident reported by
+ * several vendors once (DESIGN "One incident, several vendors").
+ */
+export type CorrelatedSignal = Pick<Signal, 'id' | 'source' | 'severity' | 'confidence' | 'status' | 'lastSeenAt' | 'title'> &
+  Partial<Pick<Signal, 'firstSeenAt' | 'techniques' | 'indicators'>> & { host?: string };
 
 /** A copy of what the engine uses of a signal. */
 export function correlatedSignal(s: CorrelatedSignal): CorrelatedSignal {
-  return {
+  const out: CorrelatedSignal = {
     id: s.id,
     source: s.source,
     severity: s.severity,
@@ -17,6 +23,14 @@ export function correlatedSignal(s: CorrelatedSignal): CorrelatedSignal {
     lastSeenAt: s.lastSeenAt,
     title: s.title,
   };
+  // only what counting an incident once needs, and only when it can (indicators present)
+  if (s.indicators && Object.keys(s.indicators).length) {
+    out.indicators = { ...s.indicators };
+    if (s.firstSeenAt) out.firstSeenAt = s.firstSeenAt;
+    if (s.techniques?.length) out.techniques = [...s.techniques];
+    if (s.host !== undefined) out.host = s.host;
+  }
+  return out;
 }
 
 /**
@@ -92,12 +106,15 @@ export async function correlate(
   const seenHosts = new Set<string>();
   const hosts: MatchedHost[] = [];
   const signalIds = new Set<string>();
+  // the first entity host each signal matched (one incident is counted once per host)
+  const hostOf = new Map<string, string>();
   const reports: HostReports = {};
   for (const { host, candidates } of candidatesByHost) {
     if (seenHosts.has(host.value)) continue;
     seenHosts.add(host.value);
     const matched = found.filter(f => f.identifiers.some(i => identifierMatches(candidates, i)));
     matched.forEach(m => signalIds.add(m.signal.id));
+    for (const m of matched) if (!hostOf.has(m.signal.id)) hostOf.set(m.signal.id, host.value);
     const sourceSet = new Set(matched.map(m => m.signal.source));
     const reported: HostReports[string] = {};
     for (const m of matched) {
@@ -120,6 +137,6 @@ export async function correlate(
     if (sources.length) entry.sources = sources;
     hosts.push(entry);
   }
-  const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => correlatedSignal(f.signal));
+  const signals = found.filter(f => signalIds.has(f.signal.id)).map(f => correlatedSignal({ ...f.signal, host: hostOf.get(f.signal.id) }));
   return { hosts, signals, reports };
 }

@@ -200,7 +200,11 @@ function analyseSources(
   return { freshAtMs, stale, findings };
 }
 
-function exceptionApplies(ex: EngineException, nowMs: number, riskLevel: RiskLevel, contributing: string[]): boolean {
+/**
+ * `contributing`: the signal ids of each contribution (one incident's reports
+ * together); a signal-scoped exception covers an incident when it names one of them.
+ */
+function exceptionApplies(ex: EngineException, nowMs: number, riskLevel: RiskLevel, contributing: string[][]): boolean {
   const expires = parseTime(ex.expiresAt);
   if (Number.isNaN(expires) || expires <= nowMs) return false;
   if (riskLevel === 'unknown') {
@@ -210,7 +214,7 @@ function exceptionApplies(ex: EngineException, nowMs: number, riskLevel: RiskLev
   }
   if (ex.signalIds !== undefined) {
     const allowed = new Set(ex.signalIds);
-    if (!contributing.every(id => allowed.has(id))) return false;
+    if (!contributing.every(ids => ids.some(id => allowed.has(id)))) return false;
   }
   return true;
 }
@@ -323,11 +327,27 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
       const byId = new Map(input.signals.map(s => [s.id, s] as const));
       for (const c of contributions) {
         const s = byId.get(c.signalId)!;
+        const counted =
+          `Active ${s.severity} signal '${s.title}' from ${s.source} ` +
+          `(confidence ${s.confidence}, last seen ${s.lastSeenAt}) contributes ${c.score.toFixed(1)}`;
+        if (c.signalIds && c.signalIds.length > 1) {
+          // DESIGN "One incident, several vendors": counted once, every report named
+          const members = c.signalIds.map(id => byId.get(id)!);
+          const vendors = [...new Set(members.map(m => m.source))];
+          signalReasons.push({
+            code: 'signal_active',
+            message:
+              `One incident reported ${members.length} times on host ${s.host} by ${vendors.join(' and ')} ` +
+              `(${c.matchedBy === 'sha256' ? 'same file SHA-256' : 'same MITRE technique and process'}, within an hour): ` +
+              `${members.map(m => `${m.id} (${m.source})`).join(', ')}; counted once: ${counted}`,
+            signalIds: [...c.signalIds],
+            source: s.source,
+          });
+          continue;
+        }
         signalReasons.push({
           code: 'signal_active',
-          message:
-            `Active ${s.severity} signal '${s.title}' from ${s.source} ` +
-            `(confidence ${s.confidence}, last seen ${s.lastSeenAt}) contributes ${c.score.toFixed(1)}`,
+          message: counted,
           signalIds: [c.signalId],
           source: s.source,
         });
@@ -379,7 +399,7 @@ export function evaluate(input: EvaluationInput, policy: CompiledPolicy): Evalua
   // mode (DESIGN "Exceptions": source_unavailable, signals_stale; nor
   // uncorrelated or score_unavailable, which no signal of it causes).
   if (decision !== 'proceed' && input.exceptions?.length) {
-    const contributing = contributions.map(c => c.signalId);
+    const contributing = contributions.map(c => c.signalIds ?? [c.signalId]);
     const failureOnly = failureModes.reduce<Decision>((d, m) => stricter(d, m.decision), 'proceed');
     const outcome = (ex: EngineException): Decision => (ex.signalIds !== undefined ? failureOnly : 'proceed');
     const candidates = input.exceptions

@@ -19,6 +19,11 @@ export {
   scoreSignals,
   signalScore,
   type Contribution,
+  INCIDENT_WINDOW_MS,
+  groupIncidents,
+  sameIncident,
+  type EngineIndicators,
+  type IncidentMatch,
   type EngineSignal,
 } from './score';
 export {

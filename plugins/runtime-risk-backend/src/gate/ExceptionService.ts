@@ -232,7 +232,8 @@ export class ExceptionService {
           `), above the exception's maxLevel ${ex.maxLevel}`;
       } else if (ex.signalIds) {
         const allowed = new Set(ex.signalIds);
-        const outside = evaluation.contributions.map(c => c.signalId).filter(id => !allowed.has(id));
+        // one incident reported by several vendors is covered when the exception names one of its reports
+        const outside = evaluation.contributions.filter(c => !(c.signalIds ?? [c.signalId]).some(id => allowed.has(id))).map(c => c.signalId);
         if (outside.length) why = `signal(s) outside the exception's scope now contribute: ${outside.join(', ')}`;
       }
       if (why && (await store.transitionException({ id: ex.id, from: ['approved'], to: 'revoked', by: SYSTEM_ACTOR, at, comment: why }))) {

@@ -34,6 +34,7 @@ function signalToRow(s: Signal, nestJson = false): Row {
     fetched_at: s.fetchedAt,
     url: s.url ?? null,
     raw: s.raw === undefined ? null : jsonText(s.raw, nestJson),
+    indicators: s.indicators && Object.keys(s.indicators).length ? jsonText(s.indicators, nestJson) : null,
     updated_at: s.updatedAt ?? s.lastSeenAt,
   };
 }
@@ -57,7 +58,7 @@ export class ReplayedDeliveryError extends Error {
 const NEWER_OR_EQUAL = `excluded.updated_at >= ${TABLES.signals}.updated_at or ${TABLES.signals}.updated_at is null`;
 
 /** The JSON text columns of a signal row. */
-const SIGNAL_JSON_COLUMNS = ['tactics', 'techniques', 'asset', 'raw'];
+const SIGNAL_JSON_COLUMNS = ['tactics', 'techniques', 'asset', 'raw', 'indicators'];
 
 /** The columns of a signal row (`signalToRow`), for bulk upserts. */
 const SIGNAL_COLUMNS = [
@@ -78,6 +79,7 @@ const SIGNAL_COLUMNS = [
   'fetched_at',
   'url',
   'raw',
+  'indicators',
   'updated_at',
 ];
 
@@ -117,6 +119,7 @@ function rowToSignal(r: Row): Signal {
   if (r.description !== null && r.description !== undefined) s.description = str(r.description);
   if (r.url !== null && r.url !== undefined) s.url = str(r.url);
   if (r.raw !== null && r.raw !== undefined) s.raw = json<unknown>(r.raw, undefined);
+  if (r.indicators !== null && r.indicators !== undefined) s.indicators = json<NonNullable<Signal['indicators']>>(r.indicators, {});
   return s;
 }
 

@@ -784,6 +784,7 @@ export interface components {
             tactics: string[];
             techniques: string[];
             asset: components["schemas"]["Asset"];
+            indicators?: components["schemas"]["Indicators"];
             /** Format: date-time */
             firstSeenAt: string;
             /** Format: date-time */
@@ -793,6 +794,15 @@ export interface components {
             url?: string;
             /** @description The vendor record */
             raw?: unknown;
+        };
+        /** @description File and process indicators of a detection, all optional. Signals on one host sharing a SHA-256, or a MITRE technique and the process / command line, within an hour of the first count once (DESIGN "One incident, several vendors"); the `signal_active` reason then lists every signal id. */
+        Indicators: {
+            /** @description The file's SHA-256 (stored lower-cased). */
+            sha256?: string;
+            filePath?: string;
+            /** @description The process image name. */
+            processName?: string;
+            commandLine?: string;
         };
         /** @description Unknown fields are refused with a 400 naming them. */
         ExceptionRequest: {

@@ -830,6 +830,9 @@ export const spec = {
           "asset": {
             "$ref": "#/components/schemas/Asset"
           },
+          "indicators": {
+            "$ref": "#/components/schemas/Indicators"
+          },
           "firstSeenAt": {
             "type": "string",
             "format": "date-time"
@@ -848,6 +851,28 @@ export const spec = {
           "raw": {
             "description": "The vendor record",
             "as received.": null
+          }
+        }
+      },
+      "Indicators": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "File and process indicators of a detection, all optional. Signals on one host sharing a SHA-256, or a MITRE technique and the process / command line, within an hour of the first count once (DESIGN \"One incident, several vendors\"); the `signal_active` reason then lists every signal id.",
+        "properties": {
+          "sha256": {
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{64}$",
+            "description": "The file's SHA-256 (stored lower-cased)."
+          },
+          "filePath": {
+            "type": "string"
+          },
+          "processName": {
+            "type": "string",
+            "description": "The process image name."
+          },
+          "commandLine": {
+            "type": "string"
           }
         }
       },

@@ -1,4 +1,5 @@
 /** The admin route of the fake vendor servers: adds an alert at run time. */
+import { createHash } from 'node:crypto';
 import type { FakeRoute } from './fakeServer';
 
 /** A vendor record as the fake serves it (vendor JSON, not normalized). */
@@ -13,6 +14,17 @@ export interface DemoAlert {
   title?: string;
   /** When the alert was last updated; default now. */
   at?: string;
+  /**
+   * The file and process of the alert, emitted in the vendor's own fields
+   * (Falcon `sha256`/`filepath`/`filename`/`cmdline`, Defender evidence, SentinelOne
+   * `threatInfo`); default values of the alert's own (never shared by two alerts).
+   */
+  indicators?: { sha256?: string; filePath?: string; processName?: string; commandLine?: string };
+}
+
+/** The SHA-256 (hex) of `text`: the default file hash of a fake alert. */
+export function fakeSha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**

@@ -36,6 +36,7 @@ import {
 import { RiskChart } from './RiskChart';
 import { EntitySourceHealthList, coveringSources } from '../SourceHealth/EntitySourceHealth';
 import { ExceptionRequestForm } from './ExceptionRequestForm';
+import { listWords, signalRows, type SignalRow } from './signalGroups';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
 
 export function signalHost(s: Signal): string {
@@ -44,7 +45,7 @@ export function signalHost(s: Signal): string {
 }
 
 /** Below 1280 px the tactics and first-seen columns go; long titles are cut with a tooltip. */
-function signalColumns(narrow: boolean): TableColumn<Signal>[] {
+function signalColumns(narrow: boolean): TableColumn<SignalRow>[] {
   return [
     {
       title: 'Severity',
@@ -58,6 +59,12 @@ function signalColumns(narrow: boolean): TableColumn<Signal>[] {
       render: s => (
         <>
           <TruncatedText text={s.title} lines={2} />
+          {s.incident && (
+            <Typography variant="caption" component="div" data-testid="signal-incident">
+              One incident reported by {listWords(s.incident.sources)}, counted once:{' '}
+              {s.incident.signals.map(m => m.id).join(', ')}
+            </Typography>
+          )}
           {s.url && (
             <Link to={s.url} target="_blank" rel="noopener noreferrer">
               open in {s.source} console
@@ -78,7 +85,7 @@ function signalColumns(narrow: boolean): TableColumn<Signal>[] {
         ]),
     { title: 'Last seen', field: 'lastSeenAt', render: s => formatDateTime(s.lastSeenAt) },
     { title: 'Status', field: 'status' },
-    { title: 'Source', field: 'source' },
+    { title: 'Source', field: 'source', render: s => (s.incident ? s.incident.sources.join(', ') : s.source) },
   ];
 }
 
@@ -229,6 +236,8 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
     [risk.value],
   );
   const environments = useMemo(() => (risk.value ?? []).map(r => r.environment), [risk.value]);
+  // one incident several vendors reported is one row (the gate counted it once)
+  const incidentRows = useMemo(() => signalRows(signals.value?.items ?? [], risk.value ?? []), [signals.value, risk.value]);
   const activeSignals = useMemo(
     () => (signals.value?.items ?? []).filter(s => s.status === 'active'),
     [signals.value],
@@ -289,11 +298,11 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
         {signals.error ? (
           <Alert severity="error">Signals unavailable: {serverMessage(signals.error)}</Alert>
         ) : (
-          <Table<Signal>
+          <Table<SignalRow>
             title={`Signals (${signals.value?.totalCount ?? 0})`}
             isLoading={signals.loading && !signals.value}
             columns={signalCols}
-            data={signals.value?.items ?? []}
+            data={incidentRows}
             options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, ...TABLE_OPTIONS }}
             emptyContent={
               <Box p={2}>
