@@ -7,6 +7,9 @@ import { safeErrorMessage } from './validate';
 /** Most inventory calls in one run; a longer walk goes on at the next tick from its committed cursor. */
 export const MAX_INVENTORY_CALLS_PER_RUN = 50;
 
+/** Default retention of hosts no finished walk listed any more: 90 days. */
+export const DEFAULT_HOST_RETENTION_MS = 90 * 24 * 3600 * 1000;
+
 /** Default schedule of a source's inventory sync (`PullSignalSource.inventorySchedule`). */
 export const DEFAULT_INVENTORY_SCHEDULE = { frequency: { hours: 1 }, timeout: { minutes: 15 } } as const;
 
@@ -59,7 +62,8 @@ export interface HostInventoryRunResult {
  * page is committed with the cursor it leads to (one transaction), so a failed
  * run loses only its own page and the next resumes from the last committed one.
  * A failure is recorded in the inventory state (it does not mark the signal
- * source degraded) and keeps every stored host.
+ * source degraded) and keeps every stored host. A finished walk deletes the
+ * source's hosts no walk has listed for longer than the retention (90 days).
  */
 export class HostInventoryRunner {
   constructor(
@@ -67,6 +71,11 @@ export class HostInventoryRunner {
       store: Pick<HostInventoryStore, 'commitHostPage' | 'recordHostInventoryFailure' | 'getHostInventoryState'>;
       logger: LoggerService;
       clock?: () => Date;
+      /**
+       * How long a host no walk lists any more is kept (churned pods, retired machines); default
+       * {@link DEFAULT_HOST_RETENTION_MS}. Longer than any coverage window in use.
+       */
+      retentionMs?: number;
     },
   ) {}
 
@@ -88,7 +97,17 @@ export class HostInventoryRunner {
         const { hosts, rejected } = validateHosts({ sourceId: source.id, inputs: Array.isArray(page?.hosts) ? page.hosts : [], logger });
         const pageRejected = rejected + (typeof page.rejected === 'number' && page.rejected > 0 ? page.rejected : 0);
         const complete = page.hasMore !== true;
-        await store.commitHostPage({ sourceId: source.id, sourceType: source.type, hosts, cursor: page.cursor ?? null, complete, rejected: pageRejected, at });
+        const pruneListedBefore = new Date(Date.parse(at) - (this.options.retentionMs ?? DEFAULT_HOST_RETENTION_MS)).toISOString();
+        await store.commitHostPage({
+          sourceId: source.id,
+          sourceType: source.type,
+          hosts,
+          cursor: page.cursor ?? null,
+          complete,
+          rejected: pageRejected,
+          at,
+          ...(complete ? { pruneListedBefore } : {}),
+        });
         result.pages += 1;
         result.stored += hosts.length;
         result.rejected += pageRejected;

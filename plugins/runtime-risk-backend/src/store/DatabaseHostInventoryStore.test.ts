@@ -76,6 +76,20 @@ describe.each(databases.eachSupportedId())('vendor host inventory store on %p', 
     expect((await store.listInventoryHosts({ limit: 10, source: 's1' })).items).toHaveLength(1);
   });
 
+  it('a finished walk prunes the hosts not listed since the retention, and nothing else does', async () => {
+    const { store } = await createStore();
+    await store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: [node, pod], cursor: null, complete: true, at: '2026-08-01T00:00:00.000Z' });
+    await store.commitHostPage({ sourceId: 's1', sourceType: 'sentinelone', hosts: [pod], cursor: null, complete: true, at: '2026-08-01T00:00:00.000Z' });
+    // a walk cut short never prunes
+    await store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: [node], cursor: 'p1', at: '2026-12-03T00:00:00.000Z', pruneListedBefore: '2026-09-01T00:00:00.000Z' });
+    expect((await store.listInventoryHosts({ limit: 10, source: 'falcon' })).items).toHaveLength(2);
+    await store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: [], cursor: null, complete: true, at: '2026-12-03T01:00:00.000Z', pruneListedBefore: '2026-09-01T00:00:00.000Z' });
+    expect((await store.listInventoryHosts({ limit: 10, source: 'falcon' })).items.map(h => h.sourceId)).toEqual(['dev-1']);
+    expect(await store.findHostsByIdentifiers(['prod-eu/shop/checkout-7d9f'])).toEqual([
+      expect.objectContaining({ host: expect.objectContaining({ source: 's1' }) }),
+    ]);
+  });
+
   it('bumps the data version when hosts change (coverage is a gate input)', async () => {
     const { store } = await createStore();
     const before = await store.getDataVersion();

@@ -82,7 +82,8 @@ function rowToState(r: Row): HostInventoryState {
  * {@link HostInventoryStore} on knex (SQLite and PostgreSQL). A page of hosts
  * and the inventory cursor it leads to commit in one transaction, so a failed
  * sync resumes from the last committed page; hosts are upserted by (source,
- * vendor host id) and never deleted by a sync. Writes change gate inputs
+ * vendor host id); only a finished walk may delete hosts, those not listed for
+ * longer than the retention (`pruneListedBefore`). Writes change gate inputs
  * (coverage), so they bump the data version.
  */
 export class DatabaseHostInventoryStore implements HostInventoryStore {
@@ -111,6 +112,7 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
           }
           await insertRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, dedupe(identifiers));
         }
+        if (options.complete && options.pruneListedBefore) await this.prune(tx, options.sourceId, options.pruneListedBefore);
         if (options.cursor === undefined) return;
         const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
         const state: Row = {
@@ -126,8 +128,15 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
         if (existing) await tx(HOST_TABLES.state).where({ source: options.sourceId }).update(state);
         else await tx(HOST_TABLES.state).insert({ source: options.sourceId, last_complete_at: null, ...state });
       },
-      { changesGateInputs: rows.length > 0 },
+      { changesGateInputs: rows.length > 0 || Boolean(options.complete && options.pruneListedBefore) },
     );
+  }
+
+  /** Deletes the source's hosts last listed before `before` (and their identifiers): hosts gone from the vendor for longer than the retention. */
+  private async prune(tx: Knex.Transaction, source: string, before: string): Promise<void> {
+    const gone = tx(HOST_TABLES.hosts).where('source', source).andWhere('listed_at', '<', before).select('source_id');
+    await tx(HOST_TABLES.identifiers).where('source', source).whereIn('source_id', gone).delete();
+    await tx(HOST_TABLES.hosts).where('source', source).andWhere('listed_at', '<', before).delete();
   }
 
   async recordHostInventoryFailure(options: { sourceId: string; sourceType: string; error: string; at: string }): Promise<void> {

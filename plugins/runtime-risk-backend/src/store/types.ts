@@ -438,6 +438,8 @@ export interface HostInventoryStore {
     complete?: boolean;
     rejected?: number;
     at: string;
+    /** With `complete`: the source's hosts last listed before this time (ISO) are deleted (retention of churned hosts, e.g. pods). */
+    pruneListedBefore?: string;
   }): Promise<void>;
   /** Records a failed inventory sync; keeps the cursor and every stored host. */
   recordHostInventoryFailure(options: { sourceId: string; sourceType: string; error: string; at: string }): Promise<void>;
