@@ -5,20 +5,34 @@
  * event for `--repo` / `--environment`, and prints what the rule calls back: at
  * once for proceed / block; for approval_required the status report with the
  * decision link, then (after someone else approves or rejects it in the portal)
- * the final answer. Start the portal with examples/app-config.github-demo.yaml:
+ * the final answer. The demo App key is made on this machine (never committed):
+ * `--init` writes examples/fake-github/demo-app-key.pem (ignored by git) when it is
+ * missing, before the portal is started with examples/app-config.github-demo.yaml:
  *
+ *   node --require @backstage/cli/config/nodeTransform.cjs examples/fake-github/deploy.ts --init
  *   npm start -- --config ../../app-config.yaml --config ../../examples/app-config.github-demo.yaml
  *   node --require @backstage/cli/config/nodeTransform.cjs examples/fake-github/deploy.ts \
  *     [--repo acme/payments-api] [--environment production] [--backend http://localhost:7007]
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { FakeGithub, githubSignature } from '../../plugins/runtime-risk-backend/src/testUtils/fakeGithub';
 
 /** The demo values of examples/app-config.github-demo.yaml. */
 export const DEMO_GITHUB = { port: 7110, webhookSecret: 'fake-github-webhook-secret', keyFile: path.join(__dirname, 'demo-app-key.pem') };
+
+/** Writes a fresh RSA key for the demo App when there is none (the portal reads it through $file). */
+function ensureDemoKey() {
+  if (fs.existsSync(DEMO_GITHUB.keyFile)) {
+    console.log(`demo App key: ${DEMO_GITHUB.keyFile} (kept)`);
+    return;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  fs.writeFileSync(DEMO_GITHUB.keyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+  console.log(`demo App key: wrote ${DEMO_GITHUB.keyFile}`);
+}
 
 async function main() {
   const { values } = parseArgs({
@@ -27,8 +41,18 @@ async function main() {
       environment: { type: 'string', default: 'production' },
       backend: { type: 'string', default: 'http://localhost:7007' },
       'wait-minutes': { type: 'string', default: '30' },
+      init: { type: 'boolean', default: false },
     },
   });
+  if (values.init) {
+    ensureDemoKey();
+    return;
+  }
+  if (!fs.existsSync(DEMO_GITHUB.keyFile)) {
+    console.error(`no demo App key at ${DEMO_GITHUB.keyFile}: run this script with --init first (then start the portal)`);
+    process.exitCode = 1;
+    return;
+  }
   const github = new FakeGithub({ privateKeyPem: fs.readFileSync(DEMO_GITHUB.keyFile, 'utf8') });
   await github.start(DEMO_GITHUB.port);
   const runId = String(Date.now());
