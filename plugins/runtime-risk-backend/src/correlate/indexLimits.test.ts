@@ -29,7 +29,7 @@ describe.each(databases.eachSupportedId())('index rebuild with unstorable annota
     expect((await store.getEntity('component:default/checkout'))?.hosts.map(h => h.value)).toEqual(['app-01']);
     expect(await store.getEntity('component:default/huge')).toBeUndefined();
     expect(await store.getEntity('component:default/nul')).toBeUndefined();
-    const warnings = logger.warn.mock.calls.map(c => String(c[0]));
+    const warnings = (logger.warn as unknown as { mock: { calls: unknown[][] } }).mock.calls.map(c => String(c[0]));
     expect(warnings).toEqual(
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`component:default/huge: left out of the index: host 'h+…' is longer than ${INDEX_LIMITS.hostValue} characters`)),
