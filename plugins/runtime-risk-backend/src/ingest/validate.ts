@@ -34,6 +34,10 @@ export const SIGNAL_LIMITS = {
   /** One tactic or technique. */
   tag: 256,
   url: 2048,
+  /** Indicators (`indicators.filePath`, `.processName`, `.commandLine`), cut like free text. */
+  filePath: 4096,
+  processName: 1024,
+  commandLine: 8192,
 } as const;
 
 /** Appended to text cut at its limit. */
@@ -167,6 +171,20 @@ function cleanInput(value: ParsedSignalInput, asset: ParsedSignalInput['asset'],
       out.url = url;
     }
   }
+  if (value.indicators !== undefined) {
+    const indicators: Record<string, string> = {};
+    for (const [key, v] of Object.entries(value.indicators) as [string, string | undefined][]) {
+      if (v === undefined) continue;
+      const max = SIGNAL_LIMITS[key as 'filePath' | 'processName' | 'commandLine'];
+      const clean = max === undefined ? withoutNul(v) : cut(withoutNul(v), max);
+      if (clean) indicators[key] = clean;
+    }
+    const keys = Object.keys(indicators);
+    if (keys.length !== Object.values(value.indicators).filter(v => v !== undefined).length || keys.some(k => indicators[k] !== (value.indicators as Record<string, string>)[k])) {
+      out.indicators = keys.length ? indicators : undefined;
+      problems.push('indicators: cleaned');
+    }
+  }
   if (value.raw !== undefined) {
     const raw = deepWithoutNul(value.raw);
     if (raw !== value.raw) {
@@ -178,6 +196,7 @@ function cleanInput(value: ParsedSignalInput, asset: ParsedSignalInput['asset'],
   if (Object.keys(out).length === 0) return { value, asset: cleanAsset };
   const cleaned = Object.assign({}, value, out);
   if ('url' in out && out.url === undefined) delete (cleaned as { url?: string }).url;
+  if ('indicators' in out && out.indicators === undefined) delete (cleaned as { indicators?: unknown }).indicators;
   return { value: cleaned, asset: cleanAsset };
 }
 
