@@ -1,7 +1,7 @@
 import '../../testing/configure';
 import { screen, within } from '@testing-library/react';
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
-import { catalogApiRef } from '@backstage/plugin-catalog-react';
+import { catalogApiRef, entityRouteRef } from '@backstage/plugin-catalog-react';
 import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
@@ -77,5 +77,37 @@ describe('org page source table', () => {
     expect(within(nightly).getByText('2 d')).toBeInTheDocument();
     const crowdstrike = screen.getByText('crowdstrike: ok').closest('tr')!;
     expect(within(crowdstrike).queryByText(/stale for/)).not.toBeInTheDocument();
+  });
+
+  it('marks a ranked row whose gate answer is signals_stale with the stale source, from the row itself', async () => {
+    const ref = 'component:default/payments-api';
+    server.risks.set(ref, [
+      makeRisk({
+        entityRef: ref,
+        environment: 'production',
+        riskLevel: 'low',
+        score: 12,
+        decision: 'approval_required',
+        reasons: [{ code: 'signals_stale', message: 'nightly data is 2 d old, older than 15m', signalIds: [], source: 'nightly' }],
+      }),
+      makeRisk({ entityRef: ref, environment: 'staging', riskLevel: 'low', score: 12, decision: 'proceed' }),
+    ]);
+    const entity = {
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Component',
+      metadata: { name: 'payments-api', namespace: 'default' },
+      spec: { type: 'service', owner: 'team-payments', lifecycle: 'production' },
+    };
+    await renderInTestApp(
+      <TestApiProvider apis={[[runtimeRiskApiRef, server.client()], [catalogApiRef, catalogApiMock({ entities: [entity] })]]}>
+        <RuntimeRiskPage />
+      </TestApiProvider>,
+      { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
+    );
+    const stale = await screen.findAllByTestId('row-stale');
+    expect(stale).toHaveLength(1);
+    expect(stale[0]).toHaveTextContent('stale: nightly');
+    const row = stale[0].closest('tr')!;
+    expect(within(row).getByText('production')).toBeInTheDocument();
   });
 });

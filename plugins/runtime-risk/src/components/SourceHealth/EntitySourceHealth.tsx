@@ -3,7 +3,7 @@ import CheckCircleIcon from '@material-ui/icons/CheckCircle';
 import ErrorIcon from '@material-ui/icons/Error';
 import ScheduleIcon from '@material-ui/icons/Schedule';
 import WarningIcon from '@material-ui/icons/Warning';
-import type { EntityRisk, EntitySourceHealth } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { EntityRisk, EntitySourceHealth, Reason } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { StatusText, formatDateTime, formatSeconds } from '../common';
 
 /**
@@ -113,6 +113,21 @@ export function StaleFor(props: { environments?: string[] }) {
   return (
     <StatusText icon={ScheduleIcon} tone="warning" testId="stale-for">
       {staleForText(props.environments)}
+    </StatusText>
+  );
+}
+
+/**
+ * A ranking row's staleness, from what the row already carries (its reasons):
+ * "stale: crowdstrike" when the gate answered `signals_stale` in the row's
+ * environment; nothing otherwise.
+ */
+export function StaleSources(props: { reasons: Pick<Reason, 'code' | 'source'>[] }) {
+  const sources = [...new Set(props.reasons.filter(r => r.code === 'signals_stale').map(r => r.source ?? 'a source'))];
+  if (sources.length === 0) return null;
+  return (
+    <StatusText icon={ScheduleIcon} tone="warning" testId="row-stale">
+      stale: {sources.join(', ')}
     </StatusText>
   );
 }
