@@ -83,6 +83,29 @@ describe.each(databases.eachSupportedId())('idempotent gate calls on %p', databa
     expect(await countDecisions(seeded.knex)).toBe(before + 1);
   });
 
+  it('starts a key again after 24 hours, and takes over a claim whose request died before recording', async () => {
+    const caller = 'external:test-service';
+    const claim = (key: string, ageMs: number) =>
+      seeded.knex('runtime_risk_idempotency_keys').insert({
+        caller,
+        idempotency_key: key,
+        request_hash: 'f'.repeat(64),
+        decision_id: `never-recorded-${key}`,
+        created_at: new Date(Date.now() - ageMs).toISOString(),
+      });
+    await claim('expired-key', IDEMPOTENCY_TTL_MS + 60_000);
+    await claim('abandoned-key', 3 * 60_000);
+    await claim('busy-key', 1_000);
+    for (const key of ['expired-key', 'abandoned-key']) {
+      const res = await gate(seeded.server, key);
+      expect(res.status, key).toBe(200);
+      const row = await seeded.knex('runtime_risk_idempotency_keys').where({ caller, idempotency_key: key }).first();
+      expect(row.decision_id).toBe(res.body.decisionId);
+    }
+    // a claim of a request still running (another body here) is never taken over
+    expect((await gate(seeded.server, 'busy-key')).status).toBe(422);
+  });
+
   it('frees the key when the request fails before recording, and sweeps keys after 24 hours', async () => {
     const unknown = await gate(seeded.server, 'fails-first', { ...BODY, entityRef: 'component:default/nope' });
     expect(unknown.status).toBe(404);

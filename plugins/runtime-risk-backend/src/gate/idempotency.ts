@@ -89,19 +89,24 @@ export class IdempotentGate {
           // expired, not swept yet: the key starts again
           mine = await store.takeOverIdempotencyKey(current, claim);
         } else {
-          if (current.requestHash !== hash) {
-            throw new UnprocessableError(
+          const conflict = () =>
+            new UnprocessableError(
               `${IDEMPOTENCY_HEADER}: '${args.key}' was used at ${current.createdAt} with a different request body ` +
                 `(decision ${current.decisionId}); use a new key for a new request`,
             );
-          }
           const record = await store.getDecision(current.decisionId);
-          if (record) return { answer: firstAnswer(record), replayed: true };
+          if (record) {
+            if (current.requestHash !== hash) throw conflict();
+            return { answer: firstAnswer(record), replayed: true };
+          }
           if (age >= ABANDONED_CLAIM_MS) {
+            // its request died before recording anything: the key is free again
             this.options.logger?.warn(
               `runtime-risk: idempotency key of ${caller} claimed at ${current.createdAt} has no decision; taking it over`,
             );
             mine = await store.takeOverIdempotencyKey(current, claim);
+          } else if (current.requestHash !== hash) {
+            throw conflict();
           }
         }
       }
