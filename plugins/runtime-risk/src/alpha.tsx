@@ -19,6 +19,8 @@ import { RuntimeRiskClient } from './api/RuntimeRiskClient';
 export const runtimeRiskRootRouteRef = createRouteRef();
 /** Route of a gate decision's page, `/runtime-risk/decisions/:id` (its approve / reject form). */
 export const runtimeRiskDecisionRouteRef = createSubRouteRef({ parent: runtimeRiskRootRouteRef, path: '/decisions/:id' });
+/** Route of the "What if" page, `/runtime-risk/what-if` (a proposed policy replayed over recorded decisions). */
+export const runtimeRiskWhatIfRouteRef = createSubRouteRef({ parent: runtimeRiskRootRouteRef, path: '/what-if' });
 
 const runtimeRiskApi = ApiBlueprint.make({
   params: defineParams =>
@@ -67,6 +69,6 @@ export default createFrontendPlugin({
   pluginId: 'runtime-risk',
   title: 'Runtime risk',
   icon: <SecurityIcon />,
-  routes: { root: runtimeRiskRootRouteRef, decision: runtimeRiskDecisionRouteRef },
+  routes: { root: runtimeRiskRootRouteRef, decision: runtimeRiskDecisionRouteRef, whatIf: runtimeRiskWhatIfRouteRef },
   extensions: [runtimeRiskApi, entityRiskCard, entityRiskContent, runtimeRiskPage],
 });

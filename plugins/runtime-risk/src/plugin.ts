@@ -8,7 +8,7 @@ import {
 } from '@backstage/core-plugin-api';
 import { runtimeRiskApiRef } from './api/RuntimeRiskApi';
 import { RuntimeRiskClient } from './api/RuntimeRiskClient';
-import { decisionRouteRef, entityContentRouteRef, rootRouteRef } from './routes';
+import { decisionRouteRef, entityContentRouteRef, rootRouteRef, whatIfRouteRef } from './routes';
 
 /** The Runtime Risk frontend plugin for apps on the legacy frontend system. */
 export const runtimeRiskPlugin = createPlugin({
@@ -20,7 +20,7 @@ export const runtimeRiskPlugin = createPlugin({
       factory: ({ discoveryApi, fetchApi }) => new RuntimeRiskClient({ discoveryApi, fetchApi }),
     }),
   ],
-  routes: { root: rootRouteRef, entityContent: entityContentRouteRef, decision: decisionRouteRef },
+  routes: { root: rootRouteRef, entityContent: entityContentRouteRef, decision: decisionRouteRef, whatIf: whatIfRouteRef },
 });
 
 /** Org page: every service ranked by runtime risk, held deploys, and each decision's page at `decisions/:id`. Mount at `/runtime-risk`. */

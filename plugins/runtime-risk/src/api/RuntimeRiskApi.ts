@@ -73,6 +73,10 @@ export interface RuntimeRiskApi {
   getSummary(query?: { environment?: string; limit?: number; days?: number }): Promise<OrgSummary>;
   /** Replays the recorded decisions of a window under a proposed policy; nothing is recorded. */
   backtestPolicy(request: BacktestRequest): Promise<BacktestResult>;
+  /** The policy history, the active policy first (`GET /v1/policies`). */
+  listPolicies(): Promise<{ items: PolicySummary[] }>;
+  /** One policy of the history with its body (`GET /v1/policies/:hash`). */
+  getPolicy(hash: string): Promise<StoredPolicy>;
   /** Approve, reject or revoke an exception (the backend checks who may). */
   decideException(id: string, action: ExceptionAction, comment?: string): Promise<RiskException>;
 }
@@ -84,6 +88,9 @@ export type SummaryEntity = RuntimeRiskSchema<'SummaryEntity'>;
 /** `POST /v1/policy/backtest` request and answer. */
 export type BacktestRequest = RuntimeRiskSchema<'BacktestRequest'>;
 export type BacktestResult = RuntimeRiskSchema<'BacktestResult'>;
+/** A policy of the history (`GET /v1/policies`), and with its body (`GET /v1/policies/:hash`). */
+export type PolicySummary = RuntimeRiskSchema<'PolicySummary'>;
+export type StoredPolicy = RuntimeRiskSchema<'StoredPolicy'>;
 
 export const runtimeRiskApiRef = createApiRef<RuntimeRiskApi>({
   id: 'plugin.runtime-risk.service',

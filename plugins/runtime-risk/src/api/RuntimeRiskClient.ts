@@ -21,9 +21,11 @@ import type {
   ExceptionQuery,
   ExceptionRequest,
   OrgSummary,
+  PolicySummary,
   RiskException,
   RuntimeRiskApi,
   SignalQuery,
+  StoredPolicy,
 } from './RuntimeRiskApi';
 
 /**
@@ -115,6 +117,14 @@ export class RuntimeRiskClient implements RuntimeRiskApi {
 
   async backtestPolicy(request: BacktestRequest): Promise<BacktestResult> {
     return (await this.client.backtestPolicy(request)) as BacktestResult;
+  }
+
+  async listPolicies(): Promise<{ items: PolicySummary[] }> {
+    return (await this.client.listPolicies()) as { items: PolicySummary[] };
+  }
+
+  async getPolicy(hash: string): Promise<StoredPolicy> {
+    return (await this.client.getPolicy(hash)) as StoredPolicy;
   }
 
   private entityPath(entityRef: string): { kind: string; namespace: string; name: string } {

@@ -155,6 +155,9 @@ export class FakeRuntimeRiskServer {
     };
   }
 
+  /** The policy history (`GET /v1/policies`), the active one first. */
+  policies: { hash: string; id: string; firstActiveAt: string; periods: { from: string; until: string | null }[]; active: boolean; body: Record<string, unknown> }[] = [];
+
   /** Shadow-mode buckets the summary answers. */
   shadowBuckets: { start: string; total: number; wouldHaveBlocked: number; wouldHaveRequiredApproval: number }[] = [];
 
@@ -250,6 +253,14 @@ export class FakeRuntimeRiskServer {
     }
     if (req.method === 'GET' && req.path === '/v1/summary') {
       return { status: 200, body: this.summary(req.query) };
+    }
+    if (req.method === 'GET' && req.path === '/v1/policies') {
+      return { status: 200, body: { items: this.policies.map(({ body: _b, ...p }) => p) } };
+    }
+    const policy = req.path.match(/^\/v1\/policies\/([^/]+)$/);
+    if (req.method === 'GET' && policy) {
+      const found = this.policies.find(p => p.hash === decodeURIComponent(policy[1]));
+      return found ? { status: 200, body: found } : FakeRuntimeRiskServer.error(404, 'NotFoundError', `hash: no policy '${policy[1]}'`);
     }
     if (req.method === 'POST' && req.path === '/v1/policy/backtest') {
       return this.backtest ? { status: 200, body: this.backtest(req.body as Record<string, unknown>) } : FakeRuntimeRiskServer.error(404, 'NotFoundError', 'no backtest set');

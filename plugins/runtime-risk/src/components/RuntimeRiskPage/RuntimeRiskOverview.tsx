@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { Link as RouterLink } from 'react-router-dom';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { InfoCard, Progress, Table, TableColumn } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
@@ -303,6 +304,10 @@ export function RuntimeRiskOverview() {
             }}
           >
             Refresh
+          </Button>
+          {/* the "What if" page: a proposed policy replayed over the recorded decisions */}
+          <Button variant="outlined" component={RouterLink} to="what-if">
+            What if…
           </Button>
           <Typography variant="body2">
             Coverage: {evaluated.length - uncorrelated.length} of {all.length} services correlated with

@@ -3,6 +3,7 @@ import { Content, Header, Page } from '@backstage/core-components';
 import { RuntimeRiskOverview } from './RuntimeRiskOverview';
 import { DecisionRoutePage } from '../DecisionPage/DecisionPage';
 import { decisionPath } from '../DecisionQueue/DecisionQueue';
+import { WhatIfPage } from '../WhatIfPage/WhatIfPage';
 
 /** The old link form `/runtime-risk?decision=<id>` (CLI and scaffolder before the decision page) goes to the decision page. */
 function OldDecisionLink(props: { children: JSX.Element }) {
@@ -35,6 +36,10 @@ function RuntimeRiskRoutes(props: { header: boolean }) {
       <Route
         path="/decisions/:id"
         element={page('Runtime risk: deploy decision', 'The gate\u2019s full answer; approve or reject a held deploy.', <DecisionRoutePage />)}
+      />
+      <Route
+        path="/what-if"
+        element={page('Runtime risk: what if', 'What would a policy change have done to the recorded decisions?', <WhatIfPage />)}
       />
     </Routes>
   );

@@ -1,0 +1,1 @@
+export { WhatIfPage, BacktestView } from './WhatIfPage';
