@@ -279,6 +279,7 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
     expect(await statuses('get', '/v1/sources')).toEqual(expected);
     expect(await statuses('get', '/v1/coverage')).toEqual(expected);
     expect(await statuses('get', '/v1/audit/verify')).toEqual(expected);
+    expect(await statuses('get', '/v1/audit/head')).toEqual(expected);
     expect(await statuses('get', '/v1/signals')).toEqual(expected);
   });
 
@@ -356,6 +357,7 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
     for (const [method, path] of [
       ['get', '/v1/sources'],
       ['get', '/v1/audit/verify'],
+      ['get', '/v1/audit/head'],
       ['post', `/v1/decisions/${ledgerDecision}/approve`],
       ['post', `/v1/exceptions/${exceptionId}/revoke`],
     ] as const) {
