@@ -253,14 +253,6 @@ export class RuntimeRiskApiClient {
   ) {
     return this.request('GetEntityRiskHistory', { path: entity, query }, options);
   }
-  /** `GET /v1/entities/{kind}/{namespace}/{name}/risk/history`: score snapshots (per environment, oldest first). */
-  getEntityRiskHistory(
-    entity: OperationPath<'GetEntityRiskHistory'>,
-    query: OperationQuery<'GetEntityRiskHistory'> = {},
-    options?: RuntimeRiskRequestOptions,
-  ) {
-    return this.request('GetEntityRiskHistory', { path: entity, query }, options);
-  }
   /** `GET /v1/signals`. */
   listSignals(query: OperationQuery<'ListSignals'> = {}, options?: RuntimeRiskRequestOptions) {
     return this.request('ListSignals', { query }, options);
