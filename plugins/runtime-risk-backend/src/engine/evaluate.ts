@@ -10,6 +10,7 @@ import type {
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { CompiledPolicy } from './policy';
 import { compareStrings, levelFor, parseTime, scoreSignals, type Contribution, type EngineSignal } from './score';
+import { sourceDataAtMs, sourceStaleness } from './freshness';
 
 /** A signal source covering the entity's hosts, as the engine sees it. */
 export interface EngineSource {
@@ -109,16 +110,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function formatAge(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s}s`;
-  const m = Math.round(s / 60);
-  if (m < 120) return `${m}m`;
-  const h = Math.round(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.round(h / 24)}d`;
-}
-
 function describeAction(environment: string, action: FailureAction): string {
   if (action === 'proceed_with_warning') return `${environment} policy: proceed with warning`;
   return `${environment} policy: ${action}`;
@@ -142,9 +133,7 @@ function analyseSources(
   let stale = false;
   for (const src of sorted) {
     const success = parseTime(src.lastSuccessAt);
-    const asOf = parseTime(src.asOf ?? null);
-    let effective = success;
-    if (!Number.isNaN(success) && !Number.isNaN(asOf)) effective = Math.min(success, asOf);
+    const effective = sourceDataAtMs(src);
     if (!Number.isNaN(effective)) {
       freshAtMs = freshAtMs === null ? effective : Math.max(freshAtMs, effective);
     }
@@ -165,25 +154,8 @@ function analyseSources(
       });
     }
 
-    let staleMessage: string | undefined;
-    if (src.push) {
-      if (src.heartbeatMs !== undefined) {
-        const quiet = Number.isNaN(success) ? Infinity : nowMs - success;
-        if (quiet > src.heartbeatMs) {
-          staleMessage =
-            `Push source '${src.id}' missed its heartbeat: ` +
-            (Number.isNaN(success) ? 'never heard from' : `last heard from ${src.lastSuccessAt}, ${formatAge(quiet)} ago`) +
-            `, longer than its heartbeat of ${formatAge(src.heartbeatMs)}`;
-        }
-      }
-    } else if (Number.isNaN(success)) {
-      staleMessage = `Signal source '${src.id}' has no successful sync`;
-    } else if (nowMs - effective > maxAgeMs) {
-      const basis = effective < success ? `its data is as of ${src.asOf}` : `its last successful sync was ${src.lastSuccessAt}`;
-      staleMessage =
-        `Signals from source '${src.id}' are stale: ${basis}, ${formatAge(nowMs - effective)} ago, ` +
-        `older than the ${environment} maximum of ${formatAge(maxAgeMs)}`;
-    }
+    // the one freshness rule, shared with the source health's staleFor (engine/freshness.ts)
+    const staleMessage = sourceStaleness(src, nowMs, maxAgeMs, environment);
     if (staleMessage !== undefined) {
       stale = true;
       findings.push({

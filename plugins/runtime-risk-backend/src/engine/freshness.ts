@@ -5,7 +5,7 @@ import { parseTime } from './score';
  * Freshness of one source as the engine judges it (DESIGN "Freshness"), shared
  * by the entity's source health (staleness per environment) so that a source
  * shown as stale for an environment is exactly one the gate answers
- * `signals_stale` for there. (evaluate.ts's analyseSources applies the same rules.)
+ * `signals_stale` for there (evaluate.ts applies these very functions).
  */
 
 function formatAge(ms: number): string {
