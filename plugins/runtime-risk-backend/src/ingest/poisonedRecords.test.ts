@@ -37,6 +37,8 @@ describe.each(databases.eachSupportedId())('a batch with poisoned records on %p'
           signalInput('x'.repeat(300)),
           signalInput('long-host-5', { hostname: `${'h'.repeat(300)}.example.com` }),
           { ...signalInput('long-device-6'), asset: { deviceId: 'd'.repeat(1000), ips: [], macs: [] } },
+          // a lone UTF-16 surrogate (JSON.parse makes them from "\ud800"): PostgreSQL refuses it in text and JSON
+          { ...signalInput('surrogate-7b', { hostname: 'web-7b' }), title: 'half \ud800 a pair', raw: { k: 'x\udc00' } },
           signalInput('good-7', { hostname: 'web-07' }),
         ],
       },
@@ -44,11 +46,14 @@ describe.each(databases.eachSupportedId())('a batch with poisoned records on %p'
     ];
     const runner = new IngestionRunner({ store, logger: mockServices.logger.mock() });
     const result = await runner.run(source);
-    expect(result).toMatchObject({ pages: 2, stored: 5, rejected: 3 });
+    expect(result).toMatchObject({ pages: 2, stored: 6, rejected: 3 });
     expect(result.error).toBeUndefined();
 
     const rows = await knex('runtime_risk_signals').where({ source: 'edr' }).orderBy('source_id').select('source_id', 'title', 'description', 'tactics', 'url', 'raw', 'asset');
-    expect(rows.map(r => r.source_id)).toEqual(['good-1', 'good-7', 'good-8', 'long-title-3', 'nul-2']);
+    expect(rows.map(r => r.source_id)).toEqual(['good-1', 'good-7', 'good-8', 'long-title-3', 'nul-2', 'surrogate-7b']);
+    const surrogate = rows.find(r => r.source_id === 'surrogate-7b');
+    expect(surrogate.title).toBe('half \ufffd a pair');
+    expect(JSON.parse(surrogate.raw)).toEqual({ k: 'x\ufffd' });
     const nul = rows.find(r => r.source_id === 'nul-2');
     expect(nul.title).toBe('Credential dumping');
     expect(nul.description).toBe('by lsass');

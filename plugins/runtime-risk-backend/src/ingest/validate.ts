@@ -48,8 +48,16 @@ class Rejected extends Error {}
 
 const NUL = /\u0000/g;
 
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * `v` without NUL characters and with every lone UTF-16 surrogate (JSON.parse
+ * makes them from `"\ud800"`) as U+FFFD: PostgreSQL refuses both in text and
+ * JSON, SQLite would store a lone surrogate as three invalid bytes.
+ */
 function withoutNul(v: string): string {
-  return v.includes('\u0000') ? v.replace(NUL, '') : v;
+  const out = v.includes('\u0000') ? v.replace(NUL, '') : v;
+  return (out as unknown as WellFormed).isWellFormed() ? out : (out as unknown as WellFormed).toWellFormed();
 }
 
 function cut(v: string, max: number): string {
@@ -61,7 +69,7 @@ function put(target: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** `value` without NUL characters in any string or key (the same object when it has none). */
+/** `value` without NUL characters or lone surrogates in any string or key (the same object when it has none). */
 function deepWithoutNul(value: unknown): unknown {
   if (typeof value === 'string') return withoutNul(value);
   if (Array.isArray(value)) {
@@ -78,7 +86,7 @@ function deepWithoutNul(value: unknown): unknown {
     for (const k in record) {
       if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
       const v = record[k];
-      const ck = k.includes('\u0000') ? withoutNul(k) : k;
+      const ck = withoutNul(k);
       const cv = deepWithoutNul(v);
       if (ck !== k || cv !== v) {
         if (!out) {
