@@ -51,6 +51,18 @@ describe('source health wording (issue 19 part 2)', () => {
     expect(within(row).getByText('stale for production')).toBeInTheDocument();
     expect(row.querySelectorAll('svg').length).toBe(2);
   });
+
+  it('has no serious or critical axe violations (names on groups, icons hidden)', async () => {
+    const { container } = await renderInTestApp(
+      <EntitySourceHealthList
+        sources={[makeEntitySource({ id: 'nightly', staleFor: ['production'] }), makeEntitySource({ id: 'hook', push: true, status: 'down' })]}
+      />,
+    );
+    const axe = (await import('axe-core')).default;
+    // colour contrast needs a real browser (e2e/portal.test.ts runs it there)
+    const results = await axe.run(container, { rules: { 'color-contrast': { enabled: false } } });
+    expect(results.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)).toEqual([]);
+  });
 });
 
 describe('org page source table', () => {

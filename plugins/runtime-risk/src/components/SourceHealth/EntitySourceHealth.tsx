@@ -60,6 +60,7 @@ export function SourceFreshness(props: { source: EntitySourceHealth }) {
         flexWrap="wrap"
         style={{ gap: 6 }}
         data-testid={`source-health-${source.id}`}
+        role="group"
         aria-label={sourceHealthText(source)}
       >
         <StatusText icon={look.icon} tone={look.tone}>
@@ -97,6 +98,7 @@ export function EntitySourceHealthList(props: { sources: EntitySourceHealth[]; d
       flexDirection={props.dense ? 'row' : 'column'}
       flexWrap="wrap"
       style={{ gap: props.dense ? 16 : 6 }}
+      role="group"
       aria-label="health of the sources that cover this entity"
       data-testid="entity-source-health"
     >
