@@ -17,6 +17,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = resolve(ROOT, 'test-output');
 const ENTITY = { kind: 'component', namespace: 'default', name: 'payments-api' };
 const ENTITY_REF = `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`;
+/** Moderate in production (one fresh medium detection): the demo policy holds its deploys for approval. */
+const HELD_REF = 'component:default/payments-worker';
 
 interface RiskAnswer {
   environment: string;
@@ -162,6 +164,31 @@ async function signInIfAsked() {
   if (await enter.isVisible().catch(() => false)) await enter.click();
 }
 
+/** A Backstage token of a demo sign-in (proxy providers: `guest`, `demo-approver` for Sam). */
+async function tokenOf(provider: 'guest' | 'demo-approver'): Promise<string> {
+  const res = await fetch(`${backend!.baseUrl}/api/auth/${provider}/refresh`);
+  if (!res.ok) throw new Error(`GET /api/auth/${provider}/refresh answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { backstageIdentity: { token: string } }).backstageIdentity.token;
+}
+
+/** Asks the gate with `token` (the requester is whoever the token names). */
+async function gateAs(token: string, entityRef: string, environment: string) {
+  const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/gate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ entityRef, environment }),
+  });
+  if (!res.ok) throw new Error(`POST /v1/gate answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { decisionId: string; decision: string; status?: string };
+}
+
+/** Signs `p` in as Sam (the demo's security approver) from the sign-in chooser. */
+async function signInAsSam(p: Page) {
+  const sam = p.getByRole('button', { name: 'Sign in as Sam' });
+  await sam.waitFor({ timeout: 60_000 });
+  await sam.click();
+}
+
 describe('portal (real browser)', () => {
   it('shows block for production on the payments-api card, with its reason', async () => {
     requireSetup();
@@ -256,11 +283,110 @@ describe('portal (real browser)', () => {
     await expect.poll(() => pending.innerText(), { timeout: 30_000 }).toMatch(/e2e: hotfix while the LSASS alert is investigated/);
     await page.screenshot({ path: resolve(OUT, 'portal-runtime-risk-page.png'), fullPage: true });
   });
-  it('fits 1280 and 1024 px (no table overflows) with no serious or critical axe violations, on the card, tab and org page', async () => {
+  it('a held deploy appears in the queue; the requester is refused and a second user approves it on the decision page; approvers are notified', async () => {
+    requireSetup();
+    // payments-worker (team-payments) is moderate in production: the demo policy asks for approval
+    const guest = await tokenOf('guest');
+    const held = await gateAs(guest, HELD_REF, 'production');
+    expect(held).toMatchObject({ decision: 'approval_required', status: 'pending' });
+
+    await page.setViewportSize({ width: 1440, height: 1100 });
+    await page.goto(`${backend!.baseUrl}/runtime-risk`);
+    const queue = page.getByRole('region', { name: 'held deploys awaiting approval' });
+    const review = queue.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`);
+    try {
+      await review.waitFor({ timeout: 60_000 });
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-decision-queue-failure.png'), fullPage: true });
+      throw new Error(`the held deploy did not show in the queue: ${(e as Error).message}\n${diagnostics()}`);
+    }
+    const queued = queue.locator('tr', { has: page.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`) });
+    expect(await queued.innerText()).toMatch(/payments-worker\s+production/);
+    await queue.screenshot({ path: resolve(OUT, 'portal-decision-queue.png') });
+
+    // the guest asked for it (and is no approver): refused, with the backend's message
+    await review.click();
+    await page.waitForURL(new RegExp(`/runtime-risk/decisions/${held.decisionId}$`), { timeout: 30_000 });
+    const details = page.getByTestId('runtime-risk-decision');
+    await details.getByText(held.decisionId).waitFor({ timeout: 60_000 });
+    await expect.poll(() => details.innerText()).toMatch(/Expires in \d+ (h|min)/);
+    await details.getByLabel(/Comment/).fill('e2e: approving my own deploy');
+    await details.getByRole('button', { name: 'Approve deploy' }).click();
+    await details.getByRole('alert').getByText(/HTTP 403/).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: resolve(OUT, 'portal-decision-refused.png'), fullPage: true });
+
+    // an approver asking for a deploy is refused too, and told it is their own
+    const samToken = await tokenOf('demo-approver');
+    const own = await gateAs(samToken, HELD_REF, 'production');
+    expect(own.status).toBe('pending');
+    const samContext = await browser!.newContext({ viewport: { width: 1440, height: 1100 } });
+    try {
+      const sam = await samContext.newPage();
+      sam.on('pageerror', e => browserLog.push(`[sam pageerror] ${e.message}`));
+      await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${own.decisionId}`);
+      await signInAsSam(sam);
+      const ownDetails = sam.getByTestId('runtime-risk-decision');
+      await ownDetails.getByText(own.decisionId).waitFor({ timeout: 60_000 });
+      await ownDetails.getByLabel(/Comment/).fill('e2e: my own deploy');
+      await ownDetails.getByRole('button', { name: 'Approve deploy' }).click();
+      const refusal = ownDetails.getByRole('alert');
+      await refusal.getByText('You asked for this deploy, so you cannot review it: another approver must.').waitFor({ timeout: 30_000 });
+      expect(await refusal.innerText()).toMatch(/requester of a deployment can never approve/);
+
+      // Sam approves the guest's deploy, with a comment
+      await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${held.decisionId}`);
+      const samDetails = sam.getByTestId('runtime-risk-decision');
+      await samDetails.getByText(held.decisionId).waitFor({ timeout: 60_000 });
+      await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
+      await samDetails.getByText('Say why: a comment is required to approve or reject.').waitFor({ timeout: 10_000 });
+      await samDetails.getByLabel(/Comment/).fill('e2e: settlement hotfix, alert triaged');
+      await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
+      try {
+        await samDetails.getByText('Decision approved: the deploy may proceed.').waitFor({ timeout: 30_000 });
+        await samDetails.getByTestId('decision-status-approved').waitFor({ timeout: 30_000 });
+      } catch (e) {
+        await sam.screenshot({ path: resolve(OUT, 'portal-decision-approve-failure.png'), fullPage: true });
+        throw new Error(`Sam could not approve: ${(e as Error).message}\n${await samDetails.innerText()}\n${diagnostics()}`);
+      }
+      expect(await samDetails.innerText()).toContain('e2e: settlement hotfix, alert triaged');
+      await sam.screenshot({ path: resolve(OUT, 'portal-decision-approved.png'), fullPage: true });
+
+      // what a waiting CI sees now
+      const after = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/decisions/${held.decisionId}`, {
+        headers: { authorization: `Bearer ${DEMO_TOKEN}` },
+      });
+      expect(await after.json()).toMatchObject({ status: 'approved', decision: 'proceed' });
+
+      // the approvers were notified of the held deploy, with a link to its page
+      const link = `/runtime-risk/decisions/${held.decisionId}`;
+      const notified = await waitFor(
+        async () => {
+          const res = await fetch(`${backend!.baseUrl}/api/notifications/notifications?limit=50`, {
+            headers: { authorization: `Bearer ${samToken}` },
+          });
+          if (!res.ok) throw new Error(`GET /api/notifications/notifications answered ${res.status}: ${await res.text()}`);
+          const body = (await res.json()) as { notifications: Array<{ payload: { title: string; link?: string } }> };
+          return body.notifications.find(n => n.payload.link === link);
+        },
+        30_000,
+        `Sam's notification linking to ${link}`,
+      );
+      expect(notified.payload.title).toBe('Deploy of payments-worker to production awaits approval');
+      await sam.goto(`${backend!.baseUrl}/notifications`);
+      await sam.getByText('Deploy of payments-worker to production awaits approval').first().waitFor({ timeout: 60_000 });
+      await sam.screenshot({ path: resolve(OUT, 'portal-notifications.png'), fullPage: true });
+    } finally {
+      await samContext.close();
+    }
+  });
+
+  it('fits 1280 and 1024 px (no table overflows) with no serious or critical axe violations, on the card, tab, org page and decision page', async () => {
     requireSetup();
     const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
     const entityPath = `/catalog/${ENTITY.namespace}/${ENTITY.kind}/${ENTITY.name}`;
-    // The decision page of issue 19 does not exist yet, so it is not checked here.
+    // a pending decision, so the decision page shows its review form too
+    const held = await gateAs(DEMO_TOKEN, HELD_REF, 'production');
+    expect(held.status).toBe('pending');
     // Each view's scope is the plugin's own content; axe runs only inside it (see below).
     const views: Array<{ name: string; path: string; ready: () => Promise<void>; scope: string }> = [
       {
@@ -296,6 +422,17 @@ describe('portal (real browser)', () => {
           await page.getByText(/^Exceptions waiting for approval \(\d+\)$/).waitFor({ timeout: 30_000 });
         },
         scope: '[data-testid="runtime-risk-overview"]',
+      },
+      {
+        name: 'decision',
+        path: `/runtime-risk/decisions/${held.decisionId}`,
+        ready: async () => {
+          const details = page.getByTestId('runtime-risk-decision');
+          await details.getByText(held.decisionId).waitFor({ timeout: 60_000 });
+          await details.getByRole('table', { name: 'signals' }).waitFor({ timeout: 30_000 });
+          await details.getByRole('button', { name: 'Approve deploy' }).waitFor({ timeout: 30_000 });
+        },
+        scope: '[data-testid="runtime-risk-decision"]',
       },
     ];
     const problems: string[] = [];

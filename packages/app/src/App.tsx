@@ -1,12 +1,16 @@
 import { createApp } from '@backstage/frontend-defaults';
 import catalogPlugin from '@backstage/plugin-catalog/alpha';
 import orgPlugin from '@backstage/plugin-org/alpha';
+import notificationsPlugin from '@backstage/plugin-notifications/alpha';
 import runtimeRiskPlugin from '@runtime-risk/backstage-plugin-runtime-risk/alpha';
 import { signInModule } from './modules/signIn';
 
-/** The portal on the new frontend system: catalog, org, runtime risk, guest sign-in. */
+/**
+ * The portal on the new frontend system: catalog, org, runtime risk, notifications (a held
+ * deploy notifies its approvers and owners; the nav lists the page), guest sign-in.
+ */
 const app = createApp({
-  features: [catalogPlugin, orgPlugin, runtimeRiskPlugin, signInModule],
+  features: [catalogPlugin, orgPlugin, runtimeRiskPlugin, notificationsPlugin, signInModule],
 });
 
 export default app;

@@ -19,6 +19,8 @@ backend.add(import('@backstage/plugin-permission-backend'));
 // The runtime-risk permission policy (runtimeRisk.permissionPolicy in app-config).
 backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-permission-policy'));
 backend.add(import('@backstage/plugin-scaffolder-backend'));
+// Notifications: runtime-risk tells approvers and owners of held deploys (with a link to the decision page).
+backend.add(import('@backstage/plugin-notifications-backend'));
 
 // Runtime Risk: the gate plugin and its signal sources. A source module whose
 // `runtimeRisk.sources.<id>` block is absent stays idle.

@@ -29,6 +29,7 @@ import {
   formatAge,
   formatDateTime,
   formatScore,
+  formatSeconds,
   useNow,
 } from '../common';
 import CheckCircleIcon from '@material-ui/icons/CheckCircle';
@@ -79,13 +80,23 @@ function expiryText(d: GateDecision, now: number): string | undefined {
   return undefined;
 }
 
+/** Long words (ids, refs) wrap only where a line would overflow, never letter by letter. */
+const WRAP_WORDS = { overflowWrap: 'break-word', wordBreak: 'normal' } as const;
+
+/** How long before the decision a signal was last seen ("10 min before the decision"). */
+function lastSeenBefore(lastSeenAt: string, evaluatedAt: string): string {
+  const seconds = (Date.parse(evaluatedAt) - Date.parse(lastSeenAt)) / 1000;
+  if (Number.isNaN(seconds)) return lastSeenAt;
+  return seconds <= 0 ? 'at the decision' : `${formatSeconds(seconds)} before the decision`;
+}
+
 function Field(props: { label: string; children: React.ReactNode }) {
   return (
     <Box component="div" mb={1.5}>
       <Typography component="dt" variant="body2" style={{ fontWeight: 600 }}>
         {props.label}
       </Typography>
-      <Typography component="dd" variant="body2" style={{ margin: 0, overflowWrap: 'anywhere' }}>
+      <Typography component="dd" variant="body2" style={{ margin: 0, overflowWrap: 'anywhere', wordBreak: 'normal' }}>
         {props.children}
       </Typography>
     </Box>
@@ -271,41 +282,39 @@ export function DecisionDetails(props: { decisionId: string }) {
           </Box>
         )}
       </Grid>
-      <Grid item xs={12} md={7}>
+      <Grid item xs={12}>
         <InfoCard title={`Signals the gate saw (${signals.length})`}>
           {signals.length === 0 ? (
             <Typography variant="body2">No signal was correlated to the hosts when the gate decided.</Typography>
           ) : (
-            <Box style={{ overflowX: 'auto' }}>
-              <Table size="small" aria-label="signals">
-                <TableHead>
-                  <TableRow>
-                    <TableCell>Severity</TableCell>
-                    <TableCell>Title</TableCell>
-                    <TableCell>Status</TableCell>
-                    <TableCell>Source</TableCell>
-                    <TableCell>Last seen</TableCell>
+            <Table size="small" aria-label="signals">
+              <TableHead>
+                <TableRow>
+                  <TableCell>Severity</TableCell>
+                  <TableCell style={{ width: '50%' }}>Title</TableCell>
+                  <TableCell>Status</TableCell>
+                  <TableCell>Source</TableCell>
+                  <TableCell>Last seen</TableCell>
+                </TableRow>
+              </TableHead>
+              <TableBody>
+                {signals.map(s => (
+                  <TableRow key={s.id}>
+                    <TableCell>
+                      <SeverityStatus severity={s.severity as Signal['severity']} />
+                    </TableCell>
+                    <TableCell style={WRAP_WORDS}>{s.title}</TableCell>
+                    <TableCell>{s.status}</TableCell>
+                    <TableCell style={WRAP_WORDS}>{s.source}</TableCell>
+                    <TableCell>{lastSeenBefore(s.lastSeenAt, d.evaluatedAt)}</TableCell>
                   </TableRow>
-                </TableHead>
-                <TableBody>
-                  {signals.map(s => (
-                    <TableRow key={s.id}>
-                      <TableCell>
-                        <SeverityStatus severity={s.severity as Signal['severity']} />
-                      </TableCell>
-                      <TableCell style={{ overflowWrap: 'anywhere' }}>{s.title}</TableCell>
-                      <TableCell>{s.status}</TableCell>
-                      <TableCell>{s.source}</TableCell>
-                      <TableCell style={{ whiteSpace: 'nowrap' }}>{formatAge(s.lastSeenAt, Date.parse(d.evaluatedAt))} before</TableCell>
-                    </TableRow>
-                  ))}
-                </TableBody>
-              </Table>
-            </Box>
+                ))}
+              </TableBody>
+            </Table>
           )}
         </InfoCard>
       </Grid>
-      <Grid item xs={12} md={5}>
+      <Grid item xs={12}>
         <InfoCard title={`Hosts (${d.hosts.length})`}>
           {d.hosts.length === 0 ? (
             <Typography variant="body2">No host was found for this service.</Typography>
@@ -320,8 +329,8 @@ export function DecisionDetails(props: { decisionId: string }) {
               <TableBody>
                 {d.hosts.map(h => (
                   <TableRow key={h.id}>
-                    <TableCell style={{ overflowWrap: 'anywhere' }}>{h.id}</TableCell>
-                    <TableCell style={{ overflowWrap: 'anywhere' }}>{h.matchedBy}</TableCell>
+                    <TableCell style={WRAP_WORDS}>{h.id}</TableCell>
+                    <TableCell style={WRAP_WORDS}>{h.matchedBy}</TableCell>
                   </TableRow>
                 ))}
               </TableBody>
