@@ -7,6 +7,8 @@ import { readDurationFromConfig } from '@backstage/config';
 import { durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
 import { InventorySource } from './inventory';
+import { POD_PREFIX, podHostValue } from './identifiers';
+import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
 const PAGE_SIZE = 500;
 const SIGNAL_PAGE_SIZE = 20_000;
@@ -40,7 +42,12 @@ const FIELDS = [
  */
 export class EntityIndexer {
   private readonly inventory: InventorySource;
-  private lastAssets: KnownAssets | undefined;
+  /** What the last rebuild of this process knew: kept for the next (incremental) one; undefined until a full rebuild. */
+  private state: IndexState | undefined;
+  private readonly fullRebuildEveryMs: number;
+  private readonly overlapMs: number;
+  /** What the last rebuild did (logs, bench, tests). */
+  lastRebuild: RebuildStats | undefined;
   private readonly inheritSystemResources: boolean;
   /** `runtimeRisk.coverage.window` (default 7 days): inventory hosts listed longer ago are not known assets. */
   private readonly coverageWindowMs: number;
@@ -50,13 +57,17 @@ export class EntityIndexer {
       catalog: CatalogService;
       auth: AuthService;
       /** With `listInventoryHosts`, the vendor host inventory's pods, nodes and IPs are known assets too. */
-      store: EntityIndexStore & Pick<SignalStore, 'listSignalAssets'> & Partial<Pick<HostInventoryStore, 'listInventoryHosts'>>;
+      store: IndexerStore;
       logger: LoggerService;
       /** Root config, for `runtimeRisk.correlation.inventory` / `inventoryFile` (validated here, failing fast). */
       config?: Config;
       /** An inventory given directly (tests); replaces the one from config. */
       inventory?: InventorySource;
       clock?: () => Date;
+      /** Every how often a rebuild is a full one (tests, bench); default `runtimeRisk.correlation.fullRebuildEvery`, 6 hours. */
+      fullRebuildEveryMs?: number;
+      /** How far before the last rebuild's newest `fetchedAt` / `listedAt` an incremental rebuild reads again; default `runtimeRisk.correlation.incrementalOverlap`, 10 minutes. */
+      overlapMs?: number;
     },
   ) {
     this.inventory = options.inventory ?? InventorySource.fromConfig(options.config);
@@ -66,6 +77,10 @@ export class EntityIndexer {
       ? durationToMs(readDurationFromConfig(options.config, { key: 'runtimeRisk.coverage.window' }))
       : undefined;
     this.coverageWindowMs = window && window > 0 ? window : 7 * 24 * 3600 * 1000;
+    const duration = (key: string) =>
+      options.config?.has(key) ? durationToMs(readDurationFromConfig(options.config, { key })) : undefined;
+    this.fullRebuildEveryMs = options.fullRebuildEveryMs ?? duration('runtimeRisk.correlation.fullRebuildEvery') ?? 6 * 3600 * 1000;
+    this.overlapMs = options.overlapMs ?? duration('runtimeRisk.correlation.incrementalOverlap') ?? 10 * 60 * 1000;
   }
 
   private now(): string {
@@ -73,7 +88,7 @@ export class EntityIndexer {
   }
 
   /** Every stored signal's asset (any status: a resolved detection still tells where a pod runs). */
-  private async knownAssets(): Promise<KnownAssets> {
+  private async knownAssets(listedSince: string): Promise<KnownAssets> {
     const assets = new KnownAssets();
     // keyset paging in listSignals order (last seen first): the newest signal's pod labels win, as before
     let after: { lastSeenAt: string; id: string } | undefined;
@@ -82,7 +97,7 @@ export class EntityIndexer {
       for (const s of page.items) assets.addAsset(s.asset);
       after = page.next;
     } while (after);
-    await this.addInventoryAssets(assets);
+    await this.addInventoryAssets(assets, listedSince);
     return assets;
   }
 
@@ -92,10 +107,9 @@ export class EntityIndexer {
    * fills in what no signal mentions, e.g. the node a quiet pod runs on). So a
    * label-selected workload with no detections still reaches its pods.
    */
-  private async addInventoryAssets(assets: KnownAssets): Promise<void> {
+  private async addInventoryAssets(assets: KnownAssets, listedSince: string): Promise<void> {
     const list = this.options.store.listInventoryHosts?.bind(this.options.store);
     if (!list) return;
-    const listedSince = new Date((this.options.clock?.() ?? new Date()).getTime() - this.coverageWindowMs).toISOString();
     let after: { source: string; sourceId: string } | undefined;
     do {
       const page = await list(after ? { after, limit: SIGNAL_PAGE_SIZE, listedSince } : { limit: SIGNAL_PAGE_SIZE, listedSince });
@@ -121,41 +135,236 @@ export class EntityIndexer {
     }
   }
 
-  /** Pages through the whole catalog and replaces the index. Returns the number of entities indexed. */
-  async rebuild(): Promise<number> {
-    const { catalog, auth, store, logger } = this.options;
+  private async readCatalog(): Promise<Entity[]> {
+    const { catalog, auth } = this.options;
     const credentials = await auth.getOwnServiceCredentials();
-    const updatedAt = this.now();
-    const readCatalog = async () => {
-      const entities: Entity[] = [];
-      let cursor: string | undefined;
-      let pages = 0;
-      do {
-        const response = await catalog.queryEntities(
-          cursor ? { cursor, limit: PAGE_SIZE, fields: FIELDS } : { limit: PAGE_SIZE, fields: FIELDS },
-          { credentials },
-        );
-        entities.push(...response.items);
-        cursor = response.pageInfo.nextCursor;
-        pages += 1;
-      } while (cursor && withinPageLimit(pages));
-      return entities;
-    };
-    // the catalog (HTTP) and the known assets (database) are read at the same time
-    const [entities, assets] = await Promise.all([readCatalog(), this.knownAssets()]);
-    const inventory = this.inventory.entries();
+    const entities: Entity[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const response = await catalog.queryEntities(
+        cursor ? { cursor, limit: PAGE_SIZE, fields: FIELDS } : { limit: PAGE_SIZE, fields: FIELDS },
+        { credentials },
+      );
+      entities.push(...response.items);
+      cursor = response.pageInfo.nextCursor;
+      pages += 1;
+    } while (cursor && withinPageLimit(pages));
+    return entities;
+  }
+
+  private build(entities: Entity[], assets: KnownAssets, updatedAt: string) {
     const { entries, problems } = buildIndex({
       entities,
-      assets,
-      inventory,
+      // the build adds the inventory file's IPs to its copy only
+      assets: assets.forBuild(),
+      inventory: this.inventory.entries(),
       updatedAt,
       inheritSystemResources: this.inheritSystemResources,
     });
     this.report(problems);
+    return entries;
+  }
+
+  /** Whether the store can answer what an incremental rebuild asks. */
+  private canIncrement(): boolean {
+    const s = this.options.store;
+    return !!(
+      s.listSignalAssetsFetchedSince &&
+      s.latestSignalFetchedAt &&
+      s.listSignalAssetsByIdentifiers &&
+      s.existingSignalIdentifiers
+    );
+  }
+
+  /**
+   * Rebuilds the index. The first rebuild of the process, one every
+   * `runtimeRisk.correlation.fullRebuildEvery` (default 6 hours) and one with
+   * `{ full: true }` read every stored signal's asset and replace the whole
+   * index; the others are incremental: the catalog (diffed per entity), the
+   * signals fetched and the inventory hosts listed since the last rebuild (the
+   * pods they name recomputed from their own signals and hosts), and only the
+   * changed entities' rows written. Returns the number of entities indexed.
+   */
+  async rebuild(options?: { full?: boolean }): Promise<number> {
+    const nowMs = (this.options.clock?.() ?? new Date()).getTime();
+    const state = this.state;
+    if (!options?.full && state && this.canIncrement() && nowMs - state.fullAt < this.fullRebuildEveryMs) {
+      try {
+        return await this.incrementalRebuild(state, nowMs);
+      } catch (e) {
+        // the kept assets may be half updated: the next rebuild is a full one
+        this.state = undefined;
+        throw e;
+      }
+    }
+    return this.fullRebuild(nowMs);
+  }
+
+  private async fullRebuild(nowMs: number): Promise<number> {
+    const { store, logger } = this.options;
+    const started = Date.now();
+    const updatedAt = new Date(nowMs).toISOString();
+    const listedSince = new Date(nowMs - this.coverageWindowMs).toISOString();
+    // the marks are read before the assets: whatever is stored meanwhile is read again by the next incremental rebuild
+    const [signalMark, hostMark] = await Promise.all([store.latestSignalFetchedAt?.(), store.latestHostListedAt?.()]);
+    // the catalog (HTTP) and the known assets (database) are read at the same time
+    const [entities, assets] = await Promise.all([this.readCatalog(), this.knownAssets(listedSince)]);
+    const entries = this.build(entities, assets, updatedAt);
     await store.replaceEntityIndex(entries);
-    this.lastAssets = assets;
+    this.state = {
+      assets,
+      signalMark,
+      hostMark,
+      listedSince,
+      entries: new Map(entries.map(e => [e.entityRef, { entry: e, key: entryKey(e) }])),
+      fingerprint: await store.entityIndexFingerprint(),
+      fullAt: nowMs,
+    };
+    this.lastRebuild = { mode: 'full', entities: entries.length, changed: entries.length, removed: 0, signalsRead: -1, hostsRead: -1, podsRecomputed: -1, ms: Date.now() - started };
     logger.info(
-      `runtime-risk correlation index rebuilt: ${entries.length} entities, ${assets.pods.size} pods and ${assets.ips.size} IPs known`,
+      `runtime-risk correlation index rebuilt (full): ${entries.length} entities, ${assets.pods.size} pods and ${assets.ips.size} IPs known`,
+    );
+    return entries.length;
+  }
+
+  /** The signals fetched since the state's mark, the hosts listed since its mark and those that left the coverage window. */
+  private async readChanges(state: IndexState, listedSince: string) {
+    const store = this.options.store;
+    const back = (mark: string | undefined) => (mark ? new Date(Date.parse(mark) - this.overlapMs).toISOString() : '');
+    const signals: Asset[] = [];
+    let signalMark = state.signalMark;
+    let after: { fetchedAt: string; id: string } | undefined;
+    const since = back(state.signalMark);
+    do {
+      const page = await store.listSignalAssetsFetchedSince!({ since, ...(after ? { after } : {}), limit: SIGNAL_PAGE_SIZE });
+      for (const s of page.items) {
+        signals.push(s.asset);
+        if (!signalMark || s.fetchedAt > signalMark) signalMark = s.fetchedAt;
+      }
+      after = page.next;
+    } while (after);
+    const listed: Asset[] = [];
+    const expired: Asset[] = [];
+    let hostMark = state.hostMark;
+    const list = store.listInventoryHosts?.bind(store);
+    if (list) {
+      const hostsSince = back(state.hostMark) > listedSince ? back(state.hostMark) : listedSince;
+      const walk = async (options: { listedSince: string; listedBefore?: string }, into: Asset[], mark: boolean) => {
+        let next: { source: string; sourceId: string } | undefined;
+        do {
+          const page = await list({ ...options, ...(next ? { after: next } : {}), limit: SIGNAL_PAGE_SIZE });
+          for (const h of page.items) {
+            into.push(h.asset);
+            if (mark && (!hostMark || h.listedAt > hostMark)) hostMark = h.listedAt;
+          }
+          next = page.next;
+        } while (next);
+      };
+      await walk({ listedSince: hostsSince }, listed, true);
+      if (state.listedSince < listedSince) await walk({ listedSince: state.listedSince, listedBefore: listedSince }, expired, false);
+    }
+    return { signals, listed, expired, signalMark, hostMark };
+  }
+
+  /**
+   * Brings the kept assets up to date: new IPs added, IPs only the expired
+   * hosts named dropped, and every pod a read asset names rebuilt from all the
+   * signals and in-window hosts naming it, in the full rebuild's order (newest
+   * signal first, then the inventory), so its labels and node are exactly those
+   * a full rebuild finds.
+   */
+  private async applyChanges(assets: KnownAssets, changes: { signals: Asset[]; listed: Asset[]; expired: Asset[] }, listedSince: string) {
+    const store = this.options.store;
+    const touched = new Set<string>();
+    const added = new KnownAssets();
+    for (const a of [...changes.signals, ...changes.listed]) {
+      added.addAsset(a);
+      const key = a.k8s ? podHostValue(a.k8s) : undefined;
+      if (key) touched.add(key);
+    }
+    for (const ip of added.ips) assets.ips.add(ip);
+    const expired = new KnownAssets();
+    for (const a of changes.expired) {
+      expired.addAsset(a);
+      const key = a.k8s ? podHostValue(a.k8s) : undefined;
+      if (key) touched.add(key);
+    }
+    const gone = [...expired.ips].filter(ip => !added.ips.has(ip));
+    if (gone.length) {
+      const still = await store.existingSignalIdentifiers!('ip', gone);
+      const rest = gone.filter(ip => !still.has(ip));
+      if (rest.length && store.findHostsByIdentifiers) {
+        for (const h of await store.findHostsByIdentifiers(rest)) {
+          if (h.host.listedAt < listedSince) continue;
+          for (const i of h.identifiers) if (i.kind === 'ip') still.add(i.value);
+        }
+      }
+      for (const ip of gone) if (!still.has(ip)) assets.ips.delete(ip);
+    }
+    if (touched.size) {
+      for (const key of touched) assets.removePod(key);
+      const values = [...touched].map(k => k.slice(POD_PREFIX.length));
+      for (const s of await store.listSignalAssetsByIdentifiers!('pod', values)) assets.addAsset(s.asset);
+      if (store.findHostsByIdentifiers) {
+        const hosts = (await store.findHostsByIdentifiers(values)).filter(
+          h => h.host.listedAt >= listedSince && h.identifiers.some(i => i.kind === 'pod'),
+        );
+        for (const h of hosts) assets.addAsset(h.host.asset);
+      }
+    }
+    return touched.size;
+  }
+
+  private async incrementalRebuild(state: IndexState, nowMs: number): Promise<number> {
+    const { store, logger } = this.options;
+    const started = Date.now();
+    const updatedAt = new Date(nowMs).toISOString();
+    const listedSince = new Date(nowMs - this.coverageWindowMs).toISOString();
+    const [entities, changes] = await Promise.all([this.readCatalog(), this.readChanges(state, listedSince)]);
+    const podsRecomputed = await this.applyChanges(state.assets, changes, listedSince);
+    const entries = this.build(entities, state.assets, updatedAt);
+    // diffed against what this process wrote last, or against the stored index when someone else wrote since
+    const fingerprint = await store.entityIndexFingerprint();
+    let previous = state.entries;
+    if (fingerprint !== state.fingerprint) {
+      previous = new Map((await store.listEntityIndex()).map(e => [e.entityRef, { entry: e, key: entryKey(e) }]));
+    }
+    const next = new Map<string, { entry: IndexedEntity; key: string }>();
+    const upsert: IndexedEntity[] = [];
+    for (const e of entries) {
+      const key = entryKey(e);
+      const before = previous.get(e.entityRef);
+      if (before && before.key === key) {
+        next.set(e.entityRef, before);
+      } else {
+        next.set(e.entityRef, { entry: e, key });
+        upsert.push(e);
+      }
+    }
+    const remove = [...previous.keys()].filter(ref => !next.has(ref));
+    if (upsert.length || remove.length) await store.applyEntityIndexChanges({ upsert, remove });
+    this.state = {
+      ...state,
+      signalMark: changes.signalMark,
+      hostMark: changes.hostMark,
+      listedSince,
+      entries: next,
+      fingerprint: upsert.length || remove.length ? await store.entityIndexFingerprint() : fingerprint,
+    };
+    this.lastRebuild = {
+      mode: 'incremental',
+      entities: entries.length,
+      changed: upsert.length,
+      removed: remove.length,
+      signalsRead: changes.signals.length,
+      hostsRead: changes.listed.length + changes.expired.length,
+      podsRecomputed,
+      ms: Date.now() - started,
+    };
+    logger.info(
+      `runtime-risk correlation index rebuilt (incremental): ${entries.length} entities, ${upsert.length} changed, ${remove.length} removed; ` +
+        `${changes.signals.length} signals and ${changes.listed.length + changes.expired.length} hosts read, ${podsRecomputed} pods recomputed`,
     );
     return entries.length;
   }
@@ -180,7 +389,7 @@ export class EntityIndexer {
       : [];
     const { entries, problems } = buildIndex({
       entities: [entity, ...related],
-      assets: this.lastAssets ?? new KnownAssets(),
+      assets: (this.state?.assets ?? new KnownAssets()).forBuild(),
       inventory: this.inventoryForOne(),
       updatedAt: this.now(),
       inheritSystemResources: this.inheritSystemResources,
@@ -198,4 +407,46 @@ export class EntityIndexer {
 /** Guards against a catalog that keeps returning cursors: at most 100k pages. */
 function withinPageLimit(pages: number): boolean {
   return pages < 100_000;
+}
+
+/** What an indexer reads and writes. The incremental parts are optional: a store without them gets full rebuilds only. */
+export type IndexerStore = EntityIndexStore &
+  Pick<SignalStore, 'listSignalAssets'> &
+  Partial<Pick<SignalStore, 'listSignalAssetsFetchedSince' | 'latestSignalFetchedAt' | 'listSignalAssetsByIdentifiers' | 'existingSignalIdentifiers'>> &
+  Partial<Pick<HostInventoryStore, 'listInventoryHosts' | 'findHostsByIdentifiers' | 'latestHostListedAt'>>;
+
+/** What the last rebuild did. `-1`: not counted (a full rebuild reads everything). */
+export interface RebuildStats {
+  mode: 'full' | 'incremental';
+  entities: number;
+  /** Entities written (all of them on a full rebuild). */
+  changed: number;
+  removed: number;
+  signalsRead: number;
+  hostsRead: number;
+  podsRecomputed: number;
+  ms: number;
+}
+
+interface IndexState {
+  /** Every stored signal's asset and the in-window inventory hosts', kept up to date. */
+  assets: KnownAssets;
+  /** Newest `fetchedAt` read (signals) and `listedAt` (hosts). */
+  signalMark?: string;
+  hostMark?: string;
+  /** The coverage window's start at the last rebuild (inventory hosts listed before it are not known). */
+  listedSince: string;
+  /** The index as this process wrote it, with each entry's content key. */
+  entries: Map<string, { entry: IndexedEntity; key: string }>;
+  /** `entityIndexFingerprint` after the last write: differs when another replica (or `indexOne`) wrote since. */
+  fingerprint: string;
+  fullAt: number;
+}
+
+/** An entry's content, without `updatedAt`, in a canonical order (as built or as read back). */
+export function entryKey(e: IndexedEntity): string {
+  const hosts = e.hosts
+    .map(h => [h.environment, h.value, h.matchedBy])
+    .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
+  return JSON.stringify([e.entityRef, e.kind, e.namespace, e.name, e.owner ?? null, e.system ?? null, e.projectSlug ?? null, e.parts ?? null, hosts]);
 }

@@ -57,8 +57,13 @@ export interface KnownPod {
  */
 export class KnownAssets {
   readonly ips = new Set<string>();
-  readonly pods = new Map<string, KnownPod>();
-  private readonly podsByPair = new Map<string, Set<string>>();
+  readonly pods: Map<string, KnownPod>;
+  private readonly podsByPair: Map<string, Set<string>>;
+
+  constructor(shared?: { pods: Map<string, KnownPod>; podsByPair: Map<string, Set<string>> }) {
+    this.pods = shared?.pods ?? new Map();
+    this.podsByPair = shared?.podsByPair ?? new Map();
+  }
 
   addAsset(asset: Asset): void {
     for (const ip of asset.ips ?? []) this.addIp(ip);
@@ -90,6 +95,30 @@ export class KnownAssets {
   addIp(value: string): void {
     const ip = normalizeIp(value);
     if (ip) this.ips.add(ip);
+  }
+
+  /** Forgets a pod (its labels and node), before it is added again from its assets (incremental rebuild). */
+  removePod(key: string): void {
+    const pod = this.pods.get(key);
+    if (!pod) return;
+    for (const [k, v] of Object.entries(pod.labels)) {
+      const pair = `${k}=${v}`;
+      const set = this.podsByPair.get(pair);
+      set?.delete(key);
+      if (set && !set.size) this.podsByPair.delete(pair);
+    }
+    this.pods.delete(key);
+  }
+
+  /**
+   * A copy to build an index with: its own IP set (the build adds the inventory
+   * file's IPs, which must not stay known after the file drops them), the pods
+   * shared (a build only reads them).
+   */
+  forBuild(): KnownAssets {
+    const copy = new KnownAssets({ pods: this.pods, podsByPair: this.podsByPair });
+    for (const ip of this.ips) copy.ips.add(ip);
+    return copy;
   }
 
   /** Pods that may match the selector (all pods unless it requires a label value). */

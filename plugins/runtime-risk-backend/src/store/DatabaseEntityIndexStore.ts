@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { TABLES, insertRows, json, str, strOrNull, type Row } from './db';
+import { IN_CHUNK, TABLES, chunks, insertRows, json, str, strOrNull, type Row } from './db';
 import { transaction } from './transaction';
 import type { EntityIndexStore, IndexedEntity } from './types';
 
@@ -37,6 +37,23 @@ export class DatabaseEntityIndexStore implements EntityIndexStore {
       await tx(TABLES.entities).where({ entity_ref: entity.entityRef }).delete();
       await this.insertEntities(tx, [entity]);
     }, { changesGateInputs: true });
+  }
+
+  async applyEntityIndexChanges(changes: { upsert: IndexedEntity[]; remove: string[] }): Promise<void> {
+    const refs = [...new Set([...changes.upsert.map(e => e.entityRef), ...changes.remove])];
+    if (!refs.length) return;
+    await transaction(this.db, async tx => {
+      for (const chunk of chunks(refs, IN_CHUNK)) {
+        await tx(TABLES.entityHosts).whereIn('entity_ref', chunk).delete();
+        await tx(TABLES.entities).whereIn('entity_ref', chunk).delete();
+      }
+      await this.insertEntities(tx, changes.upsert);
+    }, { changesGateInputs: true });
+  }
+
+  async entityIndexFingerprint(): Promise<string> {
+    const row = await this.db(TABLES.entities).count({ n: '*' }).max({ m: 'updated_at' }).first();
+    return `${Number(row?.n ?? 0)}:${row?.m ? str(row.m) : ''}`;
   }
 
   private async insertEntities(tx: Knex.Transaction, entities: IndexedEntity[]): Promise<void> {

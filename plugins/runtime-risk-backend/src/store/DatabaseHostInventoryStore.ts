@@ -205,10 +205,16 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
     });
   }
 
+  async latestHostListedAt(): Promise<string | undefined> {
+    const row = await this.db(HOST_TABLES.hosts).max({ m: 'listed_at' }).first();
+    return row?.m ? str(row.m) : undefined;
+  }
+
   async listInventoryHosts(options: Parameters<HostInventoryStore['listInventoryHosts']>[0]) {
     const q = this.db(HOST_TABLES.hosts).select();
     if (options.source) q.where('source', options.source);
     if (options.listedSince) q.where('listed_at', '>=', options.listedSince);
+    if (options.listedBefore) q.where('listed_at', '<', options.listedBefore);
     const after = options.after;
     if (after) {
       q.where(w => w.where('source', '>', after.source).orWhere(w2 => w2.where('source', after.source).andWhere('source_id', '>', after.sourceId)));

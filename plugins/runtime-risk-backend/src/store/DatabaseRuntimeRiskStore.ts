@@ -37,6 +37,7 @@ import type {
   RecordFailureOptions,
   RuntimeRiskStore,
   SignalAssetPage,
+  SignalStore,
   SourceState,
 } from './types';
 
@@ -99,6 +100,18 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage> {
     return this.signals.listSignalAssets(options);
   }
+  listSignalAssetsFetchedSince(options: Parameters<SignalStore['listSignalAssetsFetchedSince']>[0]): ReturnType<SignalStore['listSignalAssetsFetchedSince']> {
+    return this.signals.listSignalAssetsFetchedSince(options);
+  }
+  latestSignalFetchedAt(): Promise<string | undefined> {
+    return this.signals.latestSignalFetchedAt();
+  }
+  listSignalAssetsByIdentifiers(kind: string, values: string[]): ReturnType<SignalStore['listSignalAssetsByIdentifiers']> {
+    return this.signals.listSignalAssetsByIdentifiers(kind, values);
+  }
+  existingSignalIdentifiers(kind: string, values: string[]): Promise<Set<string>> {
+    return this.signals.existingSignalIdentifiers(kind, values);
+  }
 
   // vendor host inventory
   commitHostPage(options: Parameters<HostInventoryStore['commitHostPage']>[0]): Promise<void> {
@@ -115,6 +128,9 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
   listInventoryHosts(options: Parameters<HostInventoryStore['listInventoryHosts']>[0]): ReturnType<HostInventoryStore['listInventoryHosts']> {
     return this.hosts.listInventoryHosts(options);
+  }
+  latestHostListedAt(): Promise<string | undefined> {
+    return this.hosts.latestHostListedAt();
   }
 
   // sources
@@ -134,6 +150,12 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   }
   upsertEntity(entity: IndexedEntity): Promise<void> {
     return this.index.upsertEntity(entity);
+  }
+  applyEntityIndexChanges(changes: { upsert: IndexedEntity[]; remove: string[] }): Promise<void> {
+    return this.index.applyEntityIndexChanges(changes);
+  }
+  entityIndexFingerprint(): Promise<string> {
+    return this.index.entityIndexFingerprint();
   }
   getEntity(entityRef: string): Promise<IndexedEntity | undefined> {
     return this.index.getEntity(entityRef);
@@ -217,8 +239,11 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   listPendingDecisionHeads(options: { environment?: string }): ReturnType<DecisionScanStore['listPendingDecisionHeads']> {
     return this.decisionScans.listPendingDecisionHeads(options);
   }
-  listDryRunOutcomes(options: { since: string; environment?: string }): ReturnType<DecisionScanStore['listDryRunOutcomes']> {
-    return this.decisionScans.listDryRunOutcomes(options);
+  countDryRunOutcomes(options: { since: string; environment?: string }): ReturnType<DecisionScanStore['countDryRunOutcomes']> {
+    return this.decisionScans.countDryRunOutcomes(options);
+  }
+  findSignalHeadsByIdentifiers(values: string[]): ReturnType<DecisionScanStore['findSignalHeadsByIdentifiers']> {
+    return this.decisionScans.findSignalHeadsByIdentifiers(values);
   }
 
   // audit log

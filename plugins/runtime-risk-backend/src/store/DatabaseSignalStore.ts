@@ -7,6 +7,7 @@ import { saveSyncSuccess } from './DatabaseSourceStore';
 import { assetIdentifiers } from './signalIdentifiers';
 import { transaction } from './transaction';
 import type {
+  FetchedSignalAssetPage,
   CommitBatchOptions,
   IdentifiedSignal,
   IdentifierKind,
@@ -37,6 +38,12 @@ function signalToRow(s: Signal, nestJson = false): Row {
     indicators: s.indicators && Object.keys(s.indicators).length ? jsonText(s.indicators, nestJson) : null,
     updated_at: s.updatedAt ?? s.lastSeenAt,
   };
+}
+
+/** A PostgreSQL data exception (SQLSTATE class 22: a value too long, an untranslatable character, ...). */
+function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 /** Accepted push deliveries by replay key (the replay guard every replica shares). */
@@ -127,7 +134,60 @@ function rowToSignal(r: Row): Signal {
 export class DatabaseSignalStore implements SignalStore {
   constructor(private readonly db: Knex) {}
 
+  /**
+   * Commits the batch (see {@link CommitBatchOptions}). When PostgreSQL refuses a
+   * value that validation let through (a data exception, SQLSTATE class 22, e.g.
+   * a string over its column), the records it refuses are found one by one (each
+   * in a savepoint of a probe transaction that is rolled back) and the batch is
+   * committed without them, counted as rejected: one bad record never stalls a
+   * source.
+   */
   async commitBatch(options: CommitBatchOptions): Promise<void> {
+    try {
+      await this.commitOnce(options);
+    } catch (e) {
+      if (!isDataError(e) || options.signals.length === 0 || !isPostgres(this.db)) throw e;
+      const refused = await this.refusedSignals(options.signals);
+      if (refused.size === 0) throw e;
+      await this.commitOnce({
+        ...options,
+        signals: options.signals.filter(s => !refused.has(s.id)),
+        rejected: (options.rejected ?? 0) + refused.size,
+        rejectedReason: [...refused.values()].pop(),
+      });
+    }
+  }
+
+  /** The signals of `signals` PostgreSQL refuses to store, with why (never the value); nothing is written. */
+  private async refusedSignals(signals: Signal[]): Promise<Map<string, string>> {
+    const refused = new Map<string, string>();
+    const probeDone = new Error('probe done');
+    await this.db
+      .transaction(async tx => {
+        for (const s of signals) {
+          try {
+            await tx.transaction(async savepoint => {
+              await upsertSignalRows(savepoint, [signalToRow(s, true)]);
+              await insertRows(savepoint, TABLES.identifiers, IDENTIFIER_COLUMNS, signalIdentifierRows([s]).get(s.id) ?? [], {
+                conflictKeys: IDENTIFIER_COLUMNS,
+              });
+              throw probeDone;
+            });
+          } catch (err) {
+            if (err === probeDone) continue;
+            if (!isDataError(err)) throw err;
+            refused.set(s.id, `${s.sourceId.slice(0, 100)}: refused by the database (SQLSTATE ${(err as { code: string }).code})`);
+          }
+        }
+        throw probeDone;
+      })
+      .catch(err => {
+        if (err !== probeDone) throw err;
+      });
+    return refused;
+  }
+
+  private async commitOnce(options: CommitBatchOptions): Promise<void> {
     // the same signal twice in one batch: the last one wins (as consecutive upserts would)
     const byId = new Map<string, Signal>();
     for (const s of options.signals) {
@@ -267,6 +327,66 @@ export class DatabaseSignalStore implements SignalStore {
       page.next = { lastSeenAt: last.lastSeenAt, id: last.id };
     }
     return page;
+  }
+
+  async listSignalAssetsFetchedSince(options: {
+    since: string;
+    after?: { fetchedAt: string; id: string };
+    limit: number;
+  }): Promise<FetchedSignalAssetPage> {
+    const q = this.db(TABLES.signals).select('id', 'last_seen_at', 'fetched_at', 'asset').where('fetched_at', '>=', options.since);
+    const after = options.after;
+    if (after) {
+      // keyset on (fetched_at, id), served by the fetched_at index
+      q.where('fetched_at', '>=', after.fetchedAt).andWhere(w =>
+        w.where('fetched_at', '>', after.fetchedAt).orWhere('id', '>', after.id),
+      );
+    }
+    const rows: Row[] = await q.orderBy([{ column: 'fetched_at' }, { column: 'id' }]).limit(options.limit);
+    const items = rows.map(r => ({
+      id: str(r.id),
+      lastSeenAt: str(r.last_seen_at),
+      fetchedAt: str(r.fetched_at),
+      asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }),
+    }));
+    const page: FetchedSignalAssetPage = { items };
+    if (items.length === options.limit) {
+      const last = items[items.length - 1];
+      page.next = { fetchedAt: last.fetchedAt, id: last.id };
+    }
+    return page;
+  }
+
+  async latestSignalFetchedAt(): Promise<string | undefined> {
+    const row = await this.db(TABLES.signals).max({ m: 'fetched_at' }).first();
+    return row?.m ? str(row.m) : undefined;
+  }
+
+  async listSignalAssetsByIdentifiers(kind: string, values: string[]): Promise<{ value: string; id: string; lastSeenAt: string; asset: Signal['asset'] }[]> {
+    const out: { value: string; id: string; lastSeenAt: string; asset: Signal['asset'] }[] = [];
+    for (const chunk of chunks([...new Set(values)], IN_CHUNK)) {
+      const rows: Row[] = await this.db(`${TABLES.identifiers} as i`)
+        .join(`${TABLES.signals} as s`, 's.id', 'i.signal_id')
+        .where('i.kind', kind)
+        .whereIn('i.value', chunk)
+        .select('i.value as value', 's.id as id', 's.last_seen_at as last_seen_at', 's.asset as asset');
+      for (const r of rows) {
+        out.push({ value: str(r.value), id: str(r.id), lastSeenAt: str(r.last_seen_at), asset: json<Signal['asset']>(r.asset, { ips: [], macs: [] }) });
+      }
+    }
+    // listSignalAssets order: last seen first, then id
+    return out.sort((a, b) =>
+      a.lastSeenAt !== b.lastSeenAt ? (a.lastSeenAt > b.lastSeenAt ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
+  }
+
+  async existingSignalIdentifiers(kind: string, values: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const chunk of chunks([...new Set(values)], IN_CHUNK)) {
+      const rows: Row[] = await this.db(TABLES.identifiers).where('kind', kind).whereIn('value', chunk).distinct('value');
+      for (const r of rows) found.add(str(r.value));
+    }
+    return found;
   }
 }
 

@@ -63,6 +63,12 @@ export interface IdentifiedSignal {
   identifiers: { kind: IdentifierKind; value: string }[];
 }
 
+/** One page of the assets of signals fetched since a time, by (fetchedAt, id). */
+export interface FetchedSignalAssetPage {
+  items: { id: string; lastSeenAt: string; fetchedAt: string; asset: Signal['asset'] }[];
+  next?: { fetchedAt: string; id: string };
+}
+
 /** One page of stored signal assets, in `listSignals` order (last seen first, then id). */
 export interface SignalAssetPage {
   items: { id: string; lastSeenAt: string; asset: Signal['asset'] }[];
@@ -231,6 +237,14 @@ export interface SignalStore {
    * order of `listSignals` (keyset paging: no OFFSET, no count).
    */
   listSignalAssets(options: { after?: { lastSeenAt: string; id: string }; limit: number }): Promise<SignalAssetPage>;
+  /** The assets of the signals fetched (stored) at or after `since`, a page at a time by (fetchedAt, id): incremental index rebuilds. */
+  listSignalAssetsFetchedSince(options: { since: string; after?: { fetchedAt: string; id: string }; limit: number }): Promise<FetchedSignalAssetPage>;
+  /** The newest `fetchedAt` of any stored signal (undefined when none is stored). */
+  latestSignalFetchedAt(): Promise<string | undefined>;
+  /** The assets of the signals indexed under any of the values of one identifier kind (e.g. `pod`), in `listSignalAssets` order. */
+  listSignalAssetsByIdentifiers(kind: string, values: string[]): Promise<{ value: string; id: string; lastSeenAt: string; asset: Signal['asset'] }[]>;
+  /** Which of the values of one identifier kind some stored signal is indexed under. */
+  existingSignalIdentifiers(kind: string, values: string[]): Promise<Set<string>>;
 }
 
 /** Ingestion state per source (`DatabaseSourceStore`); a successful sync is saved by `SignalStore.commitBatch`. */
@@ -247,6 +261,10 @@ export interface EntityIndexStore {
   replaceEntityIndex(entities: IndexedEntity[]): Promise<void>;
   /** Adds or replaces one entity in the index. */
   upsertEntity(entity: IndexedEntity): Promise<void>;
+  /** Replaces the given entities' rows and deletes the removed ones, in one transaction (an incremental rebuild). */
+  applyEntityIndexChanges(changes: { upsert: IndexedEntity[]; remove: string[] }): Promise<void>;
+  /** Changes whenever the index is written: its entity count and newest `updatedAt` (who else wrote it since). */
+  entityIndexFingerprint(): Promise<string>;
   getEntity(entityRef: string): Promise<IndexedEntity | undefined>;
   /** The whole correlation index, ordered by entity ref (coverage report). */
   listEntityIndex(): Promise<IndexedEntity[]>;
@@ -321,8 +339,15 @@ export interface DecisionScanRow {
   policyHash: string;
   /** JSON text of the reasons. */
   reasons: string;
-  /** JSON text of the EvaluationInput. */
+  /**
+   * JSON text of the EvaluationInput; with `inputsHash`, of the decision's own part
+   * only (see `scannedInputs` in store/decisionInputs.ts for the full inputs).
+   */
   inputs: string;
+  /** The content hash of the decision's shared inputs; null for a decision with its full inputs inline. */
+  inputsHash?: string | null;
+  /** JSON text of the shared inputs named by `inputsHash` (the same string for every row of a page that shares it). */
+  sharedInputs?: string | null;
   /** JSON text of the answer; only of dry-run decisions (it holds `wouldHaveBeen`), else null. */
   result: string | null;
 }
@@ -354,11 +379,22 @@ export interface DecisionScanStore {
   }): Promise<DecisionScanRow[]>;
   /** Every pending decision (of `environment` when given), oldest first. */
   listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]>;
-  /** Dry-run decisions since `since` (of `environment` when given) with the decision the gate would have made. */
-  listDryRunOutcomes(options: {
+  /**
+   * Dry-run decisions since `since` (of `environment` when given), counted per
+   * UTC day (`YYYY-MM-DD`) and entity, with how many would have blocked or
+   * needed approval (counted in the database: no answer is parsed).
+   */
+  countDryRunOutcomes(options: {
     since: string;
     environment?: string;
-  }): Promise<{ entityRef: string; environment: string; createdAt: string; wouldHaveBeen: string | null }[]>;
+  }): Promise<{ day: string; entityRef: string; total: number; block: number; approval: number }[]>;
+  /**
+   * Signals having any of the given identifier values, with the identifiers that
+   * matched, as the engine and coverage use them (id, source, severity,
+   * confidence, status, title, lastSeenAt, fetchedAt; no asset or raw record):
+   * the one lookup of the org summary for every host at once.
+   */
+  findSignalHeadsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]>;
 }
 
 /** The hash-chained decision log, read side (`DatabaseAuditLogStore`). */
@@ -446,6 +482,8 @@ export interface HostInventoryStore {
   getHostInventoryState(sourceId: string): Promise<HostInventoryState | undefined>;
   /** Inventory hosts having any of the given identifier values (lower-cased), with the identifiers that matched (gate path). */
   findHostsByIdentifiers(values: string[]): Promise<IdentifiedHost[]>;
+  /** The newest `listedAt` of any inventory host (undefined when none is stored). */
+  latestHostListedAt(): Promise<string | undefined>;
   /** Every inventory host, a page at a time by (source, sourceId) (index rebuild, tests). */
   listInventoryHosts(options: {
     after?: { source: string; sourceId: string };
@@ -453,6 +491,8 @@ export interface HostInventoryStore {
     source?: string;
     /** Only hosts listed at or after this time (ISO). */
     listedSince?: string;
+    /** Only hosts listed before this time (ISO). */
+    listedBefore?: string;
   }): Promise<{
     items: InventoryHost[];
     next?: { source: string; sourceId: string };
