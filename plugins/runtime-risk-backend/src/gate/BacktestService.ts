@@ -1,5 +1,6 @@
 import type { Decision, Reason, RiskLevel } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { evaluate, type CompiledPolicy, type EvaluationInput } from '../engine';
+import { scannedInputs } from '../store/decisionInputs';
 import type { DecisionScanRow, DecisionScanStore } from '../store/types';
 
 /** Decisions read per page: the next page is read while this one is evaluated. */
@@ -135,6 +136,8 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions'>, 
     next = rows.length === BACKTEST_PAGE ? read(rows[rows.length - 1].seq) : undefined;
     next?.catch(() => {});
 
+    // shared decision inputs parsed once per distinct hash of the page (issue 18 part 2)
+    const sharedInputs = new Map<string, unknown>();
     const unknown = [...new Set(rows.map(r => r.entityRef))].filter(ref => !visible.has(ref));
     if (unknown.length) {
       const readable = await request.readable(unknown);
@@ -148,7 +151,7 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions'>, 
         notEvaluated.add(row.environment);
         continue;
       }
-      const input = JSON.parse(row.inputs) as EvaluationInput;
+      const input = scannedInputs(row, sharedInputs) as EvaluationInput;
       const evaluation = evaluate(input, policy);
       const from = oldDecision(row);
       const to = evaluation.wouldHaveBeen ?? evaluation.decision;

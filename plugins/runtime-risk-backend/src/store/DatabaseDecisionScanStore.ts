@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { TABLES, str, type Row } from './db';
+import { loadInputBodies } from './decisionInputs';
 import type { DecisionScanRow, DecisionScanStore, PendingDecisionHead } from './types';
 
 const isTrue = (v: unknown) => v === true || v === 1 || v === '1';
@@ -43,11 +44,15 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
         'policy_hash',
         'reasons',
         'inputs',
+        'inputs_hash',
         // the answer only where it says what a dry run would have been
         this.db.raw('case when dry_run = ? then result else null end as result', [true]),
       )
       .orderBy('seq', 'asc')
       .limit(options.limit);
+    // the page's shared inputs, each distinct hash read once (many decisions share one)
+    const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string');
+    const bodies = hashes.length ? await loadInputBodies(this.db, hashes) : undefined;
     return rows.map(r => ({
       seq: Number(r.seq),
       id: str(r.id),
@@ -61,6 +66,8 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
       policyHash: str(r.policy_hash),
       reasons: text(r.reasons),
       inputs: text(r.inputs),
+      inputsHash: r.inputs_hash === null || r.inputs_hash === undefined ? null : str(r.inputs_hash),
+      sharedInputs: r.inputs_hash === null || r.inputs_hash === undefined ? null : (bodies?.get(str(r.inputs_hash)) ?? null),
       result: r.result === null || r.result === undefined ? null : text(r.result),
     }));
   }

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import { createHash } from 'node:crypto';
 import { prepareAuditEntry, type AuditEntry } from '../audit/entry';
-import { canonicalJson } from '../lib/canonicalJson';
+import { pgInsertRows } from './bulkWrite';
 import { appendAuditRecord, appendAuditRecords } from './DatabaseAuditLogStore';
-import { TABLES, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
+import { TABLES, chunks, insertRows, isPostgres, json, jsonText, rowsPerInsert, str, strOrNull, type Row } from './db';
+import { DECISION_INPUTS_TABLE, loadInputBodies, mergeDecisionInputs, splitDecisionInputs, type SplitInputs } from './decisionInputs';
 import { GroupCommitter } from './groupCommit';
 import { transaction } from './transaction';
 import type {
@@ -43,7 +43,18 @@ function whereStatus(q: Knex.QueryBuilder, filter: DecisionStatusFilter): void {
   }
 }
 
-function rowToDecision(r: Row): DecisionRecord {
+/**
+ * A stored decision; `bodies` holds the shared inputs (JSON text by hash) of rows
+ * that name one (`inputs_hash`): their full inputs are the shared part merged
+ * with the row's own. Rows without a hash have their full inputs inline.
+ */
+function rowToDecision(r: Row, bodies?: Map<string, string>): DecisionRecord {
+  let inputs = json<unknown>(r.inputs, null);
+  if (r.inputs_hash !== null && r.inputs_hash !== undefined) {
+    const body = bodies?.get(String(r.inputs_hash));
+    if (body === undefined) throw new Error(`decision ${str(r.id)}: inputs ${str(r.inputs_hash)} are missing from ${DECISION_INPUTS_TABLE}`);
+    inputs = mergeDecisionInputs(inputs, JSON.parse(body));
+  }
   const d: DecisionRecord = {
     id: str(r.id),
     entityRef: str(r.entity_ref),
@@ -52,7 +63,7 @@ function rowToDecision(r: Row): DecisionRecord {
     riskLevel: str(r.risk_level),
     score: r.score === null || r.score === undefined ? null : Number(r.score),
     reasons: json<unknown[]>(r.reasons, []),
-    inputs: json<unknown>(r.inputs, null),
+    inputs,
     result: json<unknown>(r.result, null),
     policyId: str(r.policy_id),
     policyHash: str(r.policy_hash),
@@ -82,10 +93,14 @@ const DECISION_COLUMNS = [
   'created_at',
   'prev_hash',
   'hash',
+  'inputs_hash',
 ];
 
-/** The row of a decision; `nestJson` as in {@link jsonText}. */
-function decisionRow(record: DecisionRecord, nestJson = false): Row {
+/**
+ * The row of a decision; `nestJson` as in {@link jsonText}. With `split`, the row
+ * keeps the inputs' own part and names the shared part by hash.
+ */
+function decisionRow(record: DecisionRecord, nestJson = false, split?: SplitInputs): Row {
   const json = (v: unknown) => jsonText(v, nestJson);
   return {
     id: record.id,
@@ -95,7 +110,7 @@ function decisionRow(record: DecisionRecord, nestJson = false): Row {
     risk_level: record.riskLevel,
     score: record.score,
     reasons: json(record.reasons),
-    inputs: json(record.inputs),
+    inputs: json(split ? split.own : record.inputs),
     result: json(record.result),
     policy_id: record.policyId,
     policy_hash: record.policyHash,
@@ -104,11 +119,18 @@ function decisionRow(record: DecisionRecord, nestJson = false): Row {
     created_at: record.createdAt,
     prev_hash: null,
     hash: null,
+    inputs_hash: split?.hash ?? null,
   };
 }
 
-/** What the audit log records of a gate decision (the full inputs stay in the decisions table; their hash is logged). */
-function decisionAuditEntry(record: DecisionRecord): AuditEntry {
+/**
+ * What the audit log records of a gate decision. The inputs stay in the decisions
+ * table; the record names their shared part by its content hash (`inputsHash`:
+ * sha256 of the canonical JSON body in runtime_risk_decision_inputs) and holds
+ * the rest (entityRef, environment, `at` = now, dryRun). Records written before
+ * issue 18 hashed the full inputs instead; both verify as they were written.
+ */
+function decisionAuditEntry(record: DecisionRecord, split: SplitInputs | undefined): AuditEntry {
   const result = (record.result ?? {}) as { exception?: { id?: string }; request?: Record<string, unknown> };
   const payload: Record<string, unknown> = {
     decisionId: record.id,
@@ -121,8 +143,8 @@ function decisionAuditEntry(record: DecisionRecord): AuditEntry {
     dryRun: record.dryRun,
     policy: { id: record.policyId, hash: record.policyHash },
     reasons: (record.reasons as { code?: unknown }[]).map(r => r?.code ?? null),
-    inputsHash: createHash('sha256').update(canonicalJson(record.inputs)).digest('hex'),
   };
+  if (split) payload.inputsHash = split.hash;
   if (result.exception?.id) payload.exceptionId = result.exception.id;
   if (result.request) payload.request = result.request;
   return {
@@ -156,6 +178,13 @@ export function decodeDecisionCursor(cursor: string): number | undefined {
 /** {@link DecisionStore} on knex. */
 export class DatabaseDecisionStore implements DecisionStore {
   private readonly decisionWriter: GroupCommitter<DecisionRecord>;
+  /**
+   * Hashes of shared inputs this store has committed (rows are never deleted):
+   * a batch does not send them again. Bounded; forgetting one only costs an
+   * insert that does nothing.
+   */
+  private readonly knownInputs = new Set<string>();
+  private static readonly KNOWN_INPUTS_MAX = 10_000;
 
   constructor(private readonly db: Knex) {
     this.decisionWriter = new GroupCommitter(records => this.writeDecisions(records));
@@ -174,13 +203,30 @@ export class DatabaseDecisionStore implements DecisionStore {
     // serialize and hash before the transaction: it then holds a connection, and the
     // audit head's lock, only for the writes
     const pg = isPostgres(this.db);
+    const splits = records.map(r => splitDecisionInputs(r.inputs, r.policyHash));
+    // the shared inputs this batch must write: each distinct hash once, sorted (concurrent
+    // writers of the same hashes take their row locks in one order), none already known
+    const bodies = new Map<string, string>();
+    for (const s of splits) if (s && !this.knownInputs.has(s.hash)) bodies.set(s.hash, s.body);
+    const inputRows: Row[] = [...bodies.keys()].sort().map(hash => ({ hash, body: bodies.get(hash) }));
     // PostgreSQL: one JSON parameter for the whole batch, the JSON columns nested in it (serialized once)
-    const rows = records.map(r => decisionRow(r, pg));
-    const audit = records.map(r => prepareAuditEntry(decisionAuditEntry(r)));
+    const rows = records.map((r, i) => decisionRow(r, pg, splits[i]));
+    const audit = records.map((r, i) => prepareAuditEntry(decisionAuditEntry(r, splits[i])));
     await transaction(this.db, async tx => {
+      // before the audit head is locked (appendAuditRecords locks it first)
+      await insertInputRows(tx, inputRows);
       await insertRows(tx, TABLES.decisions, DECISION_COLUMNS, rows, { jsonColumns: DECISION_JSON_COLUMNS });
       await appendAuditRecords(tx, audit);
     });
+    if (this.knownInputs.size + inputRows.length > DatabaseDecisionStore.KNOWN_INPUTS_MAX) this.knownInputs.clear();
+    for (const r of inputRows) this.knownInputs.add(String(r.hash));
+  }
+
+  /** Decisions of the given rows, their shared inputs read in one query per page (each distinct hash once). */
+  private async decisionsOf(rows: Row[]): Promise<DecisionRecord[]> {
+    const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string');
+    const bodies = hashes.length ? await loadInputBodies(this.db, hashes) : undefined;
+    return rows.map(r => rowToDecision(r, bodies));
   }
 
   async transitionDecision(t: DecisionTransition): Promise<boolean> {
@@ -211,12 +257,18 @@ export class DatabaseDecisionStore implements DecisionStore {
     const q = this.db(TABLES.decisions).where({ status: 'pending' });
     if (options.createdBefore) q.where('created_at', '<', options.createdBefore);
     const rows: Row[] = await q.orderBy('seq', 'asc').limit(options.limit);
-    return rows.map(rowToDecision);
+    return this.decisionsOf(rows);
   }
 
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
-    const row = await this.db(TABLES.decisions).where({ id }).first();
-    return row ? rowToDecision(row) : undefined;
+    // one round trip: the shared inputs joined (null for a row with inline inputs)
+    const row: Row | undefined = await this.db({ d: TABLES.decisions })
+      .leftJoin({ i: DECISION_INPUTS_TABLE }, 'i.hash', 'd.inputs_hash')
+      .where('d.id', id)
+      .first('d.*', { inputs_body: 'i.body' });
+    if (!row) return undefined;
+    const bodies = row.inputs_hash && typeof row.inputs_body === 'string' ? new Map([[String(row.inputs_hash), row.inputs_body]]) : undefined;
+    return rowToDecision(row, bodies);
   }
 
   async listDecisions(options: ListDecisionsOptions): Promise<Page<DecisionRecord>> {
@@ -237,7 +289,7 @@ export class DatabaseDecisionStore implements DecisionStore {
     }
     const rows: Row[] = await page.select().orderBy('seq', 'desc').limit(options.limit + 1);
     const items = rows.slice(0, options.limit);
-    const result: Page<DecisionRecord> = { items: items.map(rowToDecision), totalCount: Number(countRow?.n ?? 0) };
+    const result: Page<DecisionRecord> = { items: await this.decisionsOf(items), totalCount: Number(countRow?.n ?? 0) };
     if (rows.length > options.limit) result.nextCursor = encodeCursor(Number(items[items.length - 1].seq));
     return result;
   }
@@ -248,5 +300,17 @@ export class DatabaseDecisionStore implements DecisionStore {
     whereStatus(q, options);
     const rows: Row[] = await q;
     return rows.map(r => String(r.entity_ref));
+  }
+}
+
+/** Inserts shared inputs rows; a hash already stored is left as it is (same hash, same body). */
+async function insertInputRows(tx: Knex.Transaction, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  if (isPostgres(tx)) {
+    await pgInsertRows(tx, DECISION_INPUTS_TABLE, ['hash', 'body'], rows, { keys: ['hash'], update: false });
+    return;
+  }
+  for (const chunk of chunks(rows, rowsPerInsert(tx, 2))) {
+    await tx(DECISION_INPUTS_TABLE).insert(chunk).onConflict('hash').ignore();
   }
 }
