@@ -92,6 +92,11 @@ export class RiskService {
     return this.options.policy;
   }
 
+  /** A session of the gate's (cached) reads, for callers that evaluate many entities in a row (score snapshots). */
+  readSession(): Promise<GateReadSession> {
+    return this.reads.session();
+  }
+
   private nowDate(): Date {
     return this.options.clock?.() ?? new Date();
   }

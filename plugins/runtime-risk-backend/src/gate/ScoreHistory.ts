@@ -3,9 +3,12 @@ import { evaluate } from '../engine';
 import type { IndexedEntity } from '../store/types';
 import { snapshotKey, type ScoreHistoryStore, type ScoreSnapshot } from '../store/DatabaseScoreHistoryStore';
 import type { RiskService } from './RiskService';
+import type { GateReadSession } from './GateReads';
 
 /** Default of `runtimeRisk.history.retention`: 30 days. */
 export const DEFAULT_HISTORY_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** Entities evaluated in one read session of the gate's cached inputs. */
+const SESSION_ENTITIES = 100;
 /** The least score movement (points of 0..100) that counts as a change between hourly points. */
 export const MIN_SCORE_CHANGE = 1;
 /** A snapshot is written at least this often per entity + environment, changed or not. */
@@ -50,11 +53,14 @@ export class ScoreHistory {
     const [entities, latest] = await Promise.all([this.options.store.listEntityIndex(), history.latestSnapshots()]);
     const changed: ScoreSnapshot[] = [];
     let evaluated = 0;
-    for (const entity of entities) {
+    let session: GateReadSession | undefined;
+    for (const [i, entity] of entities.entries()) {
+      // one read session (one data version read) per batch of entities, not per evaluation
+      if (i % SESSION_ENTITIES === 0) session = await risk.readSession();
       for (const environment of environments) {
         let current: ScoreSnapshot;
         try {
-          const evaluation = evaluate(await risk.buildInput(entity, environment, false, now), risk.policy);
+          const evaluation = evaluate(await risk.buildInput(entity, environment, false, now, session), risk.policy);
           current = {
             entityRef: entity.entityRef,
             environment,
