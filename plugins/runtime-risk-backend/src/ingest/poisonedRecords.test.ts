@@ -126,3 +126,29 @@ describe('validateSignals', () => {
     expect(({} as { polluted?: string }).polluted).toBeUndefined();
   });
 });
+
+const pgOnly = TestDatabases.create({ ids: ['POSTGRES_15'] });
+
+describe.each(pgOnly.eachSupportedId())('a value PostgreSQL refuses that validation let through, on %p', databaseId => {
+  it('rejects that record alone: the rest of the batch and the cursor commit', async () => {
+    const knex = await pgOnly.init(databaseId);
+    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex }) });
+    const [good, bad] = validateSignals({
+      sourceId: 'edr',
+      inputs: [signalInput('good-1', { hostname: 'web-01' }), signalInput('bad-2', { hostname: 'web-02' })],
+      fetchedAt: new Date().toISOString(),
+      logger: mockServices.logger.mock(),
+    }).signals;
+    // e.g. a future field or an adapter bug: `kind` is a varchar(32)
+    const refused = { ...bad, kind: 'k'.repeat(40) } as unknown as typeof bad;
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [good, refused], cursor: 'c-1', rejected: 0, at: new Date().toISOString() });
+    expect((await knex('runtime_risk_signals').select('id')).map(r => r.id)).toEqual(['edr:good-1']);
+    expect(await store.findSignalsByIdentifiers(['web-02'])).toEqual([]);
+    expect(await store.getSourceState('edr')).toMatchObject({
+      cursor: 'c-1',
+      rejectedCount: 1,
+      lastRejectedReason: 'bad-2: refused by the database (SQLSTATE 22001)',
+      consecutiveFailures: 0,
+    });
+  });
+});
