@@ -27,6 +27,18 @@ export interface Config {
       enabled?: boolean;
     };
     /**
+     * Live updates to the portal through the Backstage signals service (issue 18 part 4): a
+     * data-less message on `runtime-risk:<entityRef>` when an entity's risk changes, coalesced.
+     */
+    live?: {
+      /** Default true. Without the signals backend installed the messages go nowhere and the portal polls. */
+      enabled?: boolean;
+      /** How long changes are gathered before they are announced (one message per entity); default 500 ms. */
+      debounce?: HumanDuration;
+      /** Most entity messages per window; more are announced with one message on `runtime-risk:all`. Default 200. */
+      maxPerWindow?: number;
+    };
+    /**
      * Gate inputs (the indexed entity, its correlated signals, source state and
      * exceptions) cached through the Backstage cache service (`backend.cache`:
      * memory by default, Redis/Valkey/Memcache when configured). Invalidated by

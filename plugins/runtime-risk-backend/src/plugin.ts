@@ -16,6 +16,10 @@ import { ExceptionService } from './gate/ExceptionService';
 import { ApprovalService } from './gate/ApprovalService';
 import { RiskNotifier, readNotificationConfig } from './gate/notify';
 import { notificationService } from '@backstage/plugin-notifications-node';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
+import { RiskChangePublisher, readLiveConfig } from './gate/live';
+import { watchRiskChanges } from './gate/liveStore';
+import { RiskChangeReads } from './store/riskChangeReads';
 import { frequencyToMs, readCacheConfig, readCoverageWindowMs, readSchedules } from './schedule';
 import { CachedGateReads } from './gate/GateReads';
 import { ScoreHistory } from './gate/ScoreHistory';
@@ -68,6 +72,9 @@ export const runtimeRiskPlugin = createBackendPlugin({
         permissionsRegistry: coreServices.permissionsRegistry,
         catalog: catalogServiceRef,
         notifications: notificationService,
+        // live updates to the portal (a default factory over the events service: present even without the signals backend)
+        signals: signalsServiceRef,
+        lifecycle: coreServices.lifecycle,
       },
       async init({
         config,
@@ -83,6 +90,8 @@ export const runtimeRiskPlugin = createBackendPlugin({
         permissionsRegistry,
         catalog,
         notifications,
+        signals,
+        lifecycle,
       }) {
         // validate config once, fail fast naming the key
         const policy = readPolicyConfig(config);
@@ -92,7 +101,14 @@ export const runtimeRiskPlugin = createBackendPlugin({
 
         permissionsRegistry.addPermissions(runtimeRiskPermissions);
 
-        const store = await DatabaseRuntimeRiskStore.create({ database });
+        // live updates (issue 18 part 4): the writes that change an entity's risk announce it, coalesced (gate/liveStore.ts)
+        const liveConfig = readLiveConfig(config);
+        const publisher = new RiskChangePublisher({ signals, logger, ...liveConfig });
+        lifecycle.addShutdownHook(() => publisher.stop());
+        const databaseStore = await DatabaseRuntimeRiskStore.create({ database });
+        const store = liveConfig.enabled
+          ? watchRiskChanges(databaseStore, { publisher, reads: await RiskChangeReads.create(database), logger })
+          : databaseStore;
         // policy history (issue 17 part 3): a new hash closes the previous policy's period
         if (await store.recordActivePolicy({ hash: policy.hash, id: policy.id, body: policyConfigValue(config), at: new Date().toISOString() })) {
           logger.info(`runtime-risk policy '${policy.id}' (${policy.hash.slice(0, 12)}) recorded as the active policy`);

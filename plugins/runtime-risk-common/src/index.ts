@@ -21,3 +21,4 @@ export const ANNOTATION_HOSTS = 'runtime-risk.io/hosts';
 export const RUNTIME_RISK_PLUGIN_ID = 'runtime-risk';
 export * from './analysis';
 export * from './entityRef';
+export * from './live';
