@@ -132,12 +132,28 @@ export class SummaryService {
     return this.options.clock?.() ?? new Date();
   }
 
-  private async snapshot(): Promise<Snapshot> {
+  /**
+   * The evaluated snapshot: the last one while it is current (same data version
+   * and policy, younger than the TTL); else the last one while a new one is
+   * evaluated in the background (stale while revalidating: the org page never
+   * waits for every entity to be evaluated, except on the first call of a process,
+   * or when `fresh`).
+   */
+  private async snapshot(fresh = false): Promise<Snapshot> {
     const { store, risk } = this.options;
     const key = `${await store.getDataVersion()}|${risk.policy.hash}`;
     const nowMs = this.now().getTime();
     const ttl = this.options.ttlMs ?? SUMMARY_SNAPSHOT_TTL_MS;
     if (this.last && this.last.key === key && nowMs - this.last.at < ttl) return this.last;
+    const running = this.snapshotRun?.key === key ? this.snapshotRun.promise : this.refresh(key);
+    if (this.last && !fresh) {
+      running.catch(() => {});
+      return this.last;
+    }
+    return running;
+  }
+
+  private refresh(key: string): Promise<Snapshot> {
     if (this.snapshotRun?.key === key) return this.snapshotRun.promise;
     const promise = this.evaluateAll(key).then(s => {
       this.last = s;
@@ -164,7 +180,7 @@ export class SummaryService {
     const entities = index.filter(e => e.kind.toLowerCase() === 'component');
     const values = new Set<string>();
     for (const e of entities) for (const h of e.hosts) for (const c of candidateIdentifiers(h.value)) values.add(c.value);
-    const found = values.size ? await store.findSignalsByIdentifiers([...values]) : [];
+    const found = values.size ? await store.findSignalHeadsByIdentifiers([...values]) : [];
     const session = new BatchReadSession(new Map(entities.map(e => [e.entityRef, e])), found, states, exceptions);
     const rows: Row[] = [];
     for (const entity of entities) {
@@ -206,6 +222,8 @@ export class SummaryService {
     limit: number;
     days: number;
     readable: (entityRefs: string[]) => Promise<Set<string>>;
+    /** Wait for a snapshot of the current data instead of answering the last one while it is evaluated. */
+    fresh?: boolean;
   }): Promise<OrgSummary> {
     const { store, risk } = this.options;
     const environments = options.environment !== undefined ? [options.environment] : Object.keys(risk.policy.environments).sort();
@@ -213,9 +231,9 @@ export class SummaryService {
     const dayMs = 86_400_000;
     const since = new Date(Math.floor(nowMs / dayMs) * dayMs - (options.days - 1) * dayMs);
     const [snap, pending, dry] = await Promise.all([
-      this.snapshot(),
+      this.snapshot(options.fresh),
       store.listPendingDecisionHeads({ environment: options.environment }),
-      store.listDryRunOutcomes({ since: since.toISOString(), environment: options.environment }),
+      store.countDryRunOutcomes({ since: since.toISOString(), environment: options.environment }),
     ]);
     const refs = new Set<string>(snap.rows.map(r => r.entityRef));
     pending.forEach(p => refs.add(p.entityRef));
@@ -257,11 +275,11 @@ export class SummaryService {
     }));
     for (const d of dry) {
       if (!visible.has(d.entityRef)) continue;
-      const b = buckets[Math.floor((Date.parse(d.createdAt) - since.getTime()) / dayMs)];
+      const b = buckets[Math.round((Date.parse(`${d.day}T00:00:00Z`) - since.getTime()) / dayMs)];
       if (!b) continue;
-      b.total += 1;
-      if (d.wouldHaveBeen === 'block') b.wouldHaveBlocked += 1;
-      if (d.wouldHaveBeen === 'approval_required') b.wouldHaveRequiredApproval += 1;
+      b.total += d.total;
+      b.wouldHaveBlocked += d.block;
+      b.wouldHaveRequiredApproval += d.approval;
     }
 
     const waiting = pending

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import { TABLES, str, type Row } from './db';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { TABLES, chunks, inListSize, str, type Row } from './db';
 import { loadInputBodies } from './decisionInputs';
-import type { DecisionScanRow, DecisionScanStore, PendingDecisionHead } from './types';
+import type { DecisionScanRow, DecisionScanStore, IdentifiedSignal, IdentifierKind, PendingDecisionHead } from './types';
 
 const isTrue = (v: unknown) => v === true || v === 1 || v === '1';
 const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -89,22 +90,73 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     }));
   }
 
-  async listDryRunOutcomes(options: {
+  async countDryRunOutcomes(options: {
     since: string;
     environment?: string;
-  }): Promise<{ entityRef: string; environment: string; createdAt: string; wouldHaveBeen: string | null }[]> {
+  }): Promise<{ day: string; entityRef: string; total: number; block: number; approval: number }[]> {
+    // the answer is JSON text written by JSON.stringify (SQLite) or PostgreSQL's json output: `"k":"v"` or `"k": "v"`;
+    // a quote inside a string value is escaped, so the pattern matches the answer's own key only
+    const would = (decision: string) =>
+      this.db.raw(`sum(case when result like ? or result like ? then 1 else 0 end)`, [
+        `%"wouldHaveBeen":"${decision}"%`,
+        `%"wouldHaveBeen": "${decision}"%`,
+      ]);
+    const day = this.db.raw('substr(created_at, 1, 10)');
     const q = this.db(TABLES.decisions).where('created_at', '>=', options.since).where('dry_run', true);
     if (options.environment) q.where('environment', options.environment);
-    const rows: Row[] = await q.select('entity_ref', 'environment', 'created_at', 'result').orderBy('seq', 'asc');
-    return rows.map(r => {
-      let wouldHaveBeen: string | null = null;
-      try {
-        const result = (typeof r.result === 'string' ? JSON.parse(r.result) : r.result) as { wouldHaveBeen?: unknown } | null;
-        if (typeof result?.wouldHaveBeen === 'string') wouldHaveBeen = result.wouldHaveBeen;
-      } catch {
-        // an unreadable answer counts as unknown
-      }
-      return { entityRef: str(r.entity_ref), environment: str(r.environment), createdAt: str(r.created_at), wouldHaveBeen };
-    });
+    const rows: Row[] = await q
+      .select({ day, entity_ref: 'entity_ref' })
+      .count({ total: '*' })
+      .select({ block: would('block'), approval: would('approval_required') })
+      .groupByRaw('substr(created_at, 1, 10), entity_ref');
+    return rows.map(r => ({
+      day: str(r.day),
+      entityRef: str(r.entity_ref),
+      total: Number(r.total),
+      block: Number(r.block ?? 0),
+      approval: Number(r.approval ?? 0),
+    }));
   }
+
+  async findSignalHeadsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]> {
+    const wanted = [...new Set(values.map(v => v.toLowerCase()))];
+    const bySignal = new Map<string, IdentifiedSignal>();
+    for (const chunk of chunks(wanted, inListSize(this.db))) {
+      const rows: Row[] = await this.db(`${TABLES.identifiers} as i`)
+        .join(`${TABLES.signals} as s`, 's.id', 'i.signal_id')
+        .whereIn('i.value', chunk)
+        .select(
+          'i.signal_id',
+          'i.kind',
+          'i.value',
+          's.source',
+          's.severity',
+          's.confidence',
+          's.status',
+          's.title',
+          's.last_seen_at',
+          's.fetched_at',
+        );
+      for (const r of rows) {
+        const id = str(r.signal_id);
+        let found = bySignal.get(id);
+        if (!found) {
+          const signal = {
+            id,
+            source: str(r.source),
+            severity: str(r.severity),
+            confidence: Number(r.confidence),
+            status: str(r.status),
+            title: str(r.title),
+            lastSeenAt: str(r.last_seen_at),
+            fetchedAt: str(r.fetched_at),
+          } as unknown as Signal;
+          bySignal.set(id, (found = { signal, identifiers: [] }));
+        }
+        found.identifiers.push({ kind: str(r.kind) as IdentifierKind, value: str(r.value) });
+      }
+    }
+    return [...bySignal.values()].sort((a, b) => (a.signal.id < b.signal.id ? -1 : a.signal.id > b.signal.id ? 1 : 0));
+  }
+
 }
