@@ -13,6 +13,7 @@
  *
  * Run `npm run bench -- --help` for the flags.
  */
+import { policySummaryPhase, policySummaryTargets, type PolicySummaryResult } from './policySummary';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -875,6 +876,15 @@ async function main() {
     }
     (results.load as Record<string, unknown>).breakdown = breakdown;
 
+    // 3c. a policy backtest of 100,000 stored decisions and the org summary of every entity (issue 17 parts 4-5)
+    results.policySummary = await policySummaryPhase({
+      knex,
+      base,
+      authorization: mockCredentials.service.header(),
+      decisions: o.entities < 10_000 ? 10_000 : 100_000,
+      log,
+    });
+
     // 4. ingestion from a paged fake Falcon API through the real adapter and runner
     falcon = await startFakeFalcon();
     const t0 = Date.parse('2026-01-01T00:00:00Z');
@@ -1013,6 +1023,7 @@ function evaluateTargets(results: Record<string, unknown>, o: Options): Target[]
             : `${round(full.seconds / 5)}x over the target`,
     },
     replicasTarget(results.replicas as ReplicaResult | undefined),
+    ...policySummaryTargets(results.policySummary as PolicySummaryResult | undefined),
   ];
 }
 
