@@ -54,10 +54,16 @@ describe('WebhookSignalSource.verify', () => {
     const stale = String(Number(TS) - 301);
     expect(() => source().verify(push([signal('a')], { ts: stale }))).toThrow('timestamp: outside the replay window');
     expect(() => source().verify(push([signal('a')], { ts: 'yesterday' }))).toThrow('timestamp: x-runtime-risk-timestamp must be unix seconds');
+    // a replay verifies (the backend refuses it by its replay key, kept in the database)
     const s = source();
     const once = push([signal('replay')]);
     expect(s.verify(once)).toBe(true);
-    expect(() => s.verify(once)).toThrow('signature: replayed request');
+    expect(s.verify(once)).toBe(true);
+    const key = s.replayKey(once);
+    expect(key?.key).toContain(String(once.headers[SIGNATURE_HEADER]));
+    // kept until the timestamp is outside the window (300 s after it), whatever the clock says now
+    expect(key?.expiresAt).toBe(Number(TS) * 1000 + 301_000);
+    expect(source({ requireTimestamp: false }).replayKey(push([signal('a')], { ts: null }))?.expiresAt).toBe(NOW + 24 * 3600_000);
   });
 
   it('requires the timestamp unless configured otherwise', () => {

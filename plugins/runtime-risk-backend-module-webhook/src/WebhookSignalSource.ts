@@ -57,8 +57,6 @@ export class WebhookSignalSource implements PushSignalSource {
   readonly type = 'webhook';
   readonly mode = 'push' as const;
   private readonly opts: WebhookSourceOptions;
-  /** Signatures accepted within the replay window, with their expiry. */
-  private readonly seen = new Map<string, number>();
 
   constructor(options: WebhookSourceOptions) {
     this.opts = options;
@@ -79,7 +77,12 @@ export class WebhookSignalSource implements PushSignalSource {
     return (this.opts.now ?? Date.now)();
   }
 
-  /** Throws (the backend answers 401 and logs the reason) unless the push is signed, fresh and new. */
+  /**
+   * Throws (the backend answers 401 and logs the reason) unless the push is
+   * signed and fresh. That it is new is the backend's check, in the database
+   * with the delivery's signals ({@link replayKey}): a replay is refused by
+   * every replica, and a delivery whose commit failed can be sent again.
+   */
   verify({ rawBody, headers }: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }): boolean {
     const maxBytes = this.maxBodyBytes;
     if (rawBody.length > maxBytes) throw new Error(`body: ${rawBody.length} bytes is more than the ${maxBytes} allowed`);
@@ -100,10 +103,6 @@ export class WebhookSignalSource implements PushSignalSource {
     if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
       throw new Error('signature: does not match the body');
     }
-    const now = this.now();
-    for (const [sig, expiresAt] of this.seen) if (expiresAt < now) this.seen.delete(sig);
-    if (this.seen.has(given)) throw new Error('signature: replayed request');
-    this.seen.set(given, now + 2 * toleranceMs);
     return true;
   }
 
