@@ -88,7 +88,7 @@ export class EntityIndexer {
   }
 
   /** Every stored signal's asset (any status: a resolved detection still tells where a pod runs). */
-  private async knownAssets(listedSince: string): Promise<KnownAssets> {
+  private async knownAssets(listedSince: string, hosts: Map<string, ListedHost>): Promise<KnownAssets> {
     const assets = new KnownAssets();
     // keyset paging in listSignals order (last seen first): the newest signal's pod labels win, as before
     let after: { lastSeenAt: string; id: string } | undefined;
@@ -97,7 +97,7 @@ export class EntityIndexer {
       for (const s of page.items) assets.addAsset(s.asset);
       after = page.next;
     } while (after);
-    await this.addInventoryAssets(assets, listedSince);
+    await this.addInventoryAssets(assets, listedSince, hosts);
     return assets;
   }
 
@@ -107,13 +107,16 @@ export class EntityIndexer {
    * fills in what no signal mentions, e.g. the node a quiet pod runs on). So a
    * label-selected workload with no detections still reaches its pods.
    */
-  private async addInventoryAssets(assets: KnownAssets, listedSince: string): Promise<void> {
+  private async addInventoryAssets(assets: KnownAssets, listedSince: string, hosts: Map<string, ListedHost>): Promise<void> {
     const list = this.options.store.listInventoryHosts?.bind(this.options.store);
     if (!list) return;
     let after: { source: string; sourceId: string } | undefined;
     do {
       const page = await list(after ? { after, limit: SIGNAL_PAGE_SIZE, listedSince } : { limit: SIGNAL_PAGE_SIZE, listedSince });
-      for (const h of page.items) assets.addAsset(h.asset);
+      for (const h of page.items) {
+        assets.addAsset(h.asset);
+        hosts.set(hostKey(h), listedHost(h.asset));
+      }
       after = page.next;
     } while (after);
   }
@@ -209,11 +212,13 @@ export class EntityIndexer {
     // the marks are read before the assets: whatever is stored meanwhile is read again by the next incremental rebuild
     const [signalMark, hostMark] = await Promise.all([store.latestSignalFetchedAt?.(), store.latestHostListedAt?.()]);
     // the catalog (HTTP) and the known assets (database) are read at the same time
-    const [entities, assets] = await Promise.all([this.readCatalog(), this.knownAssets(listedSince)]);
+    const hosts = new Map<string, ListedHost>();
+    const [entities, assets] = await Promise.all([this.readCatalog(), this.knownAssets(listedSince, hosts)]);
     const entries = this.build(entities, assets, updatedAt);
     await store.replaceEntityIndex(entries);
     this.state = {
       assets,
+      hosts,
       signalMark,
       hostMark,
       listedSince,
@@ -244,18 +249,18 @@ export class EntityIndexer {
       }
       after = page.next;
     } while (after);
-    const listed: Asset[] = [];
-    const expired: Asset[] = [];
+    const listed: { key: string; asset: Asset }[] = [];
+    const expired: { key: string; asset: Asset }[] = [];
     let hostMark = state.hostMark;
     const list = store.listInventoryHosts?.bind(store);
     if (list) {
       const hostsSince = back(state.hostMark) > listedSince ? back(state.hostMark) : listedSince;
-      const walk = async (options: { listedSince: string; listedBefore?: string }, into: Asset[], mark: boolean) => {
+      const walk = async (options: { listedSince: string; listedBefore?: string }, into: { key: string; asset: Asset }[], mark: boolean) => {
         let next: { source: string; sourceId: string } | undefined;
         do {
           const page = await list({ ...options, ...(next ? { after: next } : {}), limit: SIGNAL_PAGE_SIZE });
           for (const h of page.items) {
-            into.push(h.asset);
+            into.push({ key: hostKey(h), asset: h.asset });
             if (mark && (!hostMark || h.listedAt > hostMark)) hostMark = h.listedAt;
           }
           next = page.next;
@@ -274,23 +279,40 @@ export class EntityIndexer {
    * signal first, then the inventory), so its labels and node are exactly those
    * a full rebuild finds.
    */
-  private async applyChanges(assets: KnownAssets, changes: { signals: Asset[]; listed: Asset[]; expired: Asset[] }, listedSince: string) {
+  private async applyChanges(
+    state: IndexState,
+    changes: { signals: Asset[]; listed: { key: string; asset: Asset }[]; expired: { key: string; asset: Asset }[] },
+    listedSince: string,
+  ) {
+    const { assets, hosts } = state;
     const store = this.options.store;
     const touched = new Set<string>();
     const added = new KnownAssets();
-    for (const a of [...changes.signals, ...changes.listed]) {
+    // what a relisted host named before, and what expired hosts named, may no longer be known
+    const maybeGone = new Set<string>();
+    const forget = (before: ListedHost | undefined) => {
+      if (!before) return;
+      if (before.pod) touched.add(before.pod);
+      for (const ip of before.ips) maybeGone.add(ip);
+    };
+    for (const a of changes.signals) {
       added.addAsset(a);
       const key = a.k8s ? podHostValue(a.k8s) : undefined;
       if (key) touched.add(key);
     }
-    for (const ip of added.ips) assets.ips.add(ip);
-    const expired = new KnownAssets();
-    for (const a of changes.expired) {
-      expired.addAsset(a);
-      const key = a.k8s ? podHostValue(a.k8s) : undefined;
-      if (key) touched.add(key);
+    for (const h of changes.listed) {
+      forget(hosts.get(h.key));
+      const now = listedHost(h.asset);
+      hosts.set(h.key, now);
+      added.addAsset(h.asset);
+      if (now.pod) touched.add(now.pod);
     }
-    const gone = [...expired.ips].filter(ip => !added.ips.has(ip));
+    for (const h of changes.expired) {
+      forget(hosts.get(h.key) ?? listedHost(h.asset));
+      hosts.delete(h.key);
+    }
+    for (const ip of added.ips) assets.ips.add(ip);
+    const gone = [...maybeGone].filter(ip => !added.ips.has(ip));
     if (gone.length) {
       const still = await store.existingSignalIdentifiers!('ip', gone);
       const rest = gone.filter(ip => !still.has(ip));
@@ -322,7 +344,7 @@ export class EntityIndexer {
     const updatedAt = new Date(nowMs).toISOString();
     const listedSince = new Date(nowMs - this.coverageWindowMs).toISOString();
     const [entities, changes] = await Promise.all([this.readCatalog(), this.readChanges(state, listedSince)]);
-    const podsRecomputed = await this.applyChanges(state.assets, changes, listedSince);
+    const podsRecomputed = await this.applyChanges(state, changes, listedSince);
     const entries = this.build(entities, state.assets, updatedAt);
     // diffed against what this process wrote last, or against the stored index when someone else wrote since
     const fingerprint = await store.entityIndexFingerprint();
@@ -431,6 +453,8 @@ export interface RebuildStats {
 interface IndexState {
   /** Every stored signal's asset and the in-window inventory hosts', kept up to date. */
   assets: KnownAssets;
+  /** The pod and IPs of each in-window inventory host (by source and vendor id): what a relisting replaces. */
+  hosts: Map<string, ListedHost>;
   /** Newest `fetchedAt` read (signals) and `listedAt` (hosts). */
   signalMark?: string;
   hostMark?: string;
@@ -449,4 +473,21 @@ export function entryKey(e: IndexedEntity): string {
     .map(h => [h.environment, h.value, h.matchedBy])
     .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
   return JSON.stringify([e.entityRef, e.kind, e.namespace, e.name, e.owner ?? null, e.system ?? null, e.projectSlug ?? null, e.parts ?? null, hosts]);
+}
+
+/** What one inventory host contributes to the known assets besides its labels. */
+interface ListedHost {
+  pod?: string;
+  ips: string[];
+}
+
+function hostKey(h: { source: string; sourceId: string }): string {
+  return `${h.source}\u0000${h.sourceId}`;
+}
+
+function listedHost(asset: Asset): ListedHost {
+  const known = new KnownAssets();
+  known.addAsset(asset);
+  const pod = asset.k8s ? podHostValue(asset.k8s) : undefined;
+  return { ...(pod ? { pod } : {}), ips: [...known.ips] };
 }
