@@ -147,7 +147,13 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
 
     const stored = await request(server).get(`/api/runtime-risk/v1/decisions/${res.body.decisionId}`).set('Authorization', USER);
     expect(stored.status).toBe(200);
-    expect(stored.body).toEqual(res.body);
+    // the decision as answered, plus the signals the gate saw (the decision page shows them)
+    const { evaluatedSignals, ...answered } = stored.body;
+    expect(answered).toEqual(res.body);
+    expect(evaluatedSignals.map((s: { id: string; status: string }) => [s.id, s.status])).toEqual([
+      ['edr:crit-1', 'active'],
+      ['edr:resolved-1', 'resolved'],
+    ]);
 
     const row = await knex('runtime_risk_decisions').where({ id: res.body.decisionId }).first();
     const inputs = JSON.parse(row.inputs);
