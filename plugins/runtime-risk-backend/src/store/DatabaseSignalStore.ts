@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { createHash } from 'node:crypto';
 import { pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
+import { pgCopyUpsert } from './copyRows';
 import { IN_CHUNK, TABLES, chunks, inListSize, insertRows, isPostgres, json, jsonText, offsetPage, rowsPerInsert, str, type Row } from './db';
 import { saveSyncSuccess } from './DatabaseSourceStore';
 import { assetIdentifiers } from './signalIdentifiers';
@@ -132,7 +133,15 @@ function rowToSignal(r: Row): Signal {
 
 /** {@link SignalStore} on knex. */
 export class DatabaseSignalStore implements SignalStore {
-  constructor(private readonly db: Knex) {}
+  /**
+   * @param options.copyFrom On PostgreSQL, batches of at least this many signals are
+   * upserted through COPY into a staging table (issue 18 part 3, `pgCopyUpsert`);
+   * smaller ones (a webhook push) with one insert statement. Default 100.
+   */
+  constructor(
+    private readonly db: Knex,
+    private readonly options: { copyFrom?: number } = {},
+  ) {}
 
   /**
    * Commits the batch (see {@link CommitBatchOptions}). When PostgreSQL refuses a
@@ -212,7 +221,7 @@ export class DatabaseSignalStore implements SignalStore {
         // the commit before is done before the shared signals and this batch's source state (and cursor) are written
         if (i === 1 && after) await after.commit;
         if (!rows.length) continue;
-        const written = await upsertSignalRows(tx, rows);
+        const written = await upsertSignalRows(tx, rows, rows.length >= (this.options.copyFrom ?? DEFAULT_COPY_FROM));
         // identifiers of a signal whose older state was not written stay those of the stored state
         if (written.size < identifiers.size) for (const id of [...identifiers.keys()]) if (!written.has(id)) identifiers.delete(id);
         await this.replaceIdentifiers(tx, identifiers);
@@ -394,8 +403,16 @@ export class DatabaseSignalStore implements SignalStore {
  * Inserts or replaces signal rows, a stored row only by an equal or newer state
  * ({@link NEWER_OR_EQUAL}); answers the ids of the rows written.
  */
-async function upsertSignalRows(tx: Knex.Transaction, rows: Row[]): Promise<Set<string>> {
+/** Signals per batch from which PostgreSQL upserts go through COPY (see DatabaseSignalStore's `copyFrom`). */
+const DEFAULT_COPY_FROM = 100;
+
+async function upsertSignalRows(tx: Knex.Transaction, rows: Row[], copy = false): Promise<Set<string>> {
   const written = new Set<string>();
+  if (copy && isPostgres(tx)) {
+    const returned = await pgCopyUpsert(tx, TABLES.signals, SIGNAL_COLUMNS, rows, { keys: ['source', 'source_id'], where: NEWER_OR_EQUAL }, 'id');
+    for (const r of returned) written.add(str(r.id));
+    return written;
+  }
   if (isPostgres(tx)) {
     const returned = await pgInsertRows(
       tx,
