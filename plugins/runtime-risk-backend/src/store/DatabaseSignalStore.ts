@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { createHash } from 'node:crypto';
 import { pgDeleteWhereIn, pgInsertRows, pgSelectWhereIn } from './bulkWrite';
-import { pgCopyUpsert } from './copyRows';
+import { pgCopyRows, pgCopyUpsert } from './copyRows';
 import { IN_CHUNK, TABLES, chunks, inListSize, insertRows, isPostgres, json, jsonText, offsetPage, rowsPerInsert, str, type Row } from './db';
 import { saveSyncSuccess } from './DatabaseSourceStore';
 import { assetIdentifiers } from './signalIdentifiers';
@@ -224,7 +224,7 @@ export class DatabaseSignalStore implements SignalStore {
         const written = await upsertSignalRows(tx, rows, rows.length >= (this.options.copyFrom ?? DEFAULT_COPY_FROM));
         // identifiers of a signal whose older state was not written stay those of the stored state
         if (written.size < identifiers.size) for (const id of [...identifiers.keys()]) if (!written.has(id)) identifiers.delete(id);
-        await this.replaceIdentifiers(tx, identifiers);
+        await this.replaceIdentifiers(tx, identifiers, rows.length >= (this.options.copyFrom ?? DEFAULT_COPY_FROM));
       }
       await saveSyncSuccess(tx, options);
     }, { changesGateInputs: true });
@@ -236,7 +236,7 @@ export class DatabaseSignalStore implements SignalStore {
    * Runs after the signals' upsert in the same transaction (which holds their
    * row locks), so concurrent commits of the same signals see committed rows.
    */
-  private async replaceIdentifiers(tx: Knex.Transaction, wanted: Map<string, IdentifierRow[]>): Promise<void> {
+  private async replaceIdentifiers(tx: Knex.Transaction, wanted: Map<string, IdentifierRow[]>, copy = false): Promise<void> {
     if (wanted.size === 0) return;
     const pg = isPostgres(tx);
     const ids = [...wanted.keys()];
@@ -271,7 +271,9 @@ export class DatabaseSignalStore implements SignalStore {
     } else {
       for (const chunk of chunks(changed, inListSize(tx))) await tx(TABLES.identifiers).whereIn('signal_id', chunk).delete();
     }
-    await insertRows(tx, TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
+    // a plain insert (the rows of changed signals were deleted): COPY straight into the table
+    if (copy && pg) await pgCopyRows(tx, TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
+    else await insertRows(tx, TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
   }
 
   async findSignalsByIdentifiers(values: string[]): Promise<IdentifiedSignal[]> {
