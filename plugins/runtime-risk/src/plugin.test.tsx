@@ -56,7 +56,7 @@ describe('legacy plugin exports', () => {
     const section = await screen.findByRole('region', { name: 'production risk' });
     expect(within(section).getByText('block')).toBeInTheDocument();
     expect(within(section).getByText('critical detection on pay-01')).toBeInTheDocument();
-    expect(await screen.findByRole('form', { name: 'exception request' })).toBeInTheDocument();
+    expect(await screen.findByRole('form', { name: 'exception request' }, { timeout: 15_000 })).toBeInTheDocument();
   });
 
   it('renders RuntimeRiskPage with its header', async () => {
