@@ -91,14 +91,8 @@ class Tally {
 
 /** What the gate decided, before approvals: for a dry run, what it would have answered. */
 function oldDecision(row: DecisionScanRow): Decision {
-  if (row.dryRun && row.result) {
-    try {
-      const would = (JSON.parse(row.result) as { wouldHaveBeen?: unknown }).wouldHaveBeen;
-      if (would === 'proceed' || would === 'approval_required' || would === 'block') return would;
-    } catch {
-      // fall through to the recorded decision
-    }
-  }
+  const would = row.dryRun ? row.wouldHaveBeen : null;
+  if (would === 'proceed' || would === 'approval_required' || would === 'block') return would;
   return row.decision as Decision;
 }
 
@@ -109,7 +103,7 @@ function oldDecision(row: DecisionScanRow): Decision {
  * decisions a page at a time, oldest first; the stored inputs are trusted as
  * written by the gate (no schema validation per row); nothing is recorded.
  */
-export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions'>, request: BacktestRequest): Promise<BacktestResult> {
+export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 'getDecisionReasons'>, request: BacktestRequest): Promise<BacktestResult> {
   const { policy } = request;
   const all = new Tally();
   const byEnvironment = new Map<string, Tally>();
@@ -171,12 +165,18 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions'>, 
           createdAt: row.createdAt,
           dryRun: row.dryRun,
           policyHash: row.policyHash,
-          old: { decision: from, riskLevel: row.riskLevel as RiskLevel, score: row.score, reasons: JSON.parse(row.reasons) as Reason[] },
+          // the stored reasons are read for the returned page only, after the scan
+          old: { decision: from, riskLevel: row.riskLevel as RiskLevel, score: row.score, reasons: [] },
           new: { decision: to, riskLevel: evaluation.riskLevel, score: evaluation.score, reasons: evaluation.reasons },
         });
       }
       changedSeen += 1;
     }
+  }
+
+  if (items.length) {
+    const reasons = await store.getDecisionReasons(items.map(i => i.decisionId));
+    for (const item of items) item.old.reasons = JSON.parse(reasons.get(item.decisionId) ?? '[]') as Reason[];
   }
 
   const groups = (m: Map<string, Tally>, key: 'environment' | 'entityRef') =>

@@ -85,7 +85,7 @@ function decodeOffset(cursor: string): number {
 
 export interface PolicyRouteOptions {
   httpAuth: HttpAuthService;
-  store: Pick<RuntimeRiskStore, 'listPolicies' | 'getPolicy' | 'scanDecisions'>;
+  store: Pick<RuntimeRiskStore, 'listPolicies' | 'getPolicy' | 'scanDecisions' | 'getDecisionReasons'>;
   risk: RiskService;
   /** Plugin permissions (`runtime-risk.policy.read`) and entity visibility (batched). */
   access: () => Access;

@@ -4,6 +4,8 @@ import { TABLES, chunks, inListSize, str, type Row } from './db';
 import { loadInputBodies } from './decisionInputs';
 import type { DecisionScanRow, DecisionScanStore, IdentifiedSignal, IdentifierKind, PendingDecisionHead } from './types';
 
+/** The decisions a dry run may have been, as its stored answer's `wouldHaveBeen` says. */
+const WOULD_HAVE_BEEN = ['block', 'approval_required', 'proceed'] as const;
 const isTrue = (v: unknown) => v === true || v === 1 || v === '1';
 const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 /** The JSON text of a column (PostgreSQL drivers may hand back parsed JSON for json-typed expressions). */
@@ -43,11 +45,13 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
         'dry_run',
         'created_at',
         'policy_hash',
-        'reasons',
         'inputs',
         'inputs_hash',
-        // the answer only where it says what a dry run would have been
-        this.db.raw('case when dry_run = ? then result else null end as result', [true]),
+        // what a dry run would have been, read in the database (the answer itself is not sent)
+        this.db.raw(
+          `case when dry_run = ? then (case ${WOULD_HAVE_BEEN.map(() => 'when result like ? or result like ? then ?').join(' ')} else null end) else null end as would_have_been`,
+          [true, ...WOULD_HAVE_BEEN.flatMap(d => [`%"wouldHaveBeen":"${d}"%`, `%"wouldHaveBeen": "${d}"%`, d])],
+        ),
       )
       .orderBy('seq', 'asc')
       .limit(options.limit);
@@ -65,12 +69,20 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
       dryRun: isTrue(r.dry_run),
       createdAt: str(r.created_at),
       policyHash: str(r.policy_hash),
-      reasons: text(r.reasons),
       inputs: text(r.inputs),
       inputsHash: r.inputs_hash === null || r.inputs_hash === undefined ? null : str(r.inputs_hash),
       sharedInputs: r.inputs_hash === null || r.inputs_hash === undefined ? null : (bodies?.get(str(r.inputs_hash)) ?? null),
-      result: r.result === null || r.result === undefined ? null : text(r.result),
+      wouldHaveBeen: r.would_have_been === null || r.would_have_been === undefined ? null : str(r.would_have_been),
     }));
+  }
+
+  async getDecisionReasons(ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const chunk of chunks([...new Set(ids)], inListSize(this.db))) {
+      const rows: Row[] = await this.db(TABLES.decisions).whereIn('id', chunk).select('id', 'reasons');
+      for (const r of rows) out.set(str(r.id), text(r.reasons));
+    }
+    return out;
   }
 
   async listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]> {

@@ -236,6 +236,9 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   scanDecisions(options: Parameters<DecisionScanStore['scanDecisions']>[0]): ReturnType<DecisionScanStore['scanDecisions']> {
     return this.decisionScans.scanDecisions(options);
   }
+  getDecisionReasons(ids: string[]): Promise<Map<string, string>> {
+    return this.decisionScans.getDecisionReasons(ids);
+  }
   listPendingDecisionHeads(options: { environment?: string }): ReturnType<DecisionScanStore['listPendingDecisionHeads']> {
     return this.decisionScans.listPendingDecisionHeads(options);
   }

@@ -337,8 +337,6 @@ export interface DecisionScanRow {
   dryRun: boolean;
   createdAt: string;
   policyHash: string;
-  /** JSON text of the reasons. */
-  reasons: string;
   /**
    * JSON text of the EvaluationInput; with `inputsHash`, of the decision's own part
    * only (see `scannedInputs` in store/decisionInputs.ts for the full inputs).
@@ -348,8 +346,8 @@ export interface DecisionScanRow {
   inputsHash?: string | null;
   /** JSON text of the shared inputs named by `inputsHash` (the same string for every row of a page that shares it). */
   sharedInputs?: string | null;
-  /** JSON text of the answer; only of dry-run decisions (it holds `wouldHaveBeen`), else null. */
-  result: string | null;
+  /** What a dry-run decision would have answered (from its stored answer, read in the database); null otherwise. */
+  wouldHaveBeen: string | null;
 }
 
 /** A pending decision, as lists of held deploys show it. */
@@ -377,6 +375,8 @@ export interface DecisionScanStore {
     afterSeq?: number;
     limit: number;
   }): Promise<DecisionScanRow[]>;
+  /** The stored reasons (JSON text) of the given decisions, by id (a backtest's page of changed decisions). */
+  getDecisionReasons(ids: string[]): Promise<Map<string, string>>;
   /** Every pending decision (of `environment` when given), oldest first. */
   listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]>;
   /**
