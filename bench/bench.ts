@@ -220,6 +220,9 @@ function makeEntities(count: number, hosts: number): Entity[] {
 
 const SEVERITIES = ['informational', 'low', 'low', 'medium', 'medium', 'high', 'critical'] as const;
 const STATUSES = ['active', 'active', 'resolved', 'resolved', 'resolved', 'false_positive'] as const;
+/** Seeded signals are stored with a `fetchedAt` this much before the seeding (see the seeding phase). */
+const SEED_FETCHED_EARLIER_MS = 3600_000;
+
 
 function makeSignal(i: number, rand: () => number, hosts: number, now: number): SignalInput {
   // 90 % on catalog hosts, 10 % on hosts no entity names
@@ -278,7 +281,17 @@ const TECH_INSIGHTS_CHECK = 'noActiveHighOrCriticalDetections';
  * real retriever would call the runtime-risk API; the check run never calls the
  * retriever, it reads the stored facts).
  */
-function runtimeRiskFactRetriever(knex: Knex): FactRetriever {
+/**
+ * Bounds of the retriever's query: over 10,000 entities only the load phase's sampled
+ * entities get facts (the one query over every entity ran for more than 13 minutes at
+ * 50,000 entities, 250,000 hosts and 400,000 signals), and a statement timeout.
+ */
+interface FactScope {
+  refs?: string[];
+  timeoutMs: number;
+}
+
+function runtimeRiskFactRetriever(knex: Knex, scope: FactScope): FactRetriever {
   return {
     id: TECH_INSIGHTS_RETRIEVER,
     version: '0.1.0',
@@ -291,7 +304,8 @@ function runtimeRiskFactRetriever(knex: Knex): FactRetriever {
       activeHighOrCriticalDetections: { type: 'integer', description: 'Active high or critical detections on those hosts' },
     },
     handler: async () => {
-      const rows: { entity_ref: string; hosts: string | number; active: string | number; severe: string | number }[] = await knex('runtime_risk_entities as e')
+      type FactRow = { entity_ref: string; hosts: string | number; active: string | number; severe: string | number };
+      const query = (db: Knex): Promise<FactRow[]> => db('runtime_risk_entities as e')
         .leftJoin('runtime_risk_entity_hosts as h', 'h.entity_ref', 'e.entity_ref')
         .leftJoin('runtime_risk_signal_identifiers as i', 'i.value', 'h.value')
         .leftJoin('runtime_risk_signals as s', join => {
@@ -303,7 +317,16 @@ function runtimeRiskFactRetriever(knex: Knex): FactRetriever {
           knex.raw('count(distinct h.value) as hosts'),
           knex.raw('count(distinct s.id) as active'),
           knex.raw("count(distinct case when s.severity in ('high', 'critical') then s.id end) as severe"),
-        );
+        )
+        .modify(q => {
+          if (scope.refs) q.whereIn('e.entity_ref', scope.refs);
+        });
+      const rows = isPostgresKnex(knex)
+        ? await knex.transaction(async tx => {
+            await tx.raw(`SET LOCAL statement_timeout = ${Math.floor(scope.timeoutMs)}`);
+            return query(tx);
+          })
+        : await query(knex);
       return rows.map(r => {
         const { kind, namespace, name } = parseEntityRef(r.entity_ref);
         return {
@@ -346,6 +369,7 @@ async function startBenchBackend(
   sourceId: string,
 ): Promise<{ backend: TestBackend; tasks: RecordedTask[] }> {
   const sourcesModule = createBackendModule({
+  factScope: FactScope,
     pluginId: 'runtime-risk',
     moduleId: 'bench-sources',
     register(env) {
@@ -365,7 +389,7 @@ async function startBenchBackend(
       env.registerInit({
         deps: { retrievers: techInsightsFactRetrieversExtensionPoint },
         async init({ retrievers }) {
-          retrievers.addFactRetrievers({ [TECH_INSIGHTS_RETRIEVER]: runtimeRiskFactRetriever(knex) });
+          retrievers.addFactRetrievers({ [TECH_INSIGHTS_RETRIEVER]: runtimeRiskFactRetriever(knex, factScope) });
         },
       });
     },
@@ -683,7 +707,10 @@ async function main() {
         const size = Math.min(batch, o.signals - n);
         const inputs = Array.from({ length: size }, (_, k) => makeSignal(n + k, rand, o.hosts, now));
         const at = new Date().toISOString();
-        const { signals } = validateSignals({ sourceId: SEED_SOURCE, inputs, fetchedAt: at, logger });
+        // stored "an hour ago": as in production, where what an incremental rebuild reads again (the last
+        // 10 minutes' signals) is a small part of what is stored; seeding 400,000 signals takes minutes, not days
+        const fetchedAt = new Date(Date.parse(at) - SEED_FETCHED_EARLIER_MS).toISOString();
+        const { signals } = validateSignals({ sourceId: SEED_SOURCE, inputs, fetchedAt, logger });
         await store.commitBatch({ sourceId: SEED_SOURCE, sourceType: 'memory', signals, cursor: String(n + size), at });
         n += size;
         if (n % 20_000 === 0) log(`seeded ${n} signals`);
@@ -701,25 +728,63 @@ async function main() {
       cappedByTime: seeded.value < o.signals,
     };
 
-    // 2. correlation index rebuild at 1k and at the full entity count
+    // 2. correlation index rebuild: full at 1k and at the full entity count, then incremental
+    // (the process's next rebuilds): nothing new, then 1,000 new signals and one changed entity
     const entities = makeEntities(o.entities, o.hosts);
-    const rebuilds: { entities: number; seconds: number; indexedHosts: number }[] = [];
-    for (const count of [...new Set([Math.min(1000, o.entities), o.entities])]) {
-      const indexer = new EntityIndexer({
-        catalog: catalogServiceMock({ entities: entities.slice(0, count) }),
-        auth: mockServices.auth(),
-        store,
-        logger,
-      });
+    const rebuilds: RebuildRow[] = [];
+    const rebuildOnce = async (indexer: EntityIndexer, count: number, note: string) => {
       const r = await timed(() => indexer.rebuild());
       const indexedHosts = Number((await knex('runtime_risk_entity_hosts').count({ n: '*' }).first())?.n ?? 0);
-      rebuilds.push({ entities: count, seconds: round(r.seconds, 3), indexedHosts });
-      log(`rebuild at ${count} entities: ${round(r.seconds, 3)} s (${indexedHosts} host rows)`);
+      const stats = indexer.lastRebuild;
+      const row: RebuildRow = {
+        entities: count,
+        mode: stats?.mode ?? 'full',
+        note,
+        seconds: round(r.seconds, 3),
+        indexedHosts,
+        ...(stats?.mode === 'incremental' ? { changed: stats.changed, signalsRead: stats.signalsRead } : {}),
+      };
+      rebuilds.push(row);
+      log(`rebuild at ${count} entities (${row.mode}, ${note}): ${row.seconds} s (${indexedHosts} host rows${row.mode === 'incremental' ? `, ${row.changed} entities written, ${row.signalsRead} signals read` : ''})`);
+    };
+    if (o.entities > 1000) {
+      const small = new EntityIndexer({ catalog: catalogServiceMock({ entities: entities.slice(0, 1000) }), auth: mockServices.auth(), store, logger });
+      await rebuildOnce(small, 1000, 'first rebuild of a process');
+    }
+    let catalogEntities = entities;
+    const benchCatalog = new Proxy({} as ReturnType<typeof catalogServiceMock>, {
+      get: (_, prop) => {
+        const mock = catalogServiceMock({ entities: catalogEntities }) as unknown as Record<string | symbol, unknown>;
+        const value = mock[prop];
+        return typeof value === 'function' ? value.bind(mock) : value;
+      },
+    });
+    const indexer = new EntityIndexer({ catalog: benchCatalog, auth: mockServices.auth(), store, logger });
+    await rebuildOnce(indexer, o.entities, 'first rebuild of a process');
+    await rebuildOnce(indexer, o.entities, 'nothing new');
+    {
+      const at = new Date().toISOString();
+      const inputs = Array.from({ length: 1000 }, (_, k) => makeSignal(o.signals + k, rand, o.hosts, Date.now()));
+      const { signals } = validateSignals({ sourceId: SEED_SOURCE, inputs, fetchedAt: at, logger });
+      await store.commitBatch({ sourceId: SEED_SOURCE, sourceType: 'memory', signals, cursor: String(o.signals + 1000), at });
+      const changed = { ...entities[0], metadata: { ...entities[0].metadata, annotations: { 'runtime-risk.io/hosts': 'bench-changed-host' } } };
+      catalogEntities = [changed, ...entities.slice(1)];
+    }
+    await rebuildOnce(indexer, o.entities, '1,000 new signals, 1 entity changed');
+    catalogEntities = entities;
+    await rebuildOnce(indexer, o.entities, '1 entity changed back');
+    if (isPostgresKnex(knex)) {
+      // what autovacuum does some time after bulk writes, done now so that it does not run during the load phases
+      const vacuum = await timed(() =>
+        knex.raw('VACUUM ANALYZE runtime_risk_signals, runtime_risk_signal_identifiers, runtime_risk_entities, runtime_risk_entity_hosts'),
+      );
+      log(`VACUUM ANALYZE of the signal and index tables: ${round(vacuum.seconds, 2)} s`);
     }
     results.correlation = { rebuilds };
 
     // 3. the gate vs the bare readiness endpoint and a Tech Insights check run of the same backend
-    const started = await startBenchBackend(knex, techInsightsKnex, entities, SEED_SOURCE);
+    const factScope: FactScope = { timeoutMs: 300_000 };
+    const started = await startBenchBackend(knex, techInsightsKnex, entities, SEED_SOURCE, factScope);
     backend = started.backend;
     const port = (backend.server.address() as AddressInfo).port;
     const base = `http://127.0.0.1:${port}`;
@@ -760,9 +825,13 @@ async function main() {
     const factSummary = {
       withActiveDetections: stored.filter(f => f.activeDetections > 0).length,
       failingCheck: stored.filter(f => f.activeHighOrCriticalDetections > 0).length,
+    // bounded (see FactScope): over 10,000 entities, facts for the sampled entities only
+    if (o.entities > 10_000) factScope.refs = [...new Set(sampleRefs.map(r => r.toLowerCase()))];
+    const factEntities = factScope.refs?.length ?? o.entities;
+    if (factScope.refs) log(`tech insights: facts for the ${factEntities} sampled entities only (of ${o.entities}), statement timeout ${factScope.timeoutMs / 1000} s`);
     };
     log(`tech insights: ${factRows} fact rows stored by ${TECH_INSIGHTS_RETRIEVER} in ${round(retrieval.seconds, 3)} s ${JSON.stringify(factSummary)}`);
-    if (factRows < o.entities) throw new Error(`Tech Insights facts: ${factRows} rows for ${o.entities} entities`);
+    if (factRows < factEntities) throw new Error(`Tech Insights facts: ${factRows} rows for ${factEntities} entities (the retriever's query may have hit its ${factScope.timeoutMs / 1000} s timeout)`);
     const checkRunUrl = (ref: string) => {
       const { kind, namespace, name } = parseEntityRef(ref);
       return `${base}/api/tech-insights/checks/run/${encodeURIComponent(namespace)}/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`;
@@ -806,6 +875,7 @@ async function main() {
     await backend.stop();
     backend = undefined;
 
+        factsSampled: !!factScope.refs,
     // 3b. where the gate's time goes: the same RiskService in-process, store calls timed,
     // with the plugin's gate input cache (memory store of the cache service; warmed by a
     // first pass) and without it
@@ -978,8 +1048,11 @@ async function main() {
 function evaluateTargets(results: Record<string, unknown>, o: Options): Target[] {
   const load = results.load as { health: LoadResult; gate: LoadResult; techInsights: LoadResult; ratios: { p50: number; p99: number } };
   const ingestion = results.ingestion as { full: { detectionsPerSecond: number } };
-  const rebuilds = (results.correlation as { rebuilds: { entities: number; seconds: number }[] }).rebuilds;
-  const full = rebuilds[rebuilds.length - 1];
+  const rebuilds = (results.correlation as { rebuilds: RebuildRow[] }).rebuilds;
+  const atFull = rebuilds.filter(b => b.entities === Math.max(...rebuilds.map(x => x.entities)));
+  const full = atFull.find(b => b.mode === 'full') ?? atFull[0];
+  const incremental = atFull.filter(b => b.mode === 'incremental');
+  const incrementalMax = incremental.length ? Math.max(...incremental.map(b => b.seconds)) : undefined;
   const ratioTarget = (name: string, ratio: number, max: number, what: string): Target => ({
     name,
     target: `<= ${max}x health ${what}`,
@@ -1013,7 +1086,7 @@ function evaluateTargets(results: Record<string, unknown>, o: Options): Target[]
     {
       name: `correlation rebuild at ${full.entities} entities`,
       target: '< 5 s at 10k entities',
-      measured: `${full.seconds} s`,
+      measured: `${full.seconds} s full (first of a process, then every 6 h)${incrementalMax !== undefined ? `; incremental up to ${incrementalMax} s` : ''}`,
       status: full.entities < 10_000 ? 'not measured' : full.seconds < 5 ? 'met' : 'missed',
       by:
         full.entities < 10_000
@@ -1049,14 +1122,30 @@ function markdown(results: Record<string, unknown>, targets: Target[]): string {
     machine: { cpus: number; cpuModel?: string; memoryGb: number; node: string };
     seed: { signals: number; identifierRows: number; seconds: number; signalsPerSecond: number; cappedByTime: boolean };
     options: Options;
-    correlation: { rebuilds: { entities: number; seconds: number; indexedHosts: number }[] };
+    correlation: { rebuilds: RebuildRow[] };
     load: {
+/** One timed index rebuild of the bench. */
+interface RebuildRow {
+  entities: number;
+  mode: 'full' | 'incremental';
+  note: string;
+  seconds: number;
+  indexedHosts: number;
+  changed?: number;
+  signalsRead?: number;
+}
+
+function isPostgresKnex(db: Knex): boolean {
+  const client = String(db.client.config.client);
+  return client === 'pg' || client === 'postgres' || client === 'postgresql';
+}
+
       health: LoadResult;
       gate: LoadResult;
       techInsights: LoadResult;
       ratios: { p50: number; p99: number; rps: number };
       ratiosGateTechInsights: { p50: number; p99: number; rps: number };
-      techInsightsSetup: { factRows: number; failingCheck: number; retrievalSeconds: number };
+      techInsightsSetup: { factRows: number; failingCheck: number; retrievalSeconds: number; factsSampled?: boolean };
       gateDecisionsWritten: number;
       connections: number;
       durationS: number;
@@ -1099,7 +1188,7 @@ function markdown(results: Record<string, unknown>, targets: Target[]): string {
   lines.push('');
   const tr = r.load.ratiosGateTechInsights;
   lines.push(
-    `Ratios gate/Tech Insights check run: p50 ${tr.p50}x, p99 ${tr.p99}x, req/s ${tr.rps}x. The check run (community Tech Insights backend, json-rules-engine fact checker, one check over one stored fact row per entity, ${r.load.techInsightsSetup.factRows} rows stored by the bench's retriever in ${r.load.techInsightsSetup.retrievalSeconds} s, ${r.load.techInsightsSetup.failingCheck} entities failing the check) reads stored facts and writes nothing; the gate reads live signals and records its decision.`,
+    `Ratios gate/Tech Insights check run: p50 ${tr.p50}x, p99 ${tr.p99}x, req/s ${tr.rps}x. The check run (community Tech Insights backend, json-rules-engine fact checker, one check over one stored fact row per entity, ${r.load.techInsightsSetup.factRows} rows stored by the bench's retriever in ${r.load.techInsightsSetup.retrievalSeconds} s${r.load.techInsightsSetup.factsSampled ? ' (bounded: over 10,000 entities, facts for the load\'s sampled entities only, as the check run reads no other)' : ''}, ${r.load.techInsightsSetup.failingCheck} entities failing the check) reads stored facts and writes nothing; the gate reads live signals and records its decision.`,
   );
   lines.push('');
   lines.push('### Where the gate time goes (RiskService.gate in-process, store calls timed, with and without the gate input cache; no HTTP, auth or audit middleware)');
@@ -1124,9 +1213,16 @@ function markdown(results: Record<string, unknown>, targets: Target[]): string {
   lines.push('');
   lines.push('## Correlation index rebuild');
   lines.push('');
-  lines.push('| entities | seconds | host rows |');
-  lines.push('| --- | --- | --- |');
-  for (const b of r.correlation.rebuilds) lines.push(`| ${b.entities} | ${b.seconds} | ${b.indexedHosts} |`);
+  lines.push('| entities | mode | what changed | seconds | host rows | entities written | signals read |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const b of r.correlation.rebuilds) {
+    const all = b.mode === 'full' ? 'all' : '';
+    lines.push(`| ${b.entities} | ${b.mode} | ${b.note} | ${b.seconds} | ${b.indexedHosts} | ${b.changed ?? all} | ${b.signalsRead ?? all} |`);
+  }
+  lines.push('');
+  lines.push(
+    `Seeded signals are stored with a fetchedAt ${SEED_FETCHED_EARLIER_MS / 60_000} minutes before the seeding, as if stored earlier: an incremental rebuild reads the signals fetched since the last rebuild's newest one less 10 minutes (runtimeRisk.correlation.incrementalOverlap). A full rebuild (the first of a process, then every 6 hours) reads every stored signal's asset.`,
+  );
   lines.push('');
   const rep = results.replicas as ReplicaResult | undefined;
   if (rep) {
