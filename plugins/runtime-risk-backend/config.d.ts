@@ -133,6 +133,20 @@ export interface Config {
       /** Longest one rebuild may run; default `{ minutes: 5 }`. */
       timeout?: HumanDuration;
       /**
+       * Every how often a rebuild is a full one (reads every stored signal's asset and
+       * rewrites the whole index), the safety net of the incremental rebuilds in between
+       * (catalog changes, signals fetched and inventory hosts listed since the last
+       * rebuild; only changed entities written). The first rebuild of a process is
+       * always full. Default `{ hours: 6 }`.
+       */
+      fullRebuildEvery?: HumanDuration;
+      /**
+       * An incremental rebuild reads the signals fetched (and hosts listed) since the last
+       * rebuild began less this much: a page fetched before that rebuild may commit after
+       * its reads (also covers clock skew between replicas). Default `{ minutes: 10 }`.
+       */
+      incrementalOverlap?: HumanDuration;
+      /**
        * Hosts of entities that the catalog does not describe (correlation rule 4,
        * `matchedBy: inventory`). Each entry maps an entity (ref; kind defaults to
        * component, namespace to default) to hosts: hostnames, FQDNs, EDR device

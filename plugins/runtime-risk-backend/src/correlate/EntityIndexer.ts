@@ -174,7 +174,6 @@ export class EntityIndexer {
     const s = this.options.store;
     return !!(
       s.listSignalAssetsFetchedSince &&
-      s.latestSignalFetchedAt &&
       s.listSignalAssetsByIdentifiers &&
       s.existingSignalIdentifiers
     );
@@ -209,8 +208,6 @@ export class EntityIndexer {
     const started = Date.now();
     const updatedAt = new Date(nowMs).toISOString();
     const listedSince = new Date(nowMs - this.coverageWindowMs).toISOString();
-    // the marks are read before the assets: whatever is stored meanwhile is read again by the next incremental rebuild
-    const [signalMark, hostMark] = await Promise.all([store.latestSignalFetchedAt?.(), store.latestHostListedAt?.()]);
     // the catalog (HTTP) and the known assets (database) are read at the same time
     const hosts = new Map<string, ListedHost>();
     const [entities, assets] = await Promise.all([this.readCatalog(), this.knownAssets(listedSince, hosts)]);
@@ -219,8 +216,7 @@ export class EntityIndexer {
     this.state = {
       assets,
       hosts,
-      signalMark,
-      hostMark,
+      readAt: nowMs,
       listedSince,
       entries: new Map(entries.map(e => [e.entityRef, { entry: e, key: entryKey(e) }])),
       fingerprint: await store.entityIndexFingerprint(),
@@ -233,43 +229,40 @@ export class EntityIndexer {
     return entries.length;
   }
 
-  /** The signals fetched since the state's mark, the hosts listed since its mark and those that left the coverage window. */
+  /**
+   * The signals fetched and the hosts listed since the last rebuild began (less the
+   * overlap: a page fetched before it may have been committed after its reads), and
+   * the hosts that left the coverage window since.
+   */
   private async readChanges(state: IndexState, listedSince: string) {
     const store = this.options.store;
-    const back = (mark: string | undefined) => (mark ? new Date(Date.parse(mark) - this.overlapMs).toISOString() : '');
+    const since = new Date(state.readAt - this.overlapMs).toISOString();
     const signals: Asset[] = [];
-    let signalMark = state.signalMark;
     let after: { fetchedAt: string; id: string } | undefined;
-    const since = back(state.signalMark);
     do {
       const page = await store.listSignalAssetsFetchedSince!({ since, ...(after ? { after } : {}), limit: SIGNAL_PAGE_SIZE });
-      for (const s of page.items) {
-        signals.push(s.asset);
-        if (!signalMark || s.fetchedAt > signalMark) signalMark = s.fetchedAt;
-      }
+      for (const s of page.items) signals.push(s.asset);
       after = page.next;
     } while (after);
     const listed: { key: string; asset: Asset }[] = [];
     const expired: { key: string; asset: Asset }[] = [];
-    let hostMark = state.hostMark;
     const list = store.listInventoryHosts?.bind(store);
     if (list) {
-      const hostsSince = back(state.hostMark) > listedSince ? back(state.hostMark) : listedSince;
-      const walk = async (options: { listedSince: string; listedBefore?: string }, into: { key: string; asset: Asset }[], mark: boolean) => {
+      const hostsSince = since > listedSince ? since : listedSince;
+      const walk = async (options: { listedSince: string; listedBefore?: string }, into: { key: string; asset: Asset }[]) => {
         let next: { source: string; sourceId: string } | undefined;
         do {
           const page = await list({ ...options, ...(next ? { after: next } : {}), limit: SIGNAL_PAGE_SIZE });
           for (const h of page.items) {
             into.push({ key: hostKey(h), asset: h.asset });
-            if (mark && (!hostMark || h.listedAt > hostMark)) hostMark = h.listedAt;
           }
           next = page.next;
         } while (next);
       };
-      await walk({ listedSince: hostsSince }, listed, true);
-      if (state.listedSince < listedSince) await walk({ listedSince: state.listedSince, listedBefore: listedSince }, expired, false);
+      await walk({ listedSince: hostsSince }, listed);
+      if (state.listedSince < listedSince) await walk({ listedSince: state.listedSince, listedBefore: listedSince }, expired);
     }
-    return { signals, listed, expired, signalMark, hostMark };
+    return { signals, listed, expired };
   }
 
   /**
@@ -368,8 +361,7 @@ export class EntityIndexer {
     if (upsert.length || remove.length) await store.applyEntityIndexChanges({ upsert, remove });
     this.state = {
       ...state,
-      signalMark: changes.signalMark,
-      hostMark: changes.hostMark,
+      readAt: nowMs,
       listedSince,
       entries: next,
       fingerprint: upsert.length || remove.length ? await store.entityIndexFingerprint() : fingerprint,
@@ -434,8 +426,8 @@ function withinPageLimit(pages: number): boolean {
 /** What an indexer reads and writes. The incremental parts are optional: a store without them gets full rebuilds only. */
 export type IndexerStore = EntityIndexStore &
   Pick<SignalStore, 'listSignalAssets'> &
-  Partial<Pick<SignalStore, 'listSignalAssetsFetchedSince' | 'latestSignalFetchedAt' | 'listSignalAssetsByIdentifiers' | 'existingSignalIdentifiers'>> &
-  Partial<Pick<HostInventoryStore, 'listInventoryHosts' | 'findHostsByIdentifiers' | 'latestHostListedAt'>>;
+  Partial<Pick<SignalStore, 'listSignalAssetsFetchedSince' | 'listSignalAssetsByIdentifiers' | 'existingSignalIdentifiers'>> &
+  Partial<Pick<HostInventoryStore, 'listInventoryHosts' | 'findHostsByIdentifiers'>>;
 
 /** What the last rebuild did. `-1`: not counted (a full rebuild reads everything). */
 export interface RebuildStats {
@@ -455,9 +447,8 @@ interface IndexState {
   assets: KnownAssets;
   /** The pod and IPs of each in-window inventory host (by source and vendor id): what a relisting replaces. */
   hosts: Map<string, ListedHost>;
-  /** Newest `fetchedAt` read (signals) and `listedAt` (hosts). */
-  signalMark?: string;
-  hostMark?: string;
+  /** When the last rebuild began (the indexer's clock, ms): the next reads what was fetched or listed since, less the overlap. */
+  readAt: number;
   /** The coverage window's start at the last rebuild (inventory hosts listed before it are not known). */
   listedSince: string;
   /** The index as this process wrote it, with each entry's content key. */

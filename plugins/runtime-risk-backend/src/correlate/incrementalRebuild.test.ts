@@ -109,8 +109,7 @@ describe.each(databases.eachSupportedId())('incremental index rebuild on %p', da
       { id: 'a2', lastSeenAt: new Date(now - 30_000).toISOString(), hostname: 'node-7', k8s: { cluster: 'prod', namespace: 'shop', pod: 'search-2', node: 'node-7', labels: { app: 'search' } } },
     ]);
     await indexer.rebuild();
-    // the new signal, and the one fetched at the last rebuild's mark (read again: fetched then, it may have been committed after the rebuild)
-    expect(indexer.lastRebuild).toMatchObject({ mode: 'incremental', signalsRead: 2, podsRecomputed: 2, changed: 1, removed: 0 });
+    expect(indexer.lastRebuild).toMatchObject({ mode: 'incremental', signalsRead: 1, podsRecomputed: 1, changed: 1, removed: 0 });
     const hosts = (await store.getEntity('component:default/search'))?.hosts ?? [];
     expect(hosts.map(h => `${h.value} ${h.matchedBy}`).sort()).toEqual([
       'node-1 kubernetes:node',
@@ -125,8 +124,26 @@ describe.each(databases.eachSupportedId())('incremental index rebuild on %p', da
     const version = await dataVersion(knex);
     now += 5 * 60_000;
     await indexer.rebuild();
-    expect(indexer.lastRebuild).toMatchObject({ mode: 'incremental', signalsRead: 1, changed: 0, removed: 0 });
+    expect(indexer.lastRebuild).toMatchObject({ mode: 'incremental', signalsRead: 0, changed: 0, removed: 0 });
     expect(await dataVersion(knex)).toBe(version);
+  });
+
+  it('reads again a page fetched before the last rebuild began but committed after it (the overlap)', async () => {
+    const knex = await databases.init(databaseId);
+    const store = await DatabaseRuntimeRiskStore.create({ database: mockServices.database({ knex }) });
+    let now = T0;
+    const { catalog } = mutableCatalog([component('search', { 'backstage.io/kubernetes-id': 'search' })]);
+    const indexer = new EntityIndexer({ catalog, auth: mockServices.auth(), store, logger, clock: () => new Date(now) });
+    await indexer.rebuild();
+    expect((await store.getEntity('component:default/search'))?.hosts).toEqual([]);
+    // fetched 2 minutes before that rebuild, committed after it
+    await storeSignals(store, 'edr', new Date(T0 - 120_000).toISOString(), [
+      { id: 'late', lastSeenAt: new Date(T0 - 120_000).toISOString(), hostname: 'node-3', k8s: { cluster: 'prod', namespace: 'shop', pod: 'search-9', node: 'node-3', labels: { 'backstage.io/kubernetes-id': 'search' } } },
+    ]);
+    now += 5 * 60_000;
+    await indexer.rebuild();
+    expect(indexer.lastRebuild?.mode).toBe('incremental');
+    expect((await store.getEntity('component:default/search'))?.hosts.map(h => h.value).sort()).toEqual(['node-3', 'pod:prod/shop/search-9']);
   });
 
   it("a catalog change to one entity changes only that entity's rows; a removed entity loses its rows", async () => {
