@@ -1,6 +1,5 @@
 import { useEffect, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
@@ -11,6 +10,7 @@ import WarningIcon from '@material-ui/icons/Warning';
 import { Alert } from '@material-ui/lab';
 import type { EntityRisk } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { useLiveRefresh } from '../useLiveRefresh';
 import { EntitySourceHealthList, coveringSources } from '../SourceHealth/EntitySourceHealth';
 import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import {
@@ -29,7 +29,7 @@ import {
 } from '../common';
 
 export interface EntityRiskCardProps {
-  /** How often the card refreshes, in milliseconds (default 30 s). */
+  /** How often the card refreshes, in milliseconds (default 30 s; with the signals plugin it refreshes on change and polls 10x less often). */
   pollIntervalMs?: number;
 }
 
@@ -101,9 +101,8 @@ export function EntityRiskCard(props: EntityRiskCardProps) {
     setUpdatedAt(Date.now());
     return items;
   }, [api, entityRef]);
-  useInterval(() => {
-    risk.retry();
-  }, pollIntervalMs);
+  // refetched when the backend announces a change (signals plugin), else polled
+  useLiveRefresh(entityRef, risk.retry, pollIntervalMs);
 
   // Keep the last good answer visible while a refresh runs.
   const [lastGood, setLastGood] = useState<EntityRisk[] | undefined>();

@@ -1,6 +1,5 @@
 import { useMemo } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import {
   InfoCard,
   Link,
@@ -19,6 +18,7 @@ import type {
   Signal,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { useLiveRefresh } from '../useLiveRefresh';
 import { serverMessage } from '../../api/RuntimeRiskClient';
 import {
   DecisionChip,
@@ -223,13 +223,18 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
   );
   // the stored score snapshots of the last 7 days, every environment, in one request
   const history = useAsyncRetry(() => api.getEntityRiskHistory(entityRef, { days: 7 }), [api, entityRef]);
-  useInterval(() => {
-    risk.retry();
-    history.retry();
-    signals.retry();
-    decisions.retry();
-    exceptions.retry();
-  }, props.pollIntervalMs ?? 30_000);
+  // refetched when the backend announces a change (signals plugin), else polled
+  useLiveRefresh(
+    entityRef,
+    () => {
+      risk.retry();
+      history.retry();
+      signals.retry();
+      decisions.retry();
+      exceptions.retry();
+    },
+    props.pollIntervalMs ?? 30_000,
+  );
 
   const hostRows = useMemo<HostRow[]>(
     () => (risk.value ?? []).flatMap(r => r.hosts.map(h => ({ ...h, environment: r.environment }))),
