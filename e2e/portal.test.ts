@@ -7,13 +7,15 @@
  * Builds packages/app first when packages/app/dist is missing or older than the
  * app's or the plugin's sources.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEMO_TOKEN, ROOT, startDemoBackend, waitFor, type RunningBackend } from './backendProcess';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The CI command line (dependency-free; it reaches the backend over HTTP only). */
+const CLI = resolve(__dirname, '../plugins/runtime-risk-cli/bin/runtime-risk');
 const OUT = resolve(ROOT, 'test-output');
 const ENTITY = { kind: 'component', namespace: 'default', name: 'payments-api' };
 const ENTITY_REF = `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`;
@@ -285,98 +287,128 @@ describe('portal (real browser)', () => {
   });
   it('a held deploy appears in the queue; the requester is refused and a second user approves it on the decision page; approvers are notified', async () => {
     requireSetup();
-    // payments-worker (team-payments) is moderate in production: the demo policy asks for approval
+    // payments-worker (team-payments) is moderate in production: the demo policy asks for approval.
+    // The guest's pipeline asks through the CLI and waits for a reviewer.
     const guest = await tokenOf('guest');
-    const held = await gateAs(guest, HELD_REF, 'production');
-    expect(held).toMatchObject({ decision: 'approval_required', status: 'pending' });
-
-    await page.setViewportSize({ width: 1440, height: 1100 });
-    await page.goto(`${backend!.baseUrl}/runtime-risk`);
-    const queue = page.getByRole('region', { name: 'held deploys awaiting approval' });
-    const review = queue.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`);
+    const cli = spawn(process.execPath, [CLI, 'gate', '--entity', HELD_REF, '--env', 'production', '--wait', '--timeout', '5m', '--poll-interval', '1s'], {
+      env: { PATH: process.env.PATH ?? '', RUNTIME_RISK_URL: backend!.baseUrl, RUNTIME_RISK_TOKEN: guest, RUNTIME_RISK_PORTAL_URL: backend!.baseUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let cliOut = '';
+    let cliErr = '';
+    cli.stdout!.on('data', d => (cliOut += d));
+    cli.stderr!.on('data', d => (cliErr += d));
+    const cliExit = new Promise<number | null>(res => cli.on('close', code => res(code)));
     try {
-      await review.waitFor({ timeout: 60_000 });
-    } catch (e) {
-      await page.screenshot({ path: resolve(OUT, 'portal-decision-queue-failure.png'), fullPage: true });
-      throw new Error(`the held deploy did not show in the queue: ${(e as Error).message}\n${diagnostics()}`);
-    }
-    const queued = queue.locator('tr', { has: page.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`) });
-    expect(await queued.innerText()).toMatch(/payments-worker\s+production/);
-    await queue.screenshot({ path: resolve(OUT, 'portal-decision-queue.png') });
-
-    // the guest asked for it (and is no approver): refused, with the backend's message
-    await review.click();
-    await page.waitForURL(new RegExp(`/runtime-risk/decisions/${held.decisionId}$`), { timeout: 30_000 });
-    const details = page.getByTestId('runtime-risk-decision');
-    await details.getByText(held.decisionId).waitFor({ timeout: 60_000 });
-    await expect.poll(() => details.innerText()).toMatch(/Expires in \d+ (h|min)/);
-    await details.getByLabel(/Comment/).fill('e2e: approving my own deploy');
-    await details.getByRole('button', { name: 'Approve deploy' }).click();
-    await details.getByRole('alert').getByText(/HTTP 403/).waitFor({ timeout: 30_000 });
-    await page.screenshot({ path: resolve(OUT, 'portal-decision-refused.png'), fullPage: true });
-
-    // an approver asking for a deploy is refused too, and told it is their own
-    const samToken = await tokenOf('demo-approver');
-    const own = await gateAs(samToken, HELD_REF, 'production');
-    expect(own.status).toBe('pending');
-    const samContext = await browser!.newContext({ viewport: { width: 1440, height: 1100 } });
-    try {
-      const sam = await samContext.newPage();
-      sam.on('pageerror', e => browserLog.push(`[sam pageerror] ${e.message}`));
-      await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${own.decisionId}`);
-      await signInAsSam(sam);
-      const ownDetails = sam.getByTestId('runtime-risk-decision');
-      await ownDetails.getByText(own.decisionId).waitFor({ timeout: 60_000 });
-      await ownDetails.getByLabel(/Comment/).fill('e2e: my own deploy');
-      await ownDetails.getByRole('button', { name: 'Approve deploy' }).click();
-      const refusal = ownDetails.getByRole('alert');
-      await refusal.getByText('You asked for this deploy, so you cannot review it: another approver must.').waitFor({ timeout: 30_000 });
-      expect(await refusal.innerText()).toMatch(/requester of a deployment can never approve/);
-
-      // Sam approves the guest's deploy, with a comment
-      await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${held.decisionId}`);
-      const samDetails = sam.getByTestId('runtime-risk-decision');
-      await samDetails.getByText(held.decisionId).waitFor({ timeout: 60_000 });
-      await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
-      await samDetails.getByText('Say why: a comment is required to approve or reject.').waitFor({ timeout: 10_000 });
-      await samDetails.getByLabel(/Comment/).fill('e2e: settlement hotfix, alert triaged');
-      await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
-      try {
-        await samDetails.getByText('Decision approved: the deploy may proceed.').waitFor({ timeout: 30_000 });
-        await samDetails.getByTestId('decision-status-approved').waitFor({ timeout: 30_000 });
-      } catch (e) {
-        await sam.screenshot({ path: resolve(OUT, 'portal-decision-approve-failure.png'), fullPage: true });
-        throw new Error(`Sam could not approve: ${(e as Error).message}\n${await samDetails.innerText()}\n${diagnostics()}`);
-      }
-      expect(await samDetails.innerText()).toContain('e2e: settlement hotfix, alert triaged');
-      await sam.screenshot({ path: resolve(OUT, 'portal-decision-approved.png'), fullPage: true });
-
-      // what a waiting CI sees now
-      const after = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/decisions/${held.decisionId}`, {
-        headers: { authorization: `Bearer ${DEMO_TOKEN}` },
-      });
-      expect(await after.json()).toMatchObject({ status: 'approved', decision: 'proceed' });
-
-      // the approvers were notified of the held deploy, with a link to its page
-      const link = `/runtime-risk/decisions/${held.decisionId}`;
-      const notified = await waitFor(
-        async () => {
-          const res = await fetch(`${backend!.baseUrl}/api/notifications/notifications?limit=50`, {
-            headers: { authorization: `Bearer ${samToken}` },
-          });
-          if (!res.ok) throw new Error(`GET /api/notifications/notifications answered ${res.status}: ${await res.text()}`);
-          const body = (await res.json()) as { notifications: Array<{ payload: { title: string; link?: string } }> };
-          return body.notifications.find(n => n.payload.link === link);
-        },
-        30_000,
-        `Sam's notification linking to ${link}`,
+      const link = await waitFor(
+        async () => cliOut.match(new RegExp(`${backend!.baseUrl}/runtime-risk/decisions/([0-9a-f-]+)`)) ?? undefined,
+        60_000,
+        `the CLI to print the decision link (stdout: ${cliOut}, stderr: ${cliErr})`,
       );
-      expect(notified.payload.title).toBe('Deploy of payments-worker to production awaits approval');
-      await sam.goto(`${backend!.baseUrl}/notifications`);
-      await sam.getByText('Deploy of payments-worker to production awaits approval').first().waitFor({ timeout: 60_000 });
-      await sam.screenshot({ path: resolve(OUT, 'portal-notifications.png'), fullPage: true });
+      const held = { decisionId: link[1] };
+      expect(cliOut).toMatch(/APPROVAL REQUIRED|approval_required/i);
+
+      await page.setViewportSize({ width: 1440, height: 1100 });
+      await page.goto(`${backend!.baseUrl}/runtime-risk`);
+      const queue = page.getByRole('region', { name: 'held deploys awaiting approval' });
+      const review = queue.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`);
+      // as the guest (signed in by the tests before; asked for when this one runs alone)
+      const enter = page.getByRole('button', { name: /^enter$/i });
+      await Promise.race([
+        enter.waitFor({ timeout: 60_000 }).catch(() => undefined),
+        queue.waitFor({ timeout: 60_000 }).catch(() => undefined),
+      ]);
+      if (await enter.isVisible().catch(() => false)) await enter.click();
+      try {
+        await review.waitFor({ timeout: 60_000 });
+      } catch (e) {
+        await page.screenshot({ path: resolve(OUT, 'portal-decision-queue-failure.png'), fullPage: true });
+        throw new Error(`the held deploy did not show in the queue: ${(e as Error).message}\n${diagnostics()}`);
+      }
+      const queued = queue.locator('tr', { has: page.locator(`a[href$="/runtime-risk/decisions/${held.decisionId}"]`) });
+      expect(await queued.innerText()).toMatch(/payments-worker\s+production/);
+      await queue.screenshot({ path: resolve(OUT, 'portal-decision-queue.png') });
+
+      // the guest asked for it (and is no approver): refused, with the backend's message
+      await review.click();
+      await page.waitForURL(new RegExp(`/runtime-risk/decisions/${held.decisionId}$`), { timeout: 30_000 });
+      const details = page.getByTestId('runtime-risk-decision');
+      await details.getByText(held.decisionId).waitFor({ timeout: 60_000 });
+      await expect.poll(() => details.innerText()).toMatch(/Expires in \d+ (h|min)/);
+      await details.getByLabel(/Comment/).fill('e2e: approving my own deploy');
+      await details.getByRole('button', { name: 'Approve deploy' }).click();
+      await details.getByRole('alert').getByText(/HTTP 403/).waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: resolve(OUT, 'portal-decision-refused.png'), fullPage: true });
+
+      // an approver asking for a deploy is refused too, and told it is their own
+      const samToken = await tokenOf('demo-approver');
+      const own = await gateAs(samToken, HELD_REF, 'production');
+      expect(own.status).toBe('pending');
+      const samContext = await browser!.newContext({ viewport: { width: 1440, height: 1100 } });
+      try {
+        const sam = await samContext.newPage();
+        sam.on('pageerror', e => browserLog.push(`[sam pageerror] ${e.message}`));
+        await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${own.decisionId}`);
+        await signInAsSam(sam);
+        const ownDetails = sam.getByTestId('runtime-risk-decision');
+        await ownDetails.getByText(own.decisionId).waitFor({ timeout: 60_000 });
+        await ownDetails.getByLabel(/Comment/).fill('e2e: my own deploy');
+        await ownDetails.getByRole('button', { name: 'Approve deploy' }).click();
+        const refusal = ownDetails.getByRole('alert');
+        await refusal.getByText('You asked for this deploy, so you cannot review it: another approver must.').waitFor({ timeout: 30_000 });
+        expect(await refusal.innerText()).toMatch(/requester of a deployment can never approve/);
+
+        // Sam approves the guest's deploy, with a comment
+        await sam.goto(`${backend!.baseUrl}/runtime-risk/decisions/${held.decisionId}`);
+        const samDetails = sam.getByTestId('runtime-risk-decision');
+        await samDetails.getByText(held.decisionId).waitFor({ timeout: 60_000 });
+        await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
+        await samDetails.getByText('Say why: a comment is required to approve or reject.').waitFor({ timeout: 10_000 });
+        await samDetails.getByLabel(/Comment/).fill('e2e: settlement hotfix, alert triaged');
+        await samDetails.getByRole('button', { name: 'Approve deploy' }).click();
+        try {
+          await samDetails.getByText('Decision approved: the deploy may proceed.').waitFor({ timeout: 30_000 });
+          await samDetails.getByTestId('decision-status-approved').waitFor({ timeout: 30_000 });
+        } catch (e) {
+          await sam.screenshot({ path: resolve(OUT, 'portal-decision-approve-failure.png'), fullPage: true });
+          throw new Error(`Sam could not approve: ${(e as Error).message}\n${await samDetails.innerText()}\n${diagnostics()}`);
+        }
+        expect(await samDetails.innerText()).toContain('e2e: settlement hotfix, alert triaged');
+        await sam.screenshot({ path: resolve(OUT, 'portal-decision-approved.png'), fullPage: true });
+
+        // what a waiting CI sees now
+        const after = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/decisions/${held.decisionId}`, {
+          headers: { authorization: `Bearer ${DEMO_TOKEN}` },
+        });
+        expect(await after.json()).toMatchObject({ status: 'approved', decision: 'proceed' });
+        // and the waiting CLI proceeds
+        expect(await cliExit, `CLI stdout: ${cliOut}\nstderr: ${cliErr}`).toBe(0);
+        expect(cliOut).toContain('PROCEED (approved)');
+        expect(cliOut).toContain('approval_granted: approved by user:default/sam: e2e: settlement hotfix, alert triaged');
+
+        // the approvers were notified of the held deploy, with a link to its page
+        const link = `/runtime-risk/decisions/${held.decisionId}`;
+        const notified = await waitFor(
+          async () => {
+            const res = await fetch(`${backend!.baseUrl}/api/notifications/notifications?limit=50`, {
+              headers: { authorization: `Bearer ${samToken}` },
+            });
+            if (!res.ok) throw new Error(`GET /api/notifications/notifications answered ${res.status}: ${await res.text()}`);
+            const body = (await res.json()) as { notifications: Array<{ payload: { title: string; link?: string } }> };
+            return body.notifications.find(n => n.payload.link === link);
+          },
+          30_000,
+          `Sam's notification linking to ${link}`,
+        );
+        expect(notified.payload.title).toBe('Deploy of payments-worker to production awaits approval');
+        await sam.goto(`${backend!.baseUrl}/notifications`);
+        await sam.getByText('Deploy of payments-worker to production awaits approval').first().waitFor({ timeout: 60_000 });
+        await sam.screenshot({ path: resolve(OUT, 'portal-notifications.png'), fullPage: true });
+      } finally {
+        await samContext.close();
+      }
     } finally {
-      await samContext.close();
+      if (cli.exitCode === null) cli.kill('SIGTERM');
     }
   });
 
