@@ -6,7 +6,8 @@ import type { EntityIndexStore, HostInventoryStore, IndexedEntity, SignalStore }
 import { readDurationFromConfig } from '@backstage/config';
 import { durationToMs } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { buildIndex, KnownAssets, type IndexProblem } from './indexBuilder';
-import { InventorySource } from './inventory';
+import { InventorySource, type InventoryEntry } from './inventory';
+import { createHash } from 'node:crypto';
 import { POD_PREFIX, podHostValue } from './identifiers';
 import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
@@ -156,12 +157,12 @@ export class EntityIndexer {
     return entities;
   }
 
-  private build(entities: Entity[], assets: KnownAssets, updatedAt: string) {
+  private build(entities: Entity[], assets: KnownAssets, updatedAt: string, inventory: InventoryEntry[]) {
     const { entries, problems } = buildIndex({
       entities,
       // the build adds the inventory file's IPs to its copy only
       assets: assets.forBuild(),
-      inventory: this.inventory.entries(),
+      inventory,
       updatedAt,
       inheritSystemResources: this.inheritSystemResources,
     });
@@ -211,7 +212,8 @@ export class EntityIndexer {
     // the catalog (HTTP) and the known assets (database) are read at the same time
     const hosts = new Map<string, ListedHost>();
     const [entities, assets] = await Promise.all([this.readCatalog(), this.knownAssets(listedSince, hosts)]);
-    const entries = this.build(entities, assets, updatedAt);
+    const inventory = this.inventory.entries();
+    const entries = this.build(entities, assets, updatedAt, inventory);
     await store.replaceEntityIndex(entries);
     this.state = {
       assets,
@@ -220,6 +222,7 @@ export class EntityIndexer {
       listedSince,
       entries: new Map(entries.map(e => [e.entityRef, { entry: e, key: entryKey(e) }])),
       fingerprint: await store.entityIndexFingerprint(),
+      inputsKey: this.inputsKey(entities, inventory),
       fullAt: nowMs,
     };
     this.lastRebuild = { mode: 'full', entities: entries.length, changed: entries.length, removed: 0, signalsRead: -1, hostsRead: -1, podsRecomputed: -1, ms: Date.now() - started };
@@ -304,7 +307,12 @@ export class EntityIndexer {
       forget(hosts.get(h.key) ?? listedHost(h.asset));
       hosts.delete(h.key);
     }
-    for (const ip of added.ips) assets.ips.add(ip);
+    let ipsChanged = 0;
+    for (const ip of added.ips) {
+      if (assets.ips.has(ip)) continue;
+      assets.ips.add(ip);
+      ipsChanged += 1;
+    }
     const gone = [...maybeGone].filter(ip => !added.ips.has(ip));
     if (gone.length) {
       const still = await store.existingSignalIdentifiers!('ip', gone);
@@ -315,7 +323,7 @@ export class EntityIndexer {
           for (const i of h.identifiers) if (i.kind === 'ip') still.add(i.value);
         }
       }
-      for (const ip of gone) if (!still.has(ip)) assets.ips.delete(ip);
+      for (const ip of gone) if (!still.has(ip) && assets.ips.delete(ip)) ipsChanged += 1;
     }
     if (touched.size) {
       for (const key of touched) assets.removePod(key);
@@ -328,7 +336,12 @@ export class EntityIndexer {
         for (const h of hosts) assets.addAsset(h.host.asset);
       }
     }
-    return touched.size;
+    return { pods: touched.size, ipsChanged };
+  }
+
+  /** Hash of the catalog and inventory an index was built from (with the kept assets, all a build depends on). */
+  private inputsKey(entities: Entity[], inventory: InventoryEntry[]): string {
+    return createHash('sha256').update(JSON.stringify([entities, inventory, this.inheritSystemResources])).digest('hex');
   }
 
   private async incrementalRebuild(state: IndexState, nowMs: number): Promise<number> {
@@ -337,10 +350,28 @@ export class EntityIndexer {
     const updatedAt = new Date(nowMs).toISOString();
     const listedSince = new Date(nowMs - this.coverageWindowMs).toISOString();
     const [entities, changes] = await Promise.all([this.readCatalog(), this.readChanges(state, listedSince)]);
-    const podsRecomputed = await this.applyChanges(state, changes, listedSince);
-    const entries = this.build(entities, state.assets, updatedAt);
-    // diffed against what this process wrote last, or against the stored index when someone else wrote since
+    const { pods: podsRecomputed, ipsChanged } = await this.applyChanges(state, changes, listedSince);
+    const inventory = this.inventory.entries();
+    const inputsKey = this.inputsKey(entities, inventory);
     const fingerprint = await store.entityIndexFingerprint();
+    if (inputsKey === state.inputsKey && !podsRecomputed && !ipsChanged && fingerprint === state.fingerprint) {
+      // same catalog, inventory and assets, and nobody else wrote: the index is what the last rebuild wrote
+      this.state = { ...state, readAt: nowMs, listedSince };
+      this.lastRebuild = {
+        mode: 'incremental',
+        entities: state.entries.size,
+        changed: 0,
+        removed: 0,
+        signalsRead: changes.signals.length,
+        hostsRead: changes.listed.length + changes.expired.length,
+        podsRecomputed: 0,
+        ms: Date.now() - started,
+      };
+      logger.info(`runtime-risk correlation index unchanged: ${changes.signals.length} signals read, no new pod or IP, same catalog`);
+      return state.entries.size;
+    }
+    const entries = this.build(entities, state.assets, updatedAt, inventory);
+    // diffed against what this process wrote last, or against the stored index when someone else wrote since
     let previous = state.entries;
     if (fingerprint !== state.fingerprint) {
       previous = new Map((await store.listEntityIndex()).map(e => [e.entityRef, { entry: e, key: entryKey(e) }]));
@@ -364,6 +395,7 @@ export class EntityIndexer {
       readAt: nowMs,
       listedSince,
       entries: next,
+      inputsKey,
       fingerprint: upsert.length || remove.length ? await store.entityIndexFingerprint() : fingerprint,
     };
     this.lastRebuild = {
@@ -455,6 +487,8 @@ interface IndexState {
   entries: Map<string, { entry: IndexedEntity; key: string }>;
   /** `entityIndexFingerprint` after the last write: differs when another replica (or `indexOne`) wrote since. */
   fingerprint: string;
+  /** Hash of the catalog and inventory of the last build. */
+  inputsKey: string;
   fullAt: number;
 }
 
