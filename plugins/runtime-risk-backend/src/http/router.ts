@@ -41,6 +41,7 @@ import { addHistoryRoutes } from './historyRoutes';
 import type { ScoreHistoryStore } from '../store/DatabaseScoreHistoryStore';
 import { addPolicyRoutes, addYamlBacktestRoute } from './policyRoutes';
 import { addSummaryRoute } from './summaryRoutes';
+import { memoizeOpenApiRouteMatching } from './routeMatchCache';
 import { addActivePolicyRoute } from './activePolicyRoute';
 import { addGithubRoutes } from './githubRoutes';
 import type { GithubDeploymentProtection } from '../gate/github/DeploymentProtection';
@@ -246,6 +247,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // Every other route: JSON body, requests validated against src/schema/openapi.yaml,
   // then by zod (which names the field, resolves entity refs and defaults).
   // The spec is read at run time (no generated types), so handlers type their input through zod.
+  memoizeOpenApiRouteMatching(); // the validator recompiles every route pattern per request otherwise
   const api = createValidatedOpenApiRouter(loadOpenApiSpec() as unknown as Parameters<typeof createValidatedOpenApiRouter>[0], {
     middleware: [express.json({ limit: '1mb' })],
   }) as unknown as express.Router;
