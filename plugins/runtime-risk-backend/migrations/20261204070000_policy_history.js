@@ -26,7 +26,7 @@ exports.up = async function up(knex) {
     table.index(['hash'], 'runtime_risk_policy_periods_hash_idx');
   });
   await knex.schema.alterTable('runtime_risk_decisions', table => {
-    table.index(['created_at'], 'runtime_risk_decisions_created_idx');
+    table.index(['created_at', 'seq'], 'runtime_risk_decisions_created_idx');
     // the org summary's pending approvals (few rows of many)
     table.index(['status'], 'runtime_risk_decisions_status_idx');
   });
@@ -37,7 +37,7 @@ exports.up = async function up(knex) {
  */
 exports.down = async function down(knex) {
   await knex.schema.alterTable('runtime_risk_decisions', table => {
-    table.dropIndex(['created_at'], 'runtime_risk_decisions_created_idx');
+    table.dropIndex(['created_at', 'seq'], 'runtime_risk_decisions_created_idx');
     table.dropIndex(['status'], 'runtime_risk_decisions_status_idx');
   });
   await knex.schema.dropTable('runtime_risk_policy_periods');

@@ -114,20 +114,21 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
   let changedSeen = 0;
   const items: BacktestChange[] = [];
 
-  const read = (afterSeq?: number) =>
+  const read = (after?: { createdAt: string; seq: number }) =>
     store.scanDecisions({
       since: request.since,
       until: request.until,
       environment: request.environment,
       entityRef: request.entityRef,
-      afterSeq,
+      after,
       limit: BACKTEST_PAGE,
     });
   let next: Promise<DecisionScanRow[]> | undefined = read();
   while (next) {
     const rows: DecisionScanRow[] = await next;
     // read the next page while this one is evaluated
-    next = rows.length === BACKTEST_PAGE ? read(rows[rows.length - 1].seq) : undefined;
+    const last = rows[rows.length - 1];
+    next = rows.length === BACKTEST_PAGE ? read({ createdAt: last.createdAt, seq: last.seq }) : undefined;
     next?.catch(() => {});
 
     // shared decision inputs parsed once per distinct hash of the page (issue 18 part 2)

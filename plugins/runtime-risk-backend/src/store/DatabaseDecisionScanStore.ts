@@ -24,7 +24,7 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     until: string;
     environment?: string;
     entityRef?: string;
-    afterSeq?: number;
+    after?: { createdAt: string; seq: number };
     limit: number;
   }): Promise<DecisionScanRow[]> {
     const q = this.db(TABLES.decisions)
@@ -32,7 +32,10 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
       .where('created_at', '<', options.until);
     if (options.environment) q.where('environment', options.environment);
     if (options.entityRef) q.where('entity_ref', options.entityRef);
-    if (options.afterSeq !== undefined) q.where('seq', '>', options.afterSeq);
+    const after = options.after;
+    if (after) {
+      q.where(w => w.where('created_at', '>', after.createdAt).orWhere(x => x.where('created_at', after.createdAt).where('seq', '>', after.seq)));
+    }
     const rows: Row[] = await q
       .select(
         'seq',
@@ -53,7 +56,10 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
           [true, ...WOULD_HAVE_BEEN.flatMap(d => [`%"wouldHaveBeen":"${d}"%`, `%"wouldHaveBeen": "${d}"%`, d])],
         ),
       )
-      .orderBy('seq', 'asc')
+      .orderBy([
+        { column: 'created_at', order: 'asc' },
+        { column: 'seq', order: 'asc' },
+      ])
       .limit(options.limit);
     // the page's shared inputs, each distinct hash read once (many decisions share one)
     const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string');

@@ -365,14 +365,16 @@ export interface PendingDecisionHead {
 export interface DecisionScanStore {
   /**
    * Decisions created in `[since, until)` (and of `environment` / `entityRef` when
-   * given) after `afterSeq`, oldest first, at most `limit` (keyset paging on seq).
+   * given) after `after` (the last row of the previous page), oldest first (by
+   * creation time, then seq), at most `limit`: keyset paging along the created_at
+   * index, so each page costs the same however large the window.
    */
   scanDecisions(options: {
     since: string;
     until: string;
     environment?: string;
     entityRef?: string;
-    afterSeq?: number;
+    after?: { createdAt: string; seq: number };
     limit: number;
   }): Promise<DecisionScanRow[]>;
   /** The stored reasons (JSON text) of the given decisions, by id (a backtest's page of changed decisions). */
