@@ -47,7 +47,7 @@ export interface BacktestResult {
   transitions: BacktestTransition[];
   byEnvironment: BacktestGroup[];
   byEntity: BacktestGroup[];
-  notEvaluated: { count: number; environments: string[] };
+  notEvaluated: { count: number; environments: string[]; unreadable: number };
   changedDecisions: { items: BacktestChange[]; totalCount: number; nextCursor?: string };
 }
 
@@ -111,6 +111,7 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
   const visible = new Map<string, boolean>();
   const notEvaluated = new Set<string>();
   let notEvaluatedCount = 0;
+  let unreadable = 0;
   let changedSeen = 0;
   const items: BacktestChange[] = [];
 
@@ -146,8 +147,15 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
         notEvaluated.add(row.environment);
         continue;
       }
-      const input = scannedInputs(row, sharedInputs) as EvaluationInput;
-      const evaluation = evaluate(input, policy);
+      let evaluation: ReturnType<typeof evaluate>;
+      try {
+        evaluation = evaluate(scannedInputs(row, sharedInputs) as EvaluationInput, policy);
+      } catch {
+        // stored inputs the engine cannot read (edited by hand, cut): counted, never a failed backtest
+        notEvaluatedCount += 1;
+        unreadable += 1;
+        continue;
+      }
       const from = oldDecision(row);
       const to = evaluation.wouldHaveBeen ?? evaluation.decision;
       all.add(from, to);
@@ -193,7 +201,7 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
     byEntity: groups(byEntity, 'entityRef')
       .filter(g => g.changed > 0)
       .sort((a, b) => b.changed - a.changed || (a.entityRef! < b.entityRef! ? -1 : 1)),
-    notEvaluated: { count: notEvaluatedCount, environments: [...notEvaluated].sort() },
+    notEvaluated: { count: notEvaluatedCount, environments: [...notEvaluated].sort(), unreadable },
     changedDecisions: { items, totalCount: changedSeen },
   };
   return result;

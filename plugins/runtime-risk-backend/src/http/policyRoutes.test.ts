@@ -168,6 +168,18 @@ describe.each(databases.eachSupportedId())('policy history, replay and backtest 
     expect(JSON.stringify(res.body)).not.toContain('payments');
   });
 
+  it('counts a decision whose stored inputs cannot be read instead of failing', async () => {
+    const row = await knex('runtime_risk_decisions').where({ id: decisions['checkout-0'] }).first('inputs', 'inputs_hash');
+    await knex('runtime_risk_decisions').where({ id: decisions['checkout-0'] }).update({ inputs: '{"broken":', inputs_hash: null });
+    try {
+      const res = await backtest({ policy: STRICT, since: '1h' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ total: 7, changed: 5, notEvaluated: { count: 1, unreadable: 1 } });
+    } finally {
+      await knex('runtime_risk_decisions').where({ id: decisions['checkout-0'] }).update(row);
+    }
+  });
+
   it('answers 400 naming the field, 403 without runtime-risk.policy.read', async () => {
     const bad = await backtest({
       policy: { ...STRICT, environments: { production: { ...STRICT.environments.production, thresholds: { moderate: 5, high: 'x' } } } },

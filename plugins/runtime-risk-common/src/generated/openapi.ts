@@ -988,10 +988,11 @@ export interface components {
             byEnvironment: components["schemas"]["BacktestGroup"][];
             /** @description Entities with a changed decision, most changed first. */
             byEntity: components["schemas"]["BacktestGroup"][];
-            /** @description Decisions in environments the proposed policy does not define (the gate would answer 400 there). */
+            /** @description Decisions not replayed: those in environments the proposed policy does not define (the gate would answer 400 there), and `unreadable` ones whose stored inputs the engine cannot read. */
             notEvaluated: {
                 count: number;
                 environments: string[];
+                unreadable: number;
             };
             changedDecisions: {
                 items: components["schemas"]["BacktestChange"][];

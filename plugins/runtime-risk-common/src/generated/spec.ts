@@ -1482,9 +1482,10 @@ export const spec = {
             "type": "object",
             "required": [
               "count",
-              "environments"
+              "environments",
+              "unreadable"
             ],
-            "description": "Decisions in environments the proposed policy does not define (the gate would answer 400 there).",
+            "description": "Decisions not replayed: those in environments the proposed policy does not define (the gate would answer 400 there), and `unreadable` ones whose stored inputs the engine cannot read.",
             "properties": {
               "count": {
                 "type": "integer"
@@ -1494,6 +1495,9 @@ export const spec = {
                 "items": {
                   "type": "string"
                 }
+              },
+              "unreadable": {
+                "type": "integer"
               }
             }
           },
