@@ -21,6 +21,9 @@ backend.add(import('@runtime-risk/backstage-plugin-runtime-risk-backend-module-p
 backend.add(import('@backstage/plugin-scaffolder-backend'));
 // Notifications: runtime-risk tells approvers and owners of held deploys (with a link to the decision page).
 backend.add(import('@backstage/plugin-notifications-backend'));
+// Signals (pinned to Backstage 1.55's 0.3.19; 0.3.21 needs backend-defaults' addWebSocketHandler): the
+// portal's runtime-risk card and tab refetch when the backend announces a change, instead of polling.
+backend.add(import('@backstage/plugin-signals-backend'));
 
 // Runtime Risk: the gate plugin and its signal sources. A source module whose
 // `runtimeRisk.sources.<id>` block is absent stays idle.
