@@ -34,6 +34,8 @@ interface Row {
   correlated: boolean;
 }
 
+type PendingHeads = Awaited<ReturnType<RuntimeRiskStore['listPendingDecisionHeads']>>;
+
 interface Snapshot {
   key: string;
   at: number;
@@ -207,6 +209,63 @@ export class SummaryService {
     return { key, at: now.getTime(), generatedAt: nowIso, rows };
   }
 
+  /** Rows of a snapshot in the summary's ranking order, per environment list (sorted once per snapshot, filtered per request). */
+  private readonly ranked = new WeakMap<Snapshot, Map<string, Row[]>>();
+
+  private rankedRows(snap: Snapshot, environments: string[]): Row[] {
+    let byEnvironments = this.ranked.get(snap);
+    if (!byEnvironments) this.ranked.set(snap, (byEnvironments = new Map()));
+    const key = environments.join('\u0000');
+    let rows = byEnvironments.get(key);
+    if (!rows) {
+      const wanted = new Set(environments);
+      rows = snap.rows.filter(r => wanted.has(r.environment)).sort(RANKING);
+      byEnvironments.set(key, rows);
+    }
+    return rows;
+  }
+
+  /** One read of the pending decisions at a time per environment; a request waits for a read that started after it arrived. */
+  private readonly pendingReads = new Map<string, { inflight?: Promise<PendingHeads>; queued?: Promise<PendingHeads> }>();
+
+  private pendingHeads(environment: string | undefined): Promise<PendingHeads> {
+    const key = environment ?? '';
+    let reads = this.pendingReads.get(key);
+    if (!reads) this.pendingReads.set(key, (reads = {}));
+    const slot = reads;
+    const read = (): Promise<PendingHeads> => {
+      const p = this.options.store.listPendingDecisionHeads({ environment }).finally(() => {
+        if (slot.inflight === p) slot.inflight = undefined;
+      });
+      slot.inflight = p;
+      return p;
+    };
+    if (!slot.inflight) return read();
+    if (!slot.queued) {
+      const next = () => {
+        slot.queued = undefined;
+        return read();
+      };
+      slot.queued = slot.inflight.then(next, next);
+    }
+    return slot.queued;
+  }
+
+  /** The pending decisions of one read with their approval expiry, computed once per read and policy. */
+  private readonly expiries = new WeakMap<PendingHeads, { policy: string; list: (PendingHeads[number] & { expiresAt: string; expiresMs: number })[] }>();
+
+  private withExpiry(pending: PendingHeads) {
+    const { risk } = this.options;
+    const hit = this.expiries.get(pending);
+    if (hit && hit.policy === risk.policy.hash) return hit.list;
+    const list = pending.map(p => {
+      const expiresMs = Date.parse(p.createdAt) + risk.approvalTtlMs(p.environment);
+      return { ...p, expiresAt: new Date(expiresMs).toISOString(), expiresMs };
+    });
+    this.expiries.set(pending, { policy: risk.policy.hash, list });
+    return list;
+  }
+
   private readonly dryRuns = new Map<string, { at: number; rows: ReturnType<RuntimeRiskStore['countDryRunOutcomes']> }>();
 
   /** The shadow-mode counts of the window, reused for the snapshot TTL (they only grow with new dry runs). */
@@ -250,7 +309,7 @@ export class SummaryService {
     const since = new Date(Math.floor(nowMs / dayMs) * dayMs - (options.days - 1) * dayMs);
     const [snap, pending, dry] = await Promise.all([
       this.snapshot(options.fresh),
-      store.listPendingDecisionHeads({ environment: options.environment }),
+      this.pendingHeads(options.environment),
       this.dryRunCounts(since.toISOString(), options.environment),
     ]);
     const refs = new Set<string>(snap.rows.map(r => r.entityRef));
@@ -258,8 +317,9 @@ export class SummaryService {
     dry.forEach(d => refs.add(d.entityRef));
     const visible = await options.readable([...refs]);
 
-    const wanted = new Set(environments);
-    const rows = snap.rows.filter(r => wanted.has(r.environment) && visible.has(r.entityRef));
+    // in ranking order (sorted once per snapshot): filtering keeps the order
+    const ranked = this.rankedRows(snap, environments).filter(r => visible.has(r.entityRef));
+    const rows = ranked;
     const counts = environments.map(environment => ({
       environment,
       byLevel: { low: 0, moderate: 0, high: 0, unknown: 0 } as Record<RiskLevel, number>,
@@ -277,13 +337,6 @@ export class SummaryService {
       if (r.correlated) correlated.add(r.entityRef);
       else uncorrelated.set(r.entityRef, [...(uncorrelated.get(r.entityRef) ?? []), r.environment]);
     }
-    const ranked = [...rows].sort(
-      (a, b) =>
-        (b.score ?? -1) - (a.score ?? -1) ||
-        LEVEL_RANK[b.riskLevel] - LEVEL_RANK[a.riskLevel] ||
-        (a.entityRef < b.entityRef ? -1 : a.entityRef > b.entityRef ? 1 : 0) ||
-        (a.environment < b.environment ? -1 : 1),
-    );
 
     const buckets = Array.from({ length: options.days }, (_, i) => ({
       start: new Date(since.getTime() + i * dayMs).toISOString(),
@@ -300,10 +353,7 @@ export class SummaryService {
       b.wouldHaveRequiredApproval += d.approval;
     }
 
-    const waiting = pending
-      .filter(p => visible.has(p.entityRef))
-      .map(p => ({ ...p, expiresAt: new Date(Date.parse(p.createdAt) + risk.approvalTtlMs(p.environment)).toISOString() }))
-      .filter(p => Date.parse(p.expiresAt) > nowMs);
+    const waiting = this.withExpiry(pending).filter(p => visible.has(p.entityRef) && p.expiresMs > nowMs);
 
     return {
       generatedAt: snap.generatedAt,
@@ -313,7 +363,7 @@ export class SummaryService {
       topRisky: ranked.slice(0, options.limit).map(({ correlated: _c, ...r }) => r),
       topRiskyTotal: ranked.length,
       uncorrelated: [...uncorrelated.entries()]
-        .map(([entityRef, envs]) => ({ entityRef, environments: envs }))
+        .map(([entityRef, envs]) => ({ entityRef, environments: envs.sort() })) // snapshot order: environments sorted
         .sort((a, b) => (a.entityRef < b.entityRef ? -1 : 1)),
       shadow: { since: since.toISOString(), buckets },
       pending: {
@@ -333,3 +383,13 @@ export class SummaryService {
 }
 
 const LEVEL_RANK: Record<RiskLevel, number> = { low: 0, moderate: 1, high: 2, unknown: -1 };
+
+/** Highest score first, then level, entity ref and environment (a total order: one row per entity + environment). */
+function RANKING(a: Row, b: Row): number {
+  return (
+    (b.score ?? -1) - (a.score ?? -1) ||
+    LEVEL_RANK[b.riskLevel] - LEVEL_RANK[a.riskLevel] ||
+    (a.entityRef < b.entityRef ? -1 : a.entityRef > b.entityRef ? 1 : 0) ||
+    (a.environment < b.environment ? -1 : 1)
+  );
+}

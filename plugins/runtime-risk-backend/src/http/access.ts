@@ -32,7 +32,9 @@ function principalKey(credentials: BackstageCredentials): string {
  * look unknown, so the routes answer it with their usual 404.
  */
 export class Access {
-  private readonly seen = new Map<string, number>();
+  /** Positive answers: principal key -> entity ref -> until (ms); two levels, so a lookup builds no key string. */
+  private readonly seen = new Map<string, Map<string, number>>();
+  private seenSize = 0;
 
   constructor(private readonly options: AccessOptions) {}
 
@@ -74,8 +76,9 @@ export class Access {
     const now = this.now();
     const out = new Set<string>();
     const ask: string[] = [];
+    const mine = this.seen.get(key);
     for (const ref of new Set(entityRefs)) {
-      const until = this.seen.get(`${key}\n${ref}`);
+      const until = mine?.get(ref);
       if (until !== undefined && until > now) out.add(ref);
       else ask.push(ref);
     }
@@ -84,18 +87,32 @@ export class Access {
       ask.map(resourceRef => ({ permission: catalogEntityReadPermission, resourceRef })),
       { credentials },
     );
-    if (this.seen.size > VISIBILITY_CACHE_MAX) this.prune(now);
+    if (this.seenSize > VISIBILITY_CACHE_MAX) this.prune(now);
+    let forKey = this.seen.get(key);
     ask.forEach((ref, i) => {
       if (answers[i]?.result === AuthorizeResult.ALLOW) {
         out.add(ref);
-        this.seen.set(`${key}\n${ref}`, now + VISIBILITY_CACHE_MS);
+        if (!forKey) this.seen.set(key, (forKey = new Map()));
+        if (!forKey.has(ref)) this.seenSize++;
+        forKey.set(ref, now + VISIBILITY_CACHE_MS);
       }
     });
     return out;
   }
 
   private prune(now: number) {
-    for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
-    if (this.seen.size > VISIBILITY_CACHE_MAX) this.seen.clear();
+    for (const [k, refs] of this.seen) {
+      for (const [ref, until] of refs) {
+        if (until <= now) {
+          refs.delete(ref);
+          this.seenSize--;
+        }
+      }
+      if (refs.size === 0) this.seen.delete(k);
+    }
+    if (this.seenSize > VISIBILITY_CACHE_MAX) {
+      this.seen.clear();
+      this.seenSize = 0;
+    }
   }
 }
