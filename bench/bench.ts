@@ -14,6 +14,8 @@
  * Run `npm run bench -- --help` for the flags.
  */
 import { policySummaryPhase, policySummaryTargets, type PolicySummaryResult } from './policySummary';
+import { readPathMarkdown, readPathPhase, readPathTargets, type ReadPathResult } from './readPath';
+import { permissionsServiceFactory } from '@backstage/backend-defaults/permissions';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -218,11 +220,11 @@ function makeEntities(count: number, hosts: number): Entity[] {
   return entities;
 }
 
-const SEVERITIES = ['informational', 'low', 'low', 'medium', 'medium', 'high', 'critical'] as const;
-const STATUSES = ['active', 'active', 'resolved', 'resolved', 'resolved', 'false_positive'] as const;
 /** Seeded signals are stored with a `fetchedAt` this much before the seeding (see the seeding phase). */
 const SEED_FETCHED_EARLIER_MS = 3600_000;
 
+const SEVERITIES = ['informational', 'low', 'low', 'medium', 'medium', 'high', 'critical'] as const;
+const STATUSES = ['active', 'active', 'resolved', 'resolved', 'resolved', 'false_positive'] as const;
 
 function makeSignal(i: number, rand: () => number, hosts: number, now: number): SignalInput {
   // 90 % on catalog hosts, 10 % on hosts no entity names
@@ -367,9 +369,9 @@ async function startBenchBackend(
   techInsightsKnex: Knex,
   entities: Entity[],
   sourceId: string,
+  factScope: FactScope,
 ): Promise<{ backend: TestBackend; tasks: RecordedTask[] }> {
   const sourcesModule = createBackendModule({
-  factScope: FactScope,
     pluginId: 'runtime-risk',
     moduleId: 'bench-sources',
     register(env) {
@@ -408,8 +410,12 @@ async function startBenchBackend(
         deps: { plugin: coreServices.pluginMetadata },
         factory: ({ plugin }) => mockServices.database({ knex: plugin.getId() === 'tech-insights' ? techInsightsKnex : knex }),
       }),
+      // Backstage's own permissions service (not the allow-all mock): the routes' visibility checks
+      // (catalog.entity.read per entity) are asked of it; a service token is decided by its access restrictions
+      permissionsServiceFactory,
       mockServices.rootConfig.factory({
         data: {
+          permission: { enabled: true },
           runtimeRisk: { ingestion: { frequency: { hours: 1 } }, correlation: { frequency: { hours: 1 } } },
           techInsights: techInsightsConfig,
         },
@@ -814,11 +820,17 @@ async function main() {
     });
     log(`gate: ${JSON.stringify(gate)}`);
     const decisionsWritten = Number((await knex('runtime_risk_decisions').count({ n: '*' }).first())?.n ?? 0) - decisionsBefore;
+    // 3-read. the read-only evaluations vs health, same backend and token (issue 18 part 1)
+    results.readPath = await readPathPhase({ knex, base, authorization: mockCredentials.service.header(), refs: sampleRefs, common, runLoader, log });
 
     // 3a. Tech Insights: store the facts (run the retriever's task by hand), then load the
     // check run for the same sampled entities, same connections and credentials
     const retrieverTask = started.tasks.find(t => t.id === TECH_INSIGHTS_RETRIEVER);
     if (!retrieverTask) throw new Error(`Tech Insights did not schedule ${TECH_INSIGHTS_RETRIEVER} (tasks: ${started.tasks.map(t => t.id).join(', ')})`);
+    // bounded (see FactScope): over 10,000 entities, facts for the sampled entities only
+    if (o.entities > 10_000) factScope.refs = [...new Set(sampleRefs.map(r => r.toLowerCase()))];
+    const factEntities = factScope.refs?.length ?? o.entities;
+    if (factScope.refs) log(`tech insights: facts for the ${factEntities} sampled entities only (of ${o.entities}), statement timeout ${factScope.timeoutMs / 1000} s`);
     const retrieval = await timed(() => Promise.resolve(retrieverTask.fn(new AbortController().signal)));
     const stored = (await techInsightsKnex('facts').where({ id: TECH_INSIGHTS_RETRIEVER }).select('facts')).map(
       (row: { facts: string }) => JSON.parse(row.facts) as { activeDetections: number; activeHighOrCriticalDetections: number },
@@ -827,10 +839,6 @@ async function main() {
     const factSummary = {
       withActiveDetections: stored.filter(f => f.activeDetections > 0).length,
       failingCheck: stored.filter(f => f.activeHighOrCriticalDetections > 0).length,
-    // bounded (see FactScope): over 10,000 entities, facts for the sampled entities only
-    if (o.entities > 10_000) factScope.refs = [...new Set(sampleRefs.map(r => r.toLowerCase()))];
-    const factEntities = factScope.refs?.length ?? o.entities;
-    if (factScope.refs) log(`tech insights: facts for the ${factEntities} sampled entities only (of ${o.entities}), statement timeout ${factScope.timeoutMs / 1000} s`);
     };
     log(`tech insights: ${factRows} fact rows stored by ${TECH_INSIGHTS_RETRIEVER} in ${round(retrieval.seconds, 3)} s ${JSON.stringify(factSummary)}`);
     if (factRows < factEntities) throw new Error(`Tech Insights facts: ${factRows} rows for ${factEntities} entities (the retriever's query may have hit its ${factScope.timeoutMs / 1000} s timeout)`);
@@ -869,6 +877,7 @@ async function main() {
         retriever: TECH_INSIGHTS_RETRIEVER,
         check: TECH_INSIGHTS_CHECK,
         factRows,
+        factsSampled: !!factScope.refs,
         ...factSummary,
         retrievalSeconds: round(retrieval.seconds, 3),
         sampleCheck: tiSample,
@@ -877,7 +886,6 @@ async function main() {
     await backend.stop();
     backend = undefined;
 
-        factsSampled: !!factScope.refs,
     // 3b. where the gate's time goes: the same RiskService in-process, store calls timed,
     // with the plugin's gate input cache (memory store of the cache service; warmed by a
     // first pass) and without it
@@ -1104,6 +1112,7 @@ function evaluateTargets(results: Record<string, unknown>, o: Options): Target[]
     },
     replicasTarget(results.replicas as ReplicaResult | undefined),
     ...policySummaryTargets(results.policySummary as PolicySummaryResult | undefined),
+    ...readPathTargets(results.readPath as ReadPathResult | undefined),
   ];
 }
 
@@ -1122,15 +1131,6 @@ function replicasTarget(r: ReplicaResult | undefined): Target {
   };
 }
 
-function markdown(results: Record<string, unknown>, targets: Target[]): string {
-  const r = results as {
-    startedAt: string;
-    totalSeconds: number;
-    machine: { cpus: number; cpuModel?: string; memoryGb: number; node: string };
-    seed: { signals: number; identifierRows: number; seconds: number; signalsPerSecond: number; cappedByTime: boolean };
-    options: Options;
-    correlation: { rebuilds: RebuildRow[] };
-    load: {
 /** One timed index rebuild of the bench. */
 interface RebuildRow {
   entities: number;
@@ -1147,6 +1147,15 @@ function isPostgresKnex(db: Knex): boolean {
   return client === 'pg' || client === 'postgres' || client === 'postgresql';
 }
 
+function markdown(results: Record<string, unknown>, targets: Target[]): string {
+  const r = results as {
+    startedAt: string;
+    totalSeconds: number;
+    machine: { cpus: number; cpuModel?: string; memoryGb: number; node: string };
+    seed: { signals: number; identifierRows: number; seconds: number; signalsPerSecond: number; cappedByTime: boolean };
+    options: Options;
+    correlation: { rebuilds: RebuildRow[] };
+    load: {
       health: LoadResult;
       gate: LoadResult;
       techInsights: LoadResult;
@@ -1198,6 +1207,7 @@ function isPostgresKnex(db: Knex): boolean {
     `Ratios gate/Tech Insights check run: p50 ${tr.p50}x, p99 ${tr.p99}x, req/s ${tr.rps}x. The check run (community Tech Insights backend, json-rules-engine fact checker, one check over one stored fact row per entity, ${r.load.techInsightsSetup.factRows} rows stored by the bench's retriever in ${r.load.techInsightsSetup.retrievalSeconds} s${r.load.techInsightsSetup.factsSampled ? ' (bounded: over 10,000 entities, facts for the load\'s sampled entities only, as the check run reads no other)' : ''}, ${r.load.techInsightsSetup.failingCheck} entities failing the check) reads stored facts and writes nothing; the gate reads live signals and records its decision.`,
   );
   lines.push('');
+  lines.push(...readPathMarkdown(results.readPath as ReadPathResult | undefined));
   lines.push('### Where the gate time goes (RiskService.gate in-process, store calls timed, with and without the gate input cache; no HTTP, auth or audit middleware)');
   lines.push('');
   const storeKeys = Object.keys(Object.values(r.load.breakdown)[0]?.shareOfCallTime ?? {});
