@@ -162,6 +162,15 @@ function sourceColumns(narrow: boolean): TableColumn<SourceHealth>[] {
   ];
 }
 
+/** One element for every render: a new emptyContent remounts the table's cells (see rankingEmpty). */
+const NO_SOURCES = (
+  <Box p={2}>
+    <Typography variant="body2">
+      No signal source is configured: add one under <code>runtimeRisk.sources</code> in app-config.yaml.
+    </Typography>
+  </Box>
+);
+
 /** The org-wide risk page: every service ranked by risk, per environment. */
 export function RuntimeRiskOverview() {
   const catalogApi = useApi(catalogApiRef);
@@ -271,6 +280,21 @@ export function RuntimeRiskOverview() {
     ]),
     [narrow, env],
   );
+  // Memoized: Backstage's Table makes its body component anew whenever emptyContent changes,
+  // which remounts every cell (a shown tooltip, a focused link) on each render of this page.
+  const noComponents = all.length === 0;
+  const rankingEmpty = useMemo(
+    () => (
+      <Box p={2}>
+        <Typography variant="body2">
+          {noComponents
+            ? 'The catalog has no Components yet. Register catalog-info.yaml files to see their runtime risk here.'
+            : 'No service matches these filters.'}
+        </Typography>
+      </Box>
+    ),
+    [noComponents],
+  );
 
   if ((results.loading && !results.value) || (summary.loading && !summary.value && !summary.error)) return <Progress />;
   if (results.error) {
@@ -327,15 +351,7 @@ export function RuntimeRiskOverview() {
           columns={columns}
           data={rows}
           options={{ paging: rows.length > 20, pageSize: 20, search: true, ...TABLE_OPTIONS }}
-          emptyContent={
-            <Box p={2}>
-              <Typography variant="body2">
-                {all.length === 0
-                  ? 'The catalog has no Components yet. Register catalog-info.yaml files to see their runtime risk here.'
-                  : 'No service matches these filters.'}
-              </Typography>
-            </Box>
-          }
+          emptyContent={rankingEmpty}
         />
       </Grid>
       <Grid item xs={12} xl={4}>
@@ -390,14 +406,7 @@ export function RuntimeRiskOverview() {
             columns={sourceCols}
             data={sources.value?.items ?? []}
             options={{ paging: false, search: false, ...TABLE_OPTIONS }}
-            emptyContent={
-              <Box p={2}>
-                <Typography variant="body2">
-                  No signal source is configured: add one under <code>runtimeRisk.sources</code> in
-                  app-config.yaml.
-                </Typography>
-              </Box>
-            }
+            emptyContent={NO_SOURCES}
           />
         )}
       </Grid>
