@@ -32,8 +32,24 @@ export function memoizeOpenApiRouteMatching(): boolean {
   if (typeof original !== 'function') return false;
   if (original[PATCHED]) return true;
   const memo = new Map<string, unknown>();
+  // the validator's own call: options exactly { sensitive, strict } (booleans); one slot per combination, no key string
+  const fast = new Map<string, unknown[]>();
   const memoized = function pathToRegexp(path: unknown, options?: Record<string, unknown>) {
     if (typeof path !== 'string') return original(path, options);
+    if (options !== undefined && typeof options.sensitive === 'boolean' && typeof options.strict === 'boolean') {
+      let n = 0;
+      for (const _ in options) n++;
+      if (n === 2) {
+        const slot = (options.sensitive ? 1 : 0) | (options.strict ? 2 : 0);
+        let slots = fast.get(path);
+        const hit = slots?.[slot];
+        if (hit !== undefined) return hit;
+        const value = original(path, options);
+        if (!slots && fast.size < MAX_ENTRIES) fast.set(path, (slots = []));
+        if (slots) slots[slot] = value;
+        return value;
+      }
+    }
     let key = path;
     if (options) {
       for (const k of Object.keys(options).sort()) {
