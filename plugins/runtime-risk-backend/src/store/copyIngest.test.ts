@@ -108,7 +108,7 @@ describe.each(databases.eachSupportedId())('ingestion through COPY on %p', datab
     expect(copied.signals.filter(r => r.status === 'resolved')).toHaveLength(50);
 
     // every nasty string reads back as written
-    const page = await new DatabaseRuntimeRiskStore(viaCopy).listSignals({ limit: 1000, offset: 0 });
+    const page = await b.signals.listSignals({ limit: 1000, offset: 0 });
     const byId = new Map(page.items.map(s => [s.id, s]));
     for (const s of first.slice(50)) {
       const got = byId.get(s.id)!;
