@@ -155,9 +155,13 @@ describe.each(databases.eachSupportedId())('runtime-risk router on %p', database
       ['edr:resolved-1', 'resolved'],
     ]);
 
+    // the decision row keeps the request's own inputs; what came from the store is kept once by content hash
     const row = await knex('runtime_risk_decisions').where({ id: res.body.decisionId }).first();
-    const inputs = JSON.parse(row.inputs);
-    expect(inputs).toMatchObject({ entityRef: 'component:default/payments', environment: 'production', now: res.body.evaluatedAt });
+    const own = JSON.parse(row.inputs);
+    expect(own).toMatchObject({ entityRef: 'component:default/payments', environment: 'production', now: res.body.evaluatedAt });
+    expect(row.inputs_hash).toMatch(/^[0-9a-f]{64}$/);
+    const shared = await knex('runtime_risk_decision_inputs').where({ hash: row.inputs_hash }).first();
+    const inputs = JSON.parse(shared.body);
     expect(inputs.signals.map((s: { id: string }) => s.id).sort()).toEqual(['edr:crit-1', 'edr:resolved-1']);
   });
 
@@ -456,7 +460,7 @@ describe.each(databases.eachSupportedId())('runtime-risk sources and policy chan
     }
   });
 
-  it('refuses to replay a decision made under another policy (409)', async () => {
+  it('replays a decision made under another policy with the policy it was made with (policy history)', async () => {
     const knex = await databases.init(databaseId);
     const edr = new MemoryPullSource('edr');
     edr.pages = [{ signals: [signalInput('crit-1')] }];
@@ -493,8 +497,10 @@ describe.each(databases.eachSupportedId())('runtime-risk sources and policy chan
       const replay = await request(second.backend.server)
         .post(`/api/runtime-risk/v1/decisions/${decisionId}/replay`)
         .set('Authorization', USER);
-      expect(replay.status).toBe(409);
-      expect(replay.body.error.name).toBe('ConflictError');
+      expect(replay.status).toBe(200);
+      // answered under the stored (default) policy, not the stricter active one
+      expect(replay.body).toMatchObject({ decisionId, matches: true, replayed: { decision: 'block' } });
+      expect(replay.body.replayed.policy.id).not.toBe('stricter');
       // the old decision is still readable
       const old = await request(second.backend.server).get(`/api/runtime-risk/v1/decisions/${decisionId}`).set('Authorization', USER);
       expect(old.status).toBe(200);
