@@ -92,7 +92,7 @@ const DEFAULTS: Options = {
   seedTimeoutS: 150,
   keepDb: false,
   replicas: true,
-  out: path.resolve(__dirname, 'out'),
+  out: path.resolve(__dirname, '..', 'out'), // bench.cjs runs from bench/.out/
 };
 
 const QUICK: Partial<Options> = { entities: 1_000, hosts: 5_000, signals: 20_000, alerts: 5_000, durationS: 5, warmupS: 1 };
