@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { IN_CHUNK, chunks, inListSize, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
 import { assetIdentifiers } from './signalIdentifiers';
+import { plus } from './DatabaseSourceStore';
 import { transaction } from './transaction';
 import type { HostInventoryState, HostInventoryStore, IdentifiedHost, InventoryHost } from './types';
 
@@ -114,7 +115,7 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
         }
         if (options.complete && options.pruneListedBefore) await this.prune(tx, options.sourceId, options.pruneListedBefore);
         if (options.cursor === undefined) return;
-        const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
+        const rejected = options.rejected ?? 0;
         const state: Row = {
           type: options.sourceType,
           cursor: options.cursor ?? null,
@@ -122,11 +123,13 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
           last_attempt_at: options.at,
           last_error: null,
           consecutive_failures: 0,
-          rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
         };
         if (options.complete) state.last_complete_at = options.at;
-        if (existing) await tx(HOST_TABLES.state).where({ source: options.sourceId }).update(state);
-        else await tx(HOST_TABLES.state).insert({ source: options.sourceId, last_complete_at: null, ...state });
+        // one atomic upsert (concurrent first pages of a new source race on the insert)
+        await tx(HOST_TABLES.state)
+          .insert({ source: options.sourceId, last_complete_at: null, ...state, rejected_count: rejected })
+          .onConflict('source')
+          .merge({ ...state, rejected_count: plus(tx, HOST_TABLES.state, 'rejected_count', rejected) });
       },
       { changesGateInputs: rows.length > 0 || Boolean(options.complete && options.pruneListedBefore) },
     );
@@ -141,18 +144,9 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
 
   async recordHostInventoryFailure(options: { sourceId: string; sourceType: string; error: string; at: string }): Promise<void> {
     await transaction(this.db, async tx => {
-      const existing = await tx(HOST_TABLES.state).where({ source: options.sourceId }).first();
-      if (existing) {
-        await tx(HOST_TABLES.state)
-          .where({ source: options.sourceId })
-          .update({
-            type: options.sourceType,
-            last_attempt_at: options.at,
-            last_error: options.error,
-            consecutive_failures: Number(existing.consecutive_failures ?? 0) + 1,
-          });
-      } else {
-        await tx(HOST_TABLES.state).insert({
+      // one atomic upsert: concurrent failures of a new source neither collide on the insert nor lose a count
+      await tx(HOST_TABLES.state)
+        .insert({
           source: options.sourceId,
           type: options.sourceType,
           cursor: null,
@@ -162,8 +156,14 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
           last_error: options.error,
           consecutive_failures: 1,
           rejected_count: 0,
+        })
+        .onConflict('source')
+        .merge({
+          type: options.sourceType,
+          last_attempt_at: options.at,
+          last_error: options.error,
+          consecutive_failures: plus(tx, HOST_TABLES.state, 'consecutive_failures', 1),
         });
-      }
     });
   }
 

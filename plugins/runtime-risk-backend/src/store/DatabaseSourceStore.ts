@@ -27,23 +27,27 @@ export async function saveSyncSuccess(
   tx: Knex.Transaction,
   options: Pick<CommitBatchOptions, 'sourceId' | 'sourceType' | 'cursor' | 'asOf' | 'rejected' | 'rejectedReason' | 'at'>,
 ): Promise<void> {
-  const existing = await tx(TABLES.sources).where({ id: options.sourceId }).first();
+  const rejected = options.rejected ?? 0;
   const state: Row = {
     type: options.sourceType,
     last_success_at: options.at,
     last_attempt_at: options.at,
     last_error: null,
     consecutive_failures: 0,
-    rejected_count: Number(existing?.rejected_count ?? 0) + (options.rejected ?? 0),
   };
   if (options.rejectedReason) state.last_rejected_reason = options.rejectedReason.slice(0, 500);
   if (options.cursor !== undefined) state.cursor = options.cursor;
   if (options.asOf !== undefined) state.as_of = options.asOf;
-  if (existing) {
-    await tx(TABLES.sources).where({ id: options.sourceId }).update(state);
-  } else {
-    await tx(TABLES.sources).insert({ id: options.sourceId, cursor: null, as_of: null, ...state });
-  }
+  // one atomic upsert (concurrent first deliveries of a new source race on the insert)
+  await tx(TABLES.sources)
+    .insert({ id: options.sourceId, cursor: null, as_of: null, ...state, rejected_count: rejected })
+    .onConflict('id')
+    .merge({ ...state, rejected_count: plus(tx, TABLES.sources, 'rejected_count', rejected) });
+}
+
+/** `<table>.<column> + n` for an upsert's update: the stored row's value, added to in the database. */
+export function plus(tx: Knex.Transaction, table: string, column: string, n: number): Knex.Raw {
+  return tx.raw('?? + ?', [`${table}.${column}`, n]);
 }
 
 /** {@link SourceStore} on knex. */
@@ -52,19 +56,9 @@ export class DatabaseSourceStore implements SourceStore {
 
   async recordFailure(options: RecordFailureOptions): Promise<void> {
     await transaction(this.db, async tx => {
-      const existing = await tx(TABLES.sources).where({ id: options.sourceId }).first();
-      if (existing) {
-        await tx(TABLES.sources)
-          .where({ id: options.sourceId })
-          .update({
-            type: options.sourceType,
-            last_attempt_at: options.at,
-            last_error: options.error,
-            consecutive_failures: Number(existing.consecutive_failures ?? 0) + 1,
-            rejected_count: Number(existing.rejected_count ?? 0) + (options.rejected ?? 0),
-          });
-      } else {
-        await tx(TABLES.sources).insert({
+      // one atomic upsert: concurrent failures of a new source neither collide on the insert nor lose a count
+      await tx(TABLES.sources)
+        .insert({
           id: options.sourceId,
           type: options.sourceType,
           cursor: null,
@@ -74,8 +68,15 @@ export class DatabaseSourceStore implements SourceStore {
           consecutive_failures: 1,
           as_of: null,
           rejected_count: options.rejected ?? 0,
+        })
+        .onConflict('id')
+        .merge({
+          type: options.sourceType,
+          last_attempt_at: options.at,
+          last_error: options.error,
+          consecutive_failures: plus(tx, TABLES.sources, 'consecutive_failures', 1),
+          rejected_count: plus(tx, TABLES.sources, 'rejected_count', options.rejected ?? 0),
         });
-      }
     }, { changesGateInputs: true });
   }
 
