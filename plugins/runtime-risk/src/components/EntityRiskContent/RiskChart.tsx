@@ -1,4 +1,4 @@
-import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { CartesianGrid, ComposedChart, Legend, Line, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
 import { Typography } from '@material-ui/core';
 import type { GateDecision, RiskSnapshot } from '@runtime-risk/backstage-plugin-runtime-risk-common';
@@ -51,6 +51,21 @@ export function toChartData(input: { snapshots?: RiskSnapshot[]; decisions?: Gat
   return { environments, lines, markers, domain };
 }
 
+/** Shown to screen readers only (the chart itself is hidden from them: this list says what it draws). */
+const VISUALLY_HIDDEN: React.CSSProperties = {
+  position: 'absolute',
+  width: 1,
+  height: 1,
+  padding: 0,
+  margin: -1,
+  overflow: 'hidden',
+  clip: 'rect(0 0 0 0)',
+  whiteSpace: 'nowrap',
+  border: 0,
+};
+
+const OUTCOME_WORD: Record<string, string> = { proceed: 'proceed', approval_required: 'approval required', block: 'block' };
+
 function formatTick(t: number): string {
   const d = new Date(t);
   return `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 16)}`;
@@ -94,49 +109,75 @@ export function RiskChart(props: {
     );
   }
   const decisionCount = data.environments.reduce((n, env) => n + data.markers[env].length, 0);
+  const at = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   return (
-    <div ref={ref} style={{ width: '100%' }} data-testid="risk-chart" aria-label="risk over time chart">
-      <ComposedChart width={width} height={props.height ?? 260} margin={{ top: 8, right: 16, left: 0, bottom: 8 }}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <XAxis dataKey="t" type="number" scale="time" domain={data.domain} tickFormatter={formatTick} allowDataOverflow />
-        <YAxis dataKey="score" domain={[0, 100]} />
-        <Tooltip labelFormatter={(t: number) => new Date(t).toISOString()} />
-        <Legend />
-        {data.environments.map((env, i) => (
-          <Line
-            key={`line-${env}`}
-            data={data.lines[env]}
-            type="stepAfter"
-            dataKey="score"
-            name={env}
-            stroke={PALETTE[i % PALETTE.length]}
-            dot={false}
-            isAnimationActive={false}
-          />
-        ))}
-        {data.environments.flatMap((env, i) =>
-          Object.keys(MARKER_SHAPE)
-            .map(outcome => ({ outcome, points: data.markers[env].filter(p => p.decision === outcome) }))
-            .filter(group => group.points.length > 0)
-            .map(group => (
-              <Scatter
-                key={`decisions-${env}-${group.outcome}`}
-                data={group.points}
-                dataKey="score"
-                name={`${env} gate: ${group.outcome.replace('_', ' ')}`}
-                fill={PALETTE[i % PALETTE.length]}
-                shape={MARKER_SHAPE[group.outcome]}
-                isAnimationActive={false}
-              />
-            )),
-        )}
-      </ComposedChart>
+    <div ref={ref} style={{ width: '100%', position: 'relative' }} data-testid="risk-chart" role="figure" aria-label="risk over time chart">
+      {/* The drawing is hidden from assistive technology (recharts gives each marker an unnamed role="img");
+          the caption and the list below say in words what it shows: status never by colour or shape alone. */}
+      <div aria-hidden="true">
+        <ComposedChart width={width} height={props.height ?? 260} margin={{ top: 8, right: 16, left: 0, bottom: 8 }}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis dataKey="t" type="number" scale="time" domain={data.domain} tickFormatter={formatTick} allowDataOverflow />
+          <YAxis dataKey="score" domain={[0, 100]} />
+          <Tooltip labelFormatter={(t: number) => new Date(t).toISOString()} />
+          <Legend />
+          {data.environments.map((env, i) => (
+            <Line
+              key={`line-${env}`}
+              data={data.lines[env]}
+              type="stepAfter"
+              dataKey="score"
+              name={env}
+              stroke={PALETTE[i % PALETTE.length]}
+              dot={false}
+              isAnimationActive={false}
+            />
+          ))}
+          {data.environments.flatMap((env, i) =>
+            Object.keys(MARKER_SHAPE)
+              .map(outcome => ({ outcome, points: data.markers[env].filter(p => p.decision === outcome) }))
+              .filter(group => group.points.length > 0)
+              .map(group => (
+                <Scatter
+                  key={`decisions-${env}-${group.outcome}`}
+                  data={group.points}
+                  dataKey="score"
+                  name={`${env} gate: ${group.outcome.replace('_', ' ')}`}
+                  fill={PALETTE[i % PALETTE.length]}
+                  shape={MARKER_SHAPE[group.outcome]}
+                  isAnimationActive={false}
+                />
+              )),
+          )}
+        </ComposedChart>
+      </div>
       <Typography variant="caption" color="textSecondary" data-testid="risk-chart-caption">
         {data.environments
           .map(env => `${env}: ${data.lines[env].length} score ${data.lines[env].length === 1 ? 'point' : 'points'}`)
           .join(', ')}
         {decisionCount === 0 ? '; no gate decisions in this window' : `; ${decisionCount} gate ${decisionCount === 1 ? 'decision' : 'decisions'} marked`}
       </Typography>
+      <ul style={VISUALLY_HIDDEN} aria-label="risk over time, in words">
+        {data.environments.map(env => {
+          const line = data.lines[env];
+          const last = line[line.length - 1];
+          const scores = line.map(p => p.score);
+          return (
+            <li key={`line-${env}`}>
+              {line.length === 0
+                ? `${env}: no score recorded`
+                : `${env}: score ${last.score} at ${at(last.t)} (lowest ${Math.min(...scores)}, highest ${Math.max(...scores)} in ${line.length} ${line.length === 1 ? 'point' : 'points'})`}
+            </li>
+          );
+        })}
+        {data.environments.flatMap(env =>
+          data.markers[env].map((p, i) => (
+            <li key={`decision-${env}-${i}`}>
+              {`${env} gate decision at ${at(p.t)}: ${OUTCOME_WORD[p.decision ?? ''] ?? p.decision}, score ${p.score}`}
+            </li>
+          )),
+        )}
+      </ul>
     </div>
   );
 }
