@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { IN_CHUNK, TABLES, chunks, insertRows, json, str, strOrNull, type Row } from './db';
+import { IN_CHUNK, TABLES, chunks, insertRows, isPostgres, json, str, strOrNull, type Row } from './db';
 import { transaction } from './transaction';
 import type { EntityIndexStore, IndexedEntity } from './types';
 
@@ -19,12 +19,24 @@ function rowToIndexedEntity(row: Row, hostRows: Row[]): IndexedEntity {
   };
 }
 
+/**
+ * Serializes the writes of the entity index (until `tx` ends). They delete an
+ * entity's rows, then insert its new ones: without the lock, two concurrent
+ * writes of an entity not yet indexed (the gate indexes one on demand) both find
+ * nothing to delete and collide on the insert (duplicate key on PostgreSQL), or
+ * leave a mix of both writes' hosts. SQLite has one writer anyway.
+ */
+async function lockEntityIndex(tx: Knex.Transaction): Promise<void> {
+  if (isPostgres(tx)) await tx.raw("select pg_advisory_xact_lock(hashtext('runtime_risk_entity_index'))");
+}
+
 /** {@link EntityIndexStore} on knex. */
 export class DatabaseEntityIndexStore implements EntityIndexStore {
   constructor(private readonly db: Knex) {}
 
   async replaceEntityIndex(entities: IndexedEntity[]): Promise<void> {
     await transaction(this.db, async tx => {
+      await lockEntityIndex(tx);
       await tx(TABLES.entityHosts).delete();
       await tx(TABLES.entities).delete();
       await this.insertEntities(tx, entities);
@@ -33,6 +45,7 @@ export class DatabaseEntityIndexStore implements EntityIndexStore {
 
   async upsertEntity(entity: IndexedEntity): Promise<void> {
     await transaction(this.db, async tx => {
+      await lockEntityIndex(tx);
       await tx(TABLES.entityHosts).where({ entity_ref: entity.entityRef }).delete();
       await tx(TABLES.entities).where({ entity_ref: entity.entityRef }).delete();
       await this.insertEntities(tx, [entity]);
@@ -43,6 +56,7 @@ export class DatabaseEntityIndexStore implements EntityIndexStore {
     const refs = [...new Set([...changes.upsert.map(e => e.entityRef), ...changes.remove])];
     if (!refs.length) return;
     await transaction(this.db, async tx => {
+      await lockEntityIndex(tx);
       for (const chunk of chunks(refs, IN_CHUNK)) {
         await tx(TABLES.entityHosts).whereIn('entity_ref', chunk).delete();
         await tx(TABLES.entities).whereIn('entity_ref', chunk).delete();
