@@ -21,6 +21,13 @@ import {
 } from '../common';
 import { formatUntil } from '../DecisionPage/DecisionPage';
 
+/** One element for every render: Backstage's Table makes its body anew whenever emptyContent changes (rows would remount). */
+const NO_HELD_DEPLOYS = (
+  <Box p={2}>
+    <Typography variant="body2">No deploy is waiting for approval.</Typography>
+  </Box>
+);
+
 /** The path of a decision's page relative to the runtime-risk page (`/runtime-risk/decisions/<id>`). */
 export const decisionPath = (decisionId: string) => `decisions/${encodeURIComponent(decisionId)}`;
 
@@ -98,11 +105,7 @@ export function DecisionQueue(props: { environment?: string }) {
         columns={columns}
         data={rows}
         options={{ paging: rows.length > 20, pageSize: 20, search: false, ...TABLE_OPTIONS }}
-        emptyContent={
-          <Box p={2}>
-            <Typography variant="body2">No deploy is waiting for approval.</Typography>
-          </Box>
-        }
+        emptyContent={NO_HELD_DEPLOYS}
       />
       <Box mt={1}>
         <Button size="small" variant="outlined" onClick={() => pending.retry()}>

@@ -39,6 +39,25 @@ import { ExceptionRequestForm } from './ExceptionRequestForm';
 import { listWords, signalRows, type SignalRow } from './signalGroups';
 import { ExceptionsTable } from '../ExceptionsTable/ExceptionsTable';
 
+/** Module-level elements: Backstage's Table makes its body anew whenever emptyContent changes (rows would remount). */
+const NO_SIGNALS = (
+  <Box p={2}>
+    <Typography variant="body2">
+      No signals on this entity's hosts. If you expected some, check the hosts below and the signal sources above.
+    </Typography>
+  </Box>
+);
+const NO_HOSTS = (
+  <Box p={2}>
+    <Typography variant="body2">No hosts matched.</Typography>
+  </Box>
+);
+const NO_DECISIONS = (
+  <Box p={2}>
+    <Typography variant="body2">The gate has not been asked about this entity yet.</Typography>
+  </Box>
+);
+
 export function signalHost(s: Signal): string {
   const a = s.asset;
   return a.hostname ?? a.fqdn ?? a.deviceId ?? a.instanceId ?? a.k8s?.pod ?? a.ips[0] ?? '-';
@@ -309,14 +328,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
             columns={signalCols}
             data={incidentRows}
             options={{ paging: (signals.value?.items.length ?? 0) > 10, pageSize: 10, search: true, ...TABLE_OPTIONS }}
-            emptyContent={
-              <Box p={2}>
-                <Typography variant="body2">
-                  No signals on this entity's hosts. If you expected some, check the hosts below and
-                  the signal sources above.
-                </Typography>
-              </Box>
-            }
+            emptyContent={NO_SIGNALS}
           />
         )}
       </Grid>
@@ -327,11 +339,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
           columns={hostCols}
           data={hostRows}
           options={{ paging: false, search: false, ...TABLE_OPTIONS }}
-          emptyContent={
-            <Box p={2}>
-              <Typography variant="body2">No hosts matched.</Typography>
-            </Box>
-          }
+          emptyContent={NO_HOSTS}
         />
       </Grid>
       <Grid item xs={12}>
@@ -342,13 +350,7 @@ export function EntityRiskContent(props: { pollIntervalMs?: number }) {
             columns={decisionCols}
             data={decisions.value?.items ?? []}
             options={{ paging: (decisions.value?.items.length ?? 0) > 10, pageSize: 10, search: false, ...TABLE_OPTIONS }}
-            emptyContent={
-              <Box p={2}>
-                <Typography variant="body2">
-                  The gate has not been asked about this entity yet.
-                </Typography>
-              </Box>
-            }
+            emptyContent={NO_DECISIONS}
           />
         )}
       </Grid>

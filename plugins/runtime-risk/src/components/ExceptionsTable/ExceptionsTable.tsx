@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Table, TableColumn } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
@@ -48,6 +48,16 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
   const narrow = useNarrowScreen();
   const [busy, setBusy] = useState<string | undefined>();
   const [outcome, setOutcome] = useState<Outcome>();
+  // One element while the text is the same: Backstage's Table makes its body anew whenever
+  // emptyContent changes, which would remount every row (a button found a moment ago is gone).
+  const emptyContent = useMemo(
+    () => (
+      <Box p={2}>
+        <Typography variant="body2">{props.emptyText}</Typography>
+      </Box>
+    ),
+    [props.emptyText],
+  );
 
   const act = async (e: RiskException, action: ExceptionAction) => {
     setBusy(e.id);
@@ -170,11 +180,7 @@ export function ExceptionsTable(props: ExceptionsTableProps) {
         columns={compactColumns(columns)}
         data={props.exceptions}
         options={{ paging: props.exceptions.length > 10, pageSize: 10, search: false, ...TABLE_OPTIONS }}
-        emptyContent={
-          <Box p={2}>
-            <Typography variant="body2">{props.emptyText}</Typography>
-          </Box>
-        }
+        emptyContent={emptyContent}
       />
     </Box>
   );
