@@ -106,8 +106,10 @@ describe('live refresh', () => {
     await waitFor(() => expect(riskCalls()).toBe(1));
     await sleep(300);
     expect(riskCalls()).toBe(1);
+    // subscribed (useSignal subscribes in an effect) before the change is announced
+    await waitFor(() => expect(signals.subscribers.get(CHANNEL)?.size ?? 0).toBeGreaterThan(0));
     act(() => signals.send(CHANNEL));
-    await waitFor(() => expect(riskCalls()).toBe(2));
+    await waitFor(() => expect(riskCalls()).toBe(2), { timeout: 5000 });
     // every view of the tab refetches (signals, decisions, exceptions, history)
     expect(server.requests.filter(r => r.path.includes('/history')).length).toBe(2);
   });
