@@ -108,16 +108,19 @@ describe('EDR sources against fake vendor servers', () => {
     });
     // normalized alike: each one is a valid Signal with the same fields (of the same
     // types) as the others; only the pull sources keep the vendor record in `raw`, and
-    // the asset's optional identifiers (fqdn, instanceId, k8s, ...) are there when the vendor knows them
+    // the asset's optional identifiers (fqdn, instanceId, k8s, ...) and the file/process `indicators`
+    // (issue 15 part 5: the vendors' records carry them, this webhook push does not) are there when known
     for (const s of wanted) expect(SignalSchema.safeParse(bySource[s]).success, s).toBe(true);
     const assetCore = ['deviceId', 'hostname', 'ips', 'macs'];
     const typesOf = (o: object, only?: string[]) =>
       Object.entries(o)
-        .filter(([k]) => k !== 'raw' && (!only || only.includes(k)))
+        .filter(([k]) => k !== 'raw' && k !== 'indicators' && (!only || only.includes(k)))
         .map(([k, v]) => `${k}:${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v}`)
         .sort();
     const shape = (x: ListedSignal) => [typesOf(x), typesOf(x.asset, assetCore)];
     for (const s of wanted) expect(shape(bySource[s]), s).toEqual(shape(bySource.custom));
+    // Falcon's alert names the file and process it saw
+    expect(bySource.crowdstrike.indicators?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('changes the gate decision within one sync interval when a new high Falcon alert arrives', async () => {

@@ -116,6 +116,23 @@ async function setup() {
     throw new Error(`${(e as Error).message}\n${diagnostics()}`);
   });
 
+  // The org page ranks what the correlation index holds: its first rebuild may run before the
+  // catalog has read the demo, and the next one comes a minute later (correlation.frequency).
+  await waitFor(
+    async () => {
+      const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/summary?environment=production`, {
+        headers: { authorization: `Bearer ${DEMO_TOKEN}` },
+      });
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as { entities: { total: number } };
+      return body.entities.total > 3 ? body : undefined;
+    },
+    150_000,
+    'the demo Components in the correlation index (GET /v1/summary)',
+  ).catch(e => {
+    throw new Error(`${(e as Error).message}\n${diagnostics()}`);
+  });
+
   // Ask the gate twice (one real, one dry run) so the decision history and chart have data.
   for (const dryRun of [false, true]) {
     const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/gate`, {
