@@ -260,6 +260,43 @@ describe('portal (real browser)', () => {
     expect(existsSync(shot)).toBe(true);
   });
 
+  it('fills the Risk over time chart of a service with signals and no deploys (score snapshots)', async () => {
+    requireSetup();
+    const name = 'ledger-service'; // demo signals on ledger-01, never asked about by the gate in this test
+    const history = await waitFor(
+      async () => {
+        const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/entities/component/default/${name}/risk/history?days=7`, {
+          headers: { authorization: `Bearer ${DEMO_TOKEN}` },
+        });
+        if (!res.ok) return undefined;
+        const body = (await res.json()) as { items: unknown[] };
+        return body.items.length > 0 ? body : undefined;
+      },
+      150_000,
+      `score snapshots of ${name} (runtime-risk-score-history task)`,
+    ).catch(e => {
+      throw new Error(`${(e as Error).message}\n${diagnostics()}`);
+    });
+    expect(history.items.length).toBeGreaterThan(0);
+    for (const width of [1280, 1024]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${backend!.baseUrl}/catalog/default/component/${name}/runtime-risk`);
+      const chart = page.getByTestId('risk-chart');
+      try {
+        await chart.locator('svg.recharts-surface').first().waitFor({ timeout: 60_000 });
+        // the chart is drawn only with points; its words list each environment's latest score
+        await expect
+          .poll(() => chart.getByRole('list', { name: 'risk over time, in words' }).locator('li').count(), { timeout: 30_000 })
+          .toBeGreaterThan(0);
+      } catch (e) {
+        await page.screenshot({ path: resolve(OUT, `portal-chart-no-deploys-failure-${width}.png`), fullPage: true });
+        throw new Error(`the chart of ${name} stayed empty: ${(e as Error).message}\n${diagnostics()}`);
+      }
+      await page.screenshot({ path: resolve(OUT, `portal-chart-no-deploys-${width}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1440, height: 1100 });
+  });
+
   it('requests an exception from the tab; the backend records it as pending and refuses self-approval', async () => {
     requireSetup();
     const form = page.getByRole('form', { name: 'exception request' });

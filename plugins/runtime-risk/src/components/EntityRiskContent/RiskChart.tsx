@@ -129,7 +129,8 @@ export function RiskChart(props: {
               dataKey="score"
               name={env}
               stroke={PALETTE[i % PALETTE.length]}
-              dot={false}
+              // a line of one or two snapshots (a service just scored) would draw next to nothing
+              dot={data.lines[env].length < 3}
               isAnimationActive={false}
             />
           ))}
