@@ -120,7 +120,7 @@ describe('EDR sources against fake vendor servers', () => {
     const shape = (x: ListedSignal) => [typesOf(x), typesOf(x.asset, assetCore)];
     for (const s of wanted) expect(shape(bySource[s]), s).toEqual(shape(bySource.custom));
     // Falcon's alert names the file and process it saw
-    expect(bySource.crowdstrike.indicators?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((bySource.crowdstrike.indicators as { sha256?: string } | undefined)?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('changes the gate decision within one sync interval when a new high Falcon alert arrives', async () => {
