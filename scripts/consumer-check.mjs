@@ -198,7 +198,7 @@ async function inspectTarballs(packed) {
     );
     for (const js of jsFiles) {
       const code = fs.readFileSync(js, 'utf8');
-      for (const m of code.matchAll(/(?:\brequire\(\s*|\bimport\(\s*|\bfrom\s+|^\s*import\s+)["']([^"'.\/][^"']*)["']/gm)) {
+      for (const m of code.matchAll(/(?:\brequire\(\s*|\bimport\(\s*|\bfrom\s+|^\s*import\s+)["']([^"'.\/\s,][^"'\s,]*)["']/gm)) {
         const spec = m[1];
         if (spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0])) continue;
         const dep = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
