@@ -1,17 +1,26 @@
 import type { HostInventoryFetchOptions, HostInventoryFetchResult, SourceHttpClient } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import { normalizeHosts, walkInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import { SourceHttpError, normalizeHosts, walkInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { Asset } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 
-/** Device ids per page of `GET /devices/queries/devices/v1` (the API's maximum). */
+/** Device ids per page of `GET /devices/queries/devices-scroll/v1` (the API's maximum). */
 export const MAX_DEVICE_QUERY_LIMIT = 5000;
 
+/** The Hosts API scroll listing: no `offset + limit` ceiling (the offset-paged devices query stops at 10,000). */
+export const DEVICES_SCROLL_PATH = '/devices/queries/devices-scroll/v1';
+
 /**
- * The Falcon host inventory (issue 15 part 3): every device id of `GET
- * /devices/queries/devices/v1` (sorted by `device_id`, paged by `offset` until
- * an empty page, never ending at a short one; at most `maxPages` pages per
- * call, the rest from the cursor), then the devices by id with `POST
- * /devices/entities/devices/v2` (`{ids}` in the body). API scope: Hosts: Read.
- * A device record that does not parse is skipped alone.
+ * The Falcon host inventory (issue 15): every device id of `GET
+ * /devices/queries/devices-scroll/v1` (sorted by `device_id`, `limit` at most
+ * 5,000; each page after the first asks with `offset` = the opaque token of
+ * the page before, `meta.pagination.offset`; the walk ends at an EMPTY page,
+ * never at a short one), then the devices by id with `POST
+ * /devices/entities/devices/v2` (`{ids}` in the body). At most `maxPages`
+ * pages per call: the token is kept in the walk's cursor (`next`) and the next
+ * call goes on from it. Falcon keeps a scroll token for about two minutes; one
+ * it no longer knows (expired, or invalid) answers HTTP 400 and the walk starts
+ * over (hosts listed twice are upserted). API scope: Hosts: Read. A device
+ * record that does not parse is skipped alone; a page that is not a list of
+ * ids, or that has ids and no token, fails the call.
  */
 export async function listFalconHosts(options: HostInventoryFetchOptions & {
   sourceId: string;
@@ -23,31 +32,38 @@ export async function listFalconHosts(options: HostInventoryFetchOptions & {
   /** A device record as a host (throws on a record that does not parse). */
   toHost(raw: unknown): { sourceId: string; asset: Asset; lastSeenAt?: string | null };
 }): Promise<HostInventoryFetchResult> {
-  const { http, signal } = options;
+  const { http, signal, sourceId } = options;
+  const malformed = (why: string) => new Error(`Source ${sourceId}: malformed device ids page from GET ${DEVICES_SCROLL_PATH} (${why})`);
   const walked = await walkInventory<string>({
     cursor: options.cursor,
     maxPages: options.maxPages,
-    end: 'empty-page',
+    end: 'scroll',
     now: options.now,
-    fetchPage: async ({ offset }) => {
-      const body = await http.get(
-        '/devices/queries/devices/v1',
-        { sort: 'device_id.asc', limit: options.pageSize, offset },
+    // an expired or unknown scroll token: list from the start again
+    staleContinuation: e => e instanceof SourceHttpError && e.status === 400,
+    fetchPage: async ({ next }) => {
+      const body = (await http.get(
+        DEVICES_SCROLL_PATH,
+        { sort: 'device_id.asc', limit: options.pageSize, ...(next ? { offset: next } : {}) },
         undefined,
         signal,
-      );
-      const ids = (body as { resources?: unknown } | null)?.resources;
-      if (ids !== undefined && ids !== null && !(Array.isArray(ids) && ids.every(i => typeof i === 'string'))) {
-        throw new Error(`Source ${options.sourceId}: malformed device ids page (resources is not a list of ids)`);
+      )) as { resources?: unknown; meta?: { pagination?: { offset?: unknown } | null } | null } | null;
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw malformed('not a JSON object');
+      const ids = body.resources ?? [];
+      if (!(Array.isArray(ids) && ids.every(i => typeof i === 'string' && i !== ''))) {
+        throw malformed('resources is not a list of ids');
       }
-      return { items: (ids as string[] | null | undefined) ?? [] };
+      const token = body.meta?.pagination?.offset;
+      if (token !== undefined && token !== null && typeof token !== 'string') throw malformed('meta.pagination.offset is not a scroll token');
+      if (ids.length > 0 && !token) throw malformed(`${ids.length} device ids without a scroll token in meta.pagination.offset`);
+      return { items: ids as string[], next: token || undefined };
     },
   });
   const records = walked.items.length ? await options.details(walked.items) : [];
   const { hosts, rejected } = normalizeHosts(
     records,
     options.toHost,
-    { sourceId: options.sourceId, logger: options.logger, idOf: r => (r as { device_id?: string } | null)?.device_id },
+    { sourceId, logger: options.logger, idOf: r => (r as { device_id?: string } | null)?.device_id },
   );
   return { hosts, rejected, cursor: walked.cursor, hasMore: walked.hasMore };
 }

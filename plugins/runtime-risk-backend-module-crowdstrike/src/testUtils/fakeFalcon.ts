@@ -3,8 +3,11 @@
  * /alerts/combined/alerts/v1` with FQL `updated_timestamp` bounds, ascending,
  * `after` paging and at most 1,000 a page; the ids query with offset paging,
  * refusing `offset + limit` above 10,000 like Falcon; entities) and the Hosts
- * API (devices query by `modified_timestamp`, or the whole inventory sorted by
- * `device_id` with `offset` paging, pages optionally capped; then entities).
+ * API (the devices query by `modified_timestamp` with offset paging, refusing
+ * `offset + limit` above 10,000 too; the whole inventory through the scroll
+ * query, `GET /devices/queries/devices-scroll/v1`, whose `offset` is the opaque
+ * token of the page before, kept for two minutes, 400 for one it does not
+ * know, pages optionally capped; then entities, at most 5,000 ids a request).
  */
 import { adminAlertsRoute, fakeSha256, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -17,8 +20,17 @@ export interface FakeFalconOptions extends FakeServerOptions {
   devices?: VendorRecord[];
   /** Status of a successful token answer (Falcon answers 201). */
   tokenStatus?: number;
-  /** Device ids per page of the unfiltered (whole inventory) devices query, below the `limit` asked for. */
+  /** Device ids per page of the scroll query (whole inventory), below the `limit` asked for. */
   devicePageCap?: number;
+  /** Clock of the scroll tokens' expiry (ms); default `Date.now`. */
+  now?: () => number;
+  /** How long a scroll token is kept after the page that gave it (default 2 minutes, like Falcon). */
+  scrollTtlMs?: number;
+  /**
+   * `'same'` (default): one token for a whole scroll (a scroll context, its expiry renewed at each
+   * page); `'new'`: a new token on every page (the one before is forgotten).
+   */
+  scrollTokens?: 'same' | 'new';
   /** Adds `POST /_admin/alerts`, building an alert with {@link falconAlert}. */
   admin?: boolean;
 }
@@ -30,6 +42,9 @@ export interface FakeFalcon {
   /** Replies answered first, one per authorized request (429, 5xx, malformed bodies). */
   faults: FakeReply[];
   issuer: FakeTokenIssuer;
+  /** Scroll tokens the fake still knows (`expireScrolls()` forgets them all, like Falcon after two minutes). */
+  scrolls: Map<string, { ids: string[]; position: number; expiresAt: number }>;
+  expireScrolls(): void;
 }
 
 const byString = (field: string) => (a: VendorRecord, b: VendorRecord) => String(a[field]).localeCompare(String(b[field]));
@@ -63,6 +78,12 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
     authorized: req => issuer.authorized(req),
     unauthorized: { status: 401, json: { errors: [{ code: 401, message: 'access denied, authorization failed' }] } },
   });
+  const now = options.now ?? Date.now;
+  const ttl = options.scrollTtlMs ?? 120_000;
+  const scrolls = new Map<string, { ids: string[]; position: number; expiresAt: number }>();
+  let scrollCount = 0;
+  // opaque like Falcon's (a base64 scroll context), unique per fake
+  const newToken = () => Buffer.from(`scroll:${++scrollCount}:${Math.random()}`).toString('base64');
   const page = (ids: string[], query: URLSearchParams): FakeReply => {
     const offset = Number(query.get('offset') ?? 0);
     const limit = Number(query.get('limit') ?? 100);
@@ -112,15 +133,14 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
       }),
       'GET /devices/queries/devices/v1': guard(req => {
         const filter = req.query.get('filter');
+        const offset = Number(req.query.get('offset') ?? 0);
         const limit = Number(req.query.get('limit') ?? 100);
         if (limit > 5000) return invalid('limit must be at most 5000');
+        if (offset + limit > 10_000) return invalid('offset + limit must be less than or equal to 10000; use the devices-scroll query');
         if (!filter) {
-          // the whole inventory (no filter), in the order asked for; pages capped at devicePageCap like a busy server
-          const sorted = [...devices].sort(byString(req.query.get('sort') === 'device_id.asc' ? 'device_id' : 'hostname'));
-          const offset = Number(req.query.get('offset') ?? 0);
-          const cap = options.devicePageCap ?? limit;
-          const ids = sorted.slice(offset, offset + Math.min(limit, cap)).map(d => String(d.device_id));
-          return { json: { meta: { pagination: { offset, limit, total: sorted.length } }, resources: ids, errors: [] } };
+          // every device, in the order asked for (device_id, hostname; the adapter's first sync asks for modified_timestamp)
+          const field = (req.query.get('sort') ?? 'hostname').split('.')[0];
+          return page([...devices].sort(byString(field)).map(d => String(d.device_id)), req.query);
         }
         const m = /^modified_timestamp:>'([^']+)'/.exec(filter);
         const matching = devices
@@ -128,9 +148,42 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
           .sort(byString('modified_timestamp'));
         return page(matching.map(d => String(d.device_id)), req.query);
       }),
+      'GET /devices/queries/devices-scroll/v1': guard(req => {
+        const limit = Number(req.query.get('limit') ?? 100);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 5000) return invalid('limit must be between 1 and 5000');
+        const at = now();
+        let token = req.query.get('offset');
+        let scroll: { ids: string[]; position: number; expiresAt: number } | undefined;
+        if (token) {
+          scroll = scrolls.get(token);
+          if (!scroll || scroll.expiresAt <= at) {
+            scrolls.delete(token);
+            return invalid('invalid or expired offset');
+          }
+          if (options.scrollTokens === 'new') {
+            scrolls.delete(token);
+            token = newToken();
+          }
+        } else {
+          // a new scroll: the whole inventory as it is now, in the order asked for
+          const sorted = [...devices].sort(byString(req.query.get('sort')?.startsWith('hostname') ? 'hostname' : 'device_id'));
+          scroll = { ids: sorted.map(d => String(d.device_id)), position: 0, expiresAt: 0 };
+          token = newToken();
+        }
+        // pages capped at devicePageCap like a busy server
+        const ids = scroll.ids.slice(scroll.position, scroll.position + Math.min(limit, options.devicePageCap ?? limit));
+        scroll.position += ids.length;
+        scroll.expiresAt = at + ttl;
+        scrolls.set(token, scroll);
+        // expires_at in nanoseconds since the epoch, as Falcon sends it
+        const pagination = { offset: token, expires_at: scroll.expiresAt * 1_000_000, limit, total: scroll.ids.length };
+        return { json: { meta: { pagination }, resources: ids, errors: [] } };
+      }),
       'POST /devices/entities/devices/v2': guard(req => {
         const ids: string[] = JSON.parse(req.body).ids;
-        const found = devices.filter(d => ids.includes(String(d.device_id)));
+        if (ids.length > 5000) return invalid('at most 5000 ids a request');
+        const wanted = new Set(ids);
+        const found = devices.filter(d => wanted.has(String(d.device_id)));
         // like Falcon: 404 when none of the ids is known
         if (!found.length) return { status: 404, json: { errors: [{ code: 404, message: 'No devices found' }], resources: [] } };
         return { json: { resources: found } };
@@ -139,7 +192,7 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
     },
     options,
   );
-  return { server, alerts, devices, faults, issuer };
+  return { server, alerts, devices, faults, issuer, scrolls, expireScrolls: () => scrolls.clear() };
 }
 
 /** A Falcon Alerts v2 record for a demo host; `severity` is 1-100 (default 70, high). */

@@ -66,6 +66,44 @@ describe('host inventory walks', () => {
     ).rejects.toThrow('HTTP 500');
   });
 
+  it('scroll: follows the token of every page, the same one again too, until an empty page; keeps it when cut; refuses a page without one', async () => {
+    // one scroll context: the API answers the same token on every page
+    const asked: Array<string | undefined> = [];
+    const fetchPage = async (p: { next?: string }) => {
+      asked.push(p.next);
+      const at = p.next ? Number(p.next.split(':')[1]) : 0;
+      const items = data.slice(at, at + 10);
+      return { items, next: `ctx:${at + items.length}` };
+    };
+    const whole = await walkInventory({ cursor: null, maxPages: 100, end: 'scroll', now, fetchPage });
+    expect(whole).toEqual({ items: data, cursor: null, hasMore: false });
+    expect(asked).toEqual([undefined, 'ctx:10', 'ctx:20', 'ctx:25']);
+    let served = 0;
+    const same = await walkInventory({
+      cursor: null,
+      maxPages: 100,
+      end: 'scroll',
+      now,
+      fetchPage: async p => {
+        expect(p.next).toBe(served ? 'same' : undefined);
+        const items = data.slice(served, served + 10);
+        served += items.length;
+        return { items, next: 'same' };
+      },
+    });
+    expect(same.items).toEqual(data);
+    asked.length = 0;
+    const cut = await walkInventory({ cursor: null, maxPages: 2, end: 'scroll', now, fetchPage });
+    expect(cut.hasMore).toBe(true);
+    expect(parseInventoryCursor(cut.cursor)).toEqual({ startedAt: '2026-12-03T12:00:00.000Z', offset: 20, next: 'ctx:20' });
+    const rest = await walkInventory({ cursor: cut.cursor, maxPages: 2, end: 'scroll', now, fetchPage });
+    expect(rest).toEqual({ items: data.slice(20), cursor: null, hasMore: false });
+    expect(asked).toEqual([undefined, 'ctx:10', 'ctx:20', 'ctx:25']);
+    await expect(walkInventory({ cursor: null, maxPages: 5, end: 'scroll', now, fetchPage: async () => ({ items: [1] }) })).rejects.toThrow(
+      'inventory scroll page of 1 records without a token to go on from',
+    );
+  });
+
   it('refuses an unreadable cursor', () => {
     expect(() => parseInventoryCursor('2026-01-01')).toThrow(/unreadable inventory cursor/);
     expect(() => parseInventoryCursor('{"v":2}')).toThrow(/unknown format/);

@@ -66,14 +66,19 @@ export interface InventoryPage {
  * Reads up to `maxPages` pages of a host listing. `end: 'continuation'`: a page
  * without a continuation ends the walk (cursor-paged APIs); `'empty-page'`: a
  * page without one is followed by the next offset until an empty page, except
- * a page reached through a continuation, whose lack of one ends the walk. A
- * page shorter than asked never ends a walk. Returns the items, and a cursor
- * (null when the walk finished, else the walk's JSON) with `hasMore`.
+ * a page reached through a continuation, whose lack of one ends the walk;
+ * `'scroll'` (scroll APIs such as Falcon's devices-scroll): every page is
+ * followed by the token it carries, even when it is the same token again (a
+ * scroll context), only an empty page ends the walk, and a non-empty page
+ * without a token fails the call (there is nothing to go on from; offsets mean
+ * nothing to such an API). A page shorter than asked never ends a walk.
+ * Returns the items, and a cursor (null when the walk finished, else the
+ * walk's JSON, holding the continuation as `next`) with `hasMore`.
  */
 export async function walkInventory<T>(options: {
   cursor: string | null;
   maxPages: number;
-  end: 'continuation' | 'empty-page';
+  end: 'continuation' | 'empty-page' | 'scroll';
   now?: () => number;
   fetchPage(page: InventoryPage): Promise<{ items: T[]; next?: string | null }>;
   /**
@@ -99,6 +104,12 @@ export async function walkInventory<T>(options: {
     items.push(...res.items);
     walk.offset += res.items.length;
     const next = res.next || undefined;
+    if (options.end === 'scroll') {
+      if (res.items.length === 0) return { items, cursor: null, hasMore: false };
+      if (!next) throw new Error(`inventory scroll page of ${res.items.length} records without a token to go on from`);
+      walk.next = next;
+      continue;
+    }
     const followed = walk.next !== undefined;
     const done = res.items.length === 0 || ((options.end === 'continuation' || followed) && (!next || next === walk.next));
     if (done) return { items, cursor: null, hasMore: false };
