@@ -23,7 +23,14 @@ import type { RiskService } from '../gate/RiskService';
 import type { RegisteredSource } from '../ingest/sources';
 import type { RuntimeRiskStore } from '../store/types';
 import { decodeDecisionCursor } from '../store/DatabaseDecisionStore';
-import { PayloadTooLargeError, maxBodyBytesOf, pushSourceOf, receiveHeartbeat, receivePush } from '../ingest/pushReceiver';
+import {
+  PayloadTooLargeError,
+  maxBodyBytesOf,
+  pushSourceOf,
+  receiveHeartbeat,
+  receivePush,
+  type PushRequest,
+} from '../ingest/pushReceiver';
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { loadOpenApiSpec } from '../schema/openapi';
 import { audited } from './audited';
@@ -87,6 +94,33 @@ const rawWebhookBody =
     if (!parse) rawParsers.set(limit, (parse = express.raw({ type: () => true, limit })));
     parse(req, res, (err?: unknown) => next((err as { type?: unknown } | undefined)?.type === 'entity.too.large' ? tooLarge() : err));
   };
+
+/**
+ * A signed push route (a delivery or a heartbeat of a push source): the raw body
+ * within the source's limit (`rawWebhookBody`), handed with the headers to
+ * `receive`, which verifies the signature and claims the delivery (ingest/pushReceiver);
+ * 202 with what it answers.
+ */
+function addSignedPushRoute(
+  router: express.Router,
+  path: string,
+  receive: (request: PushRequest) => Promise<object>,
+  options: Pick<RouterOptions, 'sources' | 'store' | 'logger' | 'clock'>,
+): void {
+  router.post(path, rawWebhookBody(options.sources), async (req, res) => {
+    const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const result = await receive({
+      sourceId: req.params.source,
+      sources: options.sources(),
+      rawBody,
+      headers: req.headers,
+      store: options.store,
+      logger: options.logger,
+      clock: options.clock,
+    });
+    res.status(202).json(result);
+  });
+}
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
@@ -206,40 +240,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // the raw bytes. Vendors cannot hold Backstage tokens, so this one path is reachable
   // without credentials (see the auth policy in plugin.ts); the source's `verify`
   // (HMAC over the raw body) is its authentication.
-  router.post(
-    `${WEBHOOK_PATH_PREFIX}/:source/heartbeat`,
-    rawWebhookBody(options.sources),
-    async (req, res) => {
-      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const result = await receiveHeartbeat({
-        sourceId: req.params.source,
-        sources: options.sources(),
-        rawBody,
-        headers: req.headers,
-        store,
-        logger,
-        clock: options.clock,
-      });
-      res.status(202).json(result);
-    },
-  );
-  router.post(
-    `${WEBHOOK_PATH_PREFIX}/:source`,
-    rawWebhookBody(options.sources),
-    async (req, res) => {
-      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const result = await receivePush({
-        sourceId: req.params.source,
-        sources: options.sources(),
-        rawBody,
-        headers: req.headers,
-        store,
-        logger,
-        clock: options.clock,
-      });
-      res.status(202).json(result);
-    },
-  );
+  addSignedPushRoute(router, `${WEBHOOK_PATH_PREFIX}/:source/heartbeat`, receiveHeartbeat, options);
+  addSignedPushRoute(router, `${WEBHOOK_PATH_PREFIX}/:source`, receivePush, options);
 
   // GitHub App webhook: raw body, authenticated by X-Hub-Signature-256 (auth policy in plugin.ts)
   addGithubRoutes(router, { github: options.github, logger });
