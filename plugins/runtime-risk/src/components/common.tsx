@@ -7,7 +7,8 @@ import {
   StatusPending,
   StatusWarning,
 } from '@backstage/core-components';
-import { Box, Chip, Link, Theme, Tooltip, Typography, useMediaQuery, useTheme } from '@material-ui/core';
+import { Box, Chip, Grid, Link, Theme, Tooltip, Typography, useMediaQuery, useTheme } from '@material-ui/core';
+import { Alert, type Color as AlertSeverity } from '@material-ui/lab';
 import BlockIcon from '@material-ui/icons/Block';
 import CancelIcon from '@material-ui/icons/Cancel';
 import CheckCircleIcon from '@material-ui/icons/CheckCircle';
@@ -363,4 +364,32 @@ export function compactColumns<T extends object>(columns: TableColumn<T>[]): Tab
     headerStyle: { ...CELL_PADDING, ...(c.headerStyle ?? {}) },
     cellStyle: typeof c.cellStyle === 'function' ? c.cellStyle : { ...CELL_PADDING, ...(c.cellStyle ?? {}) },
   }));
+}
+
+/**
+ * The first row of a plugin page's grid (under the header the app draws): an
+ * optional heading (the page's h1) and what the page is about.
+ */
+export function PageIntro(props: { heading?: ReactNode; children: ReactNode }) {
+  return (
+    <Grid item xs={12}>
+      {props.heading !== undefined && (
+        <Typography variant="h4" component="h1">
+          {props.heading}
+        </Typography>
+      )}
+      {props.children}
+    </Grid>
+  );
+}
+
+/** A full-width message row of a plugin page's grid: an error, or what an action did (`role` as the Alert takes it, default alert). */
+export function PageMessage(props: { severity: AlertSeverity; role?: string; children: ReactNode }) {
+  return (
+    <Grid item xs={12}>
+      <Alert severity={props.severity} role={props.role}>
+        {props.children}
+      </Alert>
+    </Grid>
+  );
 }

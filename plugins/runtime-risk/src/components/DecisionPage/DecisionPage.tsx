@@ -23,6 +23,8 @@ import { isResponseError, serverMessage } from '../../api/RuntimeRiskClient';
 import {
   DecisionChip,
   LEVEL_LABEL,
+  PageIntro,
+  PageMessage,
   RiskLevelStatus,
   SeverityStatus,
   StatusText,
@@ -205,20 +207,21 @@ export function DecisionDetails(props: { decisionId: string }) {
 
   return (
     <Grid container spacing={3} data-testid="runtime-risk-decision">
-      <Grid item xs={12}>
-        <Typography variant="h4" component="h1">
-          Deploy of <EntityRefLink entityRef={d.entityRef} underline="always" /> to {d.environment}
-        </Typography>
+      <PageIntro
+        heading={
+          <>
+            Deploy of <EntityRefLink entityRef={d.entityRef} underline="always" /> to {d.environment}
+          </>
+        }
+      >
         <Typography variant="body2">
           Decision <code>{d.decisionId}</code>, evaluated {formatAge(d.evaluatedAt, now)} ({formatDateTime(d.evaluatedAt)})
         </Typography>
-      </Grid>
+      </PageIntro>
       {done && (
-        <Grid item xs={12}>
-          <Alert severity="success" role="status">
-            {done}
-          </Alert>
-        </Grid>
+        <PageMessage severity="success" role="status">
+          {done}
+        </PageMessage>
       )}
       <Grid item xs={12} md={5}>
         <InfoCard title="Answer">

@@ -18,7 +18,7 @@ import {
 import { Alert } from '@material-ui/lab';
 import { runtimeRiskApiRef, type BacktestResult } from '../../api/RuntimeRiskApi';
 import { serverMessage } from '../../api/RuntimeRiskClient';
-import { DecisionChip, formatDateTime } from '../common';
+import { DecisionChip, PageIntro, PageMessage, formatDateTime } from '../common';
 
 /** Windows offered for a backtest (the backend takes any duration or date-time). */
 const WINDOWS = [
@@ -243,12 +243,12 @@ export function WhatIfPage() {
 
   return (
     <Grid container spacing={3}>
-      <Grid item xs={12}>
+      <PageIntro>
         <Typography variant="body1">
           What would a policy change have done? Edit the policy (YAML, as under <code>runtimeRisk.policy</code>), pick
           a window and replay every decision the gate recorded in it. Nothing is recorded.
         </Typography>
-      </Grid>
+      </PageIntro>
       <Grid item xs={12}>
         {active.error && <Alert severity="warning">The active policy could not be loaded: {serverMessage(active.error)}</Alert>}
         {active.loading && <Progress />}
@@ -303,11 +303,7 @@ export function WhatIfPage() {
           </Button>
         </Box>
       </Grid>
-      {error && (
-        <Grid item xs={12}>
-          <Alert severity="error">Backtest refused: {error}</Alert>
-        </Grid>
-      )}
+      {error && <PageMessage severity="error">Backtest refused: {error}</PageMessage>}
       {running && !result && (
         <Grid item xs={12}>
           <Progress />
