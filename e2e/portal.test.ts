@@ -7,9 +7,11 @@
  * Builds packages/app first when packages/app/dist is missing or older than the
  * app's or the plugin's sources.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEMO_TOKEN, ROOT, startDemoBackend, waitFor, type RunningBackend } from './backendProcess';
 
@@ -21,6 +23,34 @@ const ENTITY = { kind: 'component', namespace: 'default', name: 'payments-api' }
 const ENTITY_REF = `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`;
 /** Moderate in production (one fresh medium detection): the demo policy holds its deploys for approval. */
 const HELD_REF = 'component:default/payments-worker';
+/**
+ * A stricter policy than the demo's (app-config.yaml): production blocks what it held for
+ * approval (moderate, stale or uncorrelated), staging holds moderate and blocks high.
+ */
+const STRICTER_POLICY = `id: stricter
+environments:
+  production:
+    thresholds: { moderate: 30, high: 70 }
+    actions: { low: proceed, moderate: block, high: block }
+    maxSignalAge: { minutes: 15 }
+    onFailure:
+      sourceUnavailable: block
+      signalsStale: block
+      uncorrelated: block
+      scoreUnavailable: block
+  staging:
+    thresholds: { moderate: 50, high: 85 }
+    actions: { low: proceed, moderate: approval_required, high: block }
+    maxSignalAge: { hours: 1 }
+    onFailure:
+      sourceUnavailable: approval_required
+      signalsStale: approval_required
+      uncorrelated: approval_required
+      scoreUnavailable: block
+scoring:
+  severityWeights: { informational: 0, low: 10, medium: 35, high: 70, critical: 100 }
+  halfLife: { low: { hours: 12 }, medium: { hours: 24 }, high: { hours: 72 }, critical: { days: 7 } }
+`;
 
 interface RiskAnswer {
   environment: string;
@@ -191,11 +221,11 @@ async function tokenOf(provider: 'guest' | 'demo-approver'): Promise<string> {
 }
 
 /** Asks the gate with `token` (the requester is whoever the token names). */
-async function gateAs(token: string, entityRef: string, environment: string) {
+async function gateAs(token: string, entityRef: string, environment: string, dryRun = false) {
   const res = await fetch(`${backend!.baseUrl}/api/runtime-risk/v1/gate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ entityRef, environment }),
+    body: JSON.stringify({ entityRef, environment, ...(dryRun ? { dryRun } : {}) }),
   });
   if (!res.ok) throw new Error(`POST /v1/gate answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { decisionId: string; decision: string; status?: string };
@@ -634,5 +664,87 @@ describe('portal (real browser)', () => {
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);
+  });
+
+  it('the What if page shows the same numbers as the CLI backtest of a stricter policy (issue 17)', async () => {
+    requireSetup();
+    const guest = await tokenOf('guest');
+    // Decisions to replay, besides those the tests before recorded: payments-worker is moderate in
+    // production (held for approval by the demo policy, blocked by the stricter one).
+    const asked: Array<[string, string, boolean]> = [
+      [HELD_REF, 'production', false],
+      [HELD_REF, 'production', true],
+      [HELD_REF, 'staging', false],
+      [ENTITY_REF, 'staging', false],
+    ];
+    for (const [ref, env, dryRun] of asked) await gateAs(guest, ref, env, dryRun);
+
+    // the CI command line, as the guest (the page below is signed in as the guest too: same entities counted)
+    const dir = mkdtempSync(join(tmpdir(), 'runtime-risk-what-if-'));
+    const policyFile = join(dir, 'proposed.yaml');
+    writeFileSync(policyFile, STRICTER_POLICY);
+    let stdout: string;
+    try {
+      ({ stdout } = await promisify(execFile)(
+        process.execPath,
+        [CLI, 'policy', 'backtest', '--policy', policyFile, '--since', '7d', '--json'],
+        { env: { PATH: process.env.PATH ?? '', RUNTIME_RISK_URL: backend!.baseUrl, RUNTIME_RISK_TOKEN: guest }, timeout: 60_000 },
+      ));
+    } catch (e) {
+      const err = e as Error & { stdout?: string; stderr?: string };
+      throw new Error(`runtime-risk policy backtest failed: ${err.message}\nstdout: ${err.stdout}\nstderr: ${err.stderr}`);
+    }
+    writeFileSync(resolve(OUT, 'portal-what-if-cli.json'), stdout);
+    const cli = JSON.parse(stdout) as {
+      policy: { id: string; hash: string };
+      total: number;
+      changed: number;
+      byEnvironment: Array<{ environment: string; total: number; changed: number; transitions: Array<{ from: string; to: string; count: number }> }>;
+    };
+    expect(cli.policy.id).toBe('stricter');
+    expect(cli.total).toBeGreaterThanOrEqual(asked.length);
+    expect(cli.changed).toBeGreaterThan(0);
+    const production = cli.byEnvironment.find(g => g.environment === 'production');
+    expect(production?.transitions, JSON.stringify(cli.byEnvironment)).toContainEqual(
+      expect.objectContaining({ from: 'approval_required', to: 'block' }),
+    );
+
+    // the same policy and window on the What if page, reached from the org page's button
+    await page.setViewportSize({ width: 1440, height: 1100 });
+    await page.goto(`${backend!.baseUrl}/runtime-risk`);
+    const whatIf = page.locator('a[href$="/runtime-risk/what-if"]').first();
+    const enter = page.getByRole('button', { name: /^enter$/i });
+    await Promise.race([
+      enter.waitFor({ timeout: 60_000 }).catch(() => undefined),
+      whatIf.waitFor({ timeout: 60_000 }).catch(() => undefined),
+    ]);
+    if (await enter.isVisible().catch(() => false)) await enter.click();
+    const result = page.getByTestId('backtest-result');
+    const headline = result.getByText(/^\d+ decisions replayed, \d+ would change$/);
+    try {
+      await whatIf.click();
+      await page.waitForURL(/\/runtime-risk\/what-if$/, { timeout: 30_000 });
+      const policy = page.locator('textarea#runtime-risk-what-if-policy');
+      // it starts as the active (demo) policy
+      await expect.poll(() => policy.inputValue(), { timeout: 60_000 }).toContain('production');
+      await policy.fill(STRICTER_POLICY);
+      await page.locator('#runtime-risk-what-if-window').selectOption('7d');
+      await page.getByRole('button', { name: 'Replay recorded decisions' }).click();
+      await headline.waitFor({ timeout: 60_000 });
+    } catch (e) {
+      await page.screenshot({ path: resolve(OUT, 'portal-what-if-failure.png'), fullPage: true });
+      throw new Error(`the What if page did not show a backtest: ${(e as Error).message}\n${diagnostics()}`);
+    }
+    const [, total, changed] = (await headline.innerText()).match(/^(\d+) decisions replayed, (\d+) would change$/)!;
+    expect({ total: Number(total), changed: Number(changed) }).toEqual({ total: cli.total, changed: cli.changed });
+    // the page replayed the same policy (id and hash as the CLI's answer)
+    expect(await result.innerText()).toContain(`Policy stricter (${cli.policy.hash.slice(0, 12)})`);
+    // and counts each environment alike
+    const rows = await result
+      .getByRole('table', { name: 'by environment' })
+      .locator('tbody tr')
+      .evaluateAll(trs => trs.map(tr => Array.from(tr.querySelectorAll('td')).slice(0, 3).map(td => (td.textContent ?? '').trim())));
+    expect(rows).toEqual(cli.byEnvironment.map(g => [g.environment, String(g.total), String(g.changed)]));
+    await page.screenshot({ path: resolve(OUT, 'portal-what-if.png'), fullPage: true });
   });
 });
