@@ -56,6 +56,7 @@ import { parseEntityRef } from '@backstage/catalog-model';
 import techInsightsPlugin from '@backstage-community/plugin-tech-insights-backend';
 import techInsightsJsonRulesEngineModule from '@backstage-community/plugin-tech-insights-backend-module-jsonfc';
 import { techInsightsFactRetrieversExtensionPoint, type FactRetriever } from '@backstage-community/plugin-tech-insights-node';
+import { profiled } from './profile';
 
 // ---------------------------------------------------------------- options
 
@@ -811,13 +812,15 @@ async function main() {
     const health = await runLoader({ ...common, url: `${base}/.backstage/health/v1/readiness`, method: 'GET' });
     log(`health: ${JSON.stringify(health)}`);
     log(`loading POST /api/runtime-risk/v1/gate: ${o.connections} connections, ${o.durationS} s`);
-    const gate = await runLoader({
-      ...common,
-      url: `${base}/api/runtime-risk/v1/gate`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: mockCredentials.service.header() },
-      bodies: sampleRefs.map(entityRef => JSON.stringify({ entityRef, environment: 'production' })),
-    });
+    // RUNTIME_RISK_BENCH_GATE_PROFILE=<dir>: a V8 CPU profile of the backend process during the gate load
+    const gate = await profiled(process.env.RUNTIME_RISK_BENCH_GATE_PROFILE, 'gate', () =>
+      runLoader({
+        ...common,
+        url: `${base}/api/runtime-risk/v1/gate`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: mockCredentials.service.header() },
+        bodies: sampleRefs.map(entityRef => JSON.stringify({ entityRef, environment: 'production' })),
+      }), log);
     log(`gate: ${JSON.stringify(gate)}`);
     const decisionsWritten = Number((await knex('runtime_risk_decisions').count({ n: '*' }).first())?.n ?? 0) - decisionsBefore;
     // 3-read. the read-only evaluations vs health, same backend and token (issue 18 part 1)

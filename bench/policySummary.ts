@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { profiled } from './profile';
 
 export interface PolicySummaryResult {
   backtest: { decisions: number; seconds: number; total: number; changed: number; transitions: unknown };
@@ -73,11 +74,13 @@ export async function policySummaryPhase(options: {
   log(`policy backtest: ${filled} decisions in the last 7 days`);
 
   const t0 = performance.now();
-  const res = await fetch(`${base}/api/runtime-risk/v1/policy/backtest`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ policy: STRICT_POLICY, since: '8d', limit: 50 }),
-  });
+  // RUNTIME_RISK_BENCH_BACKTEST_PROFILE=<dir>: a V8 CPU profile of the backend process during the backtest
+  const res = await profiled(process.env.RUNTIME_RISK_BENCH_BACKTEST_PROFILE, 'backtest', () =>
+    fetch(`${base}/api/runtime-risk/v1/policy/backtest`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ policy: STRICT_POLICY, since: '8d', limit: 50 }),
+    }), log);
   const seconds = (performance.now() - t0) / 1000;
   const body = (await res.json()) as { total: number; changed: number; transitions: unknown; error?: unknown };
   if (res.status !== 200) throw new Error(`backtest answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);

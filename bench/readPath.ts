@@ -13,10 +13,8 @@
  * analysis endpoint (`GET /v1/analysis`: Argo Rollouts' Web metric and the
  * OpenFeature provider, which calls it), and the org summary (`GET /v1/summary`).
  */
-import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import path from 'node:path';
 import type { Knex } from 'knex';
+import { profiled } from './profile';
 
 export interface ReadLoad {
   requests: number;
@@ -107,21 +105,7 @@ export async function readPathPhase(options: {
     // health and route back to back: each ratio is against the health load just before it
     const health = await loadHealth();
     log(`read path: loading ${r.route}`);
-    const session = profileDir ? new Session() : undefined;
-    if (session) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
-    }
-    const load = await runLoader({ ...common, urls: r.urls, method: 'GET', headers });
-    if (session) {
-      const { profile } = await session.post('Profiler.stop');
-      fs.mkdirSync(profileDir!, { recursive: true });
-      const file = path.join(profileDir!, `read-${i}.cpuprofile`);
-      fs.writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      log(`read path: CPU profile of ${r.route} in ${file}`);
-    }
+    const load = await profiled(profileDir, `read-${i}`, () => runLoader({ ...common, urls: r.urls, method: 'GET', headers }), log);
     const ratios = { p50: round(load.p50 / health.p50), p99: round(load.p99 / health.p99), rps: round(load.rps / health.rps, 3) };
     log(`read path: ${r.name}: ${JSON.stringify(load)}; p50 ${ratios.p50}x, p99 ${ratios.p99}x health`);
     rows.push({ name: r.name, route: r.route, load, health, ratios });

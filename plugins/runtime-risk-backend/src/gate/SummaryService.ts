@@ -301,6 +301,12 @@ export class SummaryService {
     readable: (entityRefs: string[]) => Promise<Set<string>>;
     /** Wait for a snapshot of the current data instead of answering the last one while it is evaluated. */
     fresh?: boolean;
+    /**
+     * The caller's principal (see Access): callers with the same key see the same
+     * entities, so concurrent requests that share one read of the pending
+     * decisions, the snapshot and the shadow counts share one answer.
+     */
+    principal?: string;
   }): Promise<OrgSummary> {
     const { store, risk } = this.options;
     const environments = options.environment !== undefined ? [options.environment] : Object.keys(risk.policy.environments).sort();
@@ -312,6 +318,40 @@ export class SummaryService {
       this.pendingHeads(options.environment),
       this.dryRunCounts(since.toISOString(), options.environment),
     ]);
+    const memoKey = options.principal === undefined ? undefined : `${options.principal}\u0000${options.environment ?? ''}\u0000${options.limit}\u0000${since.toISOString()}`;
+    let memo = this.answers.get(pending);
+    const hit = memoKey === undefined ? undefined : memo?.get(memoKey);
+    if (hit && hit.snap === snap && hit.dry === dry && hit.policy === risk.policy.hash) return hit.answer;
+    // remembered before it is computed: the requests that arrive meanwhile wait for it
+    const answer = this.compute(options, environments, nowMs, since, snap, pending, dry);
+    if (memoKey !== undefined) {
+      if (!memo) this.answers.set(pending, (memo = new Map()));
+      if (memo.size < 1_000) {
+        const entry = { snap, dry, policy: risk.policy.hash, answer };
+        memo.set(memoKey, entry);
+        answer.catch(() => memo!.get(memoKey) === entry && memo!.delete(memoKey));
+      }
+    }
+    return answer;
+  }
+
+  /**
+   * Answers shared by the requests of one read of the pending decisions (the
+   * read is current for one round trip: requests that arrive later wait for a
+   * new read), per principal and query; nothing outlives that read.
+   */
+  private readonly answers = new WeakMap<PendingHeads, Map<string, { snap: Snapshot; dry: unknown; policy: string; answer: Promise<OrgSummary> }>>();
+
+  private async compute(
+    options: { limit: number; days: number; readable: (entityRefs: string[]) => Promise<Set<string>> },
+    environments: string[],
+    nowMs: number,
+    since: Date,
+    snap: Snapshot,
+    pending: PendingHeads,
+    dry: Awaited<ReturnType<RuntimeRiskStore['countDryRunOutcomes']>>,
+  ): Promise<OrgSummary> {
+    const dayMs = 86_400_000;
     const refs = new Set<string>(snap.rows.map(r => r.entityRef));
     pending.forEach(p => refs.add(p.entityRef));
     dry.forEach(d => refs.add(d.entityRef));

@@ -15,7 +15,7 @@ export interface AccessOptions {
 }
 
 /** One key per principal: the user's ref, or the service's subject with its restrictions. */
-function principalKey(credentials: BackstageCredentials): string {
+export function principalKey(credentials: BackstageCredentials): string {
   const p = credentials.principal as { type: string; userEntityRef?: string; subject?: string; accessRestrictions?: unknown };
   if (p.type === 'user') return `user:${p.userEntityRef}`;
   if (p.type === 'service') return `service:${p.subject}:${JSON.stringify(p.accessRestrictions ?? null)}`;

@@ -118,6 +118,30 @@ describe.each(databases.eachSupportedId())('GET /v1/summary on %p', databaseId =
     expect(JSON.stringify(body)).not.toContain('payments');
   });
 
+  it('shares answers between concurrent requests of one caller only, and a new pending decision shows on the next request', async () => {
+    const ask = (user: string) => request(seeded.server).get(`${API}/summary?environment=production`).set('Authorization', as(user));
+    // the decisions table held (PostgreSQL: locked; SQLite: its one connection taken) while the
+    // requests arrive: they all wait on one read of the pending decisions, so they share it
+    const trx = await seeded.knex.transaction();
+    if (databaseId !== 'SQLITE_3') await trx.raw('LOCK TABLE runtime_risk_decisions IN ACCESS EXCLUSIVE MODE');
+    const asked = Promise.all(Array.from({ length: 24 }, (_, i) => ask(i % 2 ? OUTSIDER : DEV)));
+    await new Promise(resolve => setTimeout(resolve, 500));
+    await trx.commit();
+    const answers = await asked;
+    for (const [i, res] of answers.entries()) {
+      expect(res.status).toBe(200);
+      const sees = JSON.stringify(res.body).includes('payments');
+      expect(sees).toBe(i % 2 === 0);
+      expect(res.body.entities.total).toBe(i % 2 ? 3 : 4);
+    }
+    const before = (await ask(DEV)).body.pending.totalCount as number;
+    const held = await gate('payments');
+    const after = (await ask(DEV)).body;
+    expect(after.pending.totalCount).toBe(before + 1);
+    expect(after.pending.items.map((p: { decisionId: string }) => p.decisionId)).toContain(held.decisionId);
+    expect(JSON.stringify((await ask(OUTSIDER)).body)).not.toContain('payments');
+  });
+
   it('answers 400 naming the parameter', async () => {
     const res = await request(seeded.server).get(`${API}/summary?environment=prod&days=0`).set('Authorization', as(DEV));
     expect(res.status).toBe(400);

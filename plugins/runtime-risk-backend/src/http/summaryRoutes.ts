@@ -5,7 +5,7 @@ import { runtimeRiskDecisionReadPermission } from '@runtime-risk/backstage-plugi
 import type { RiskService } from '../gate/RiskService';
 import { SummaryService } from '../gate/SummaryService';
 import type { RuntimeRiskStore } from '../store/types';
-import type { Access } from './access';
+import { principalKey, type Access } from './access';
 import { parseInput } from './input';
 
 const single = () => z.string({ error: 'must be given once, as a string' });
@@ -35,18 +35,22 @@ export interface SummaryRouteOptions {
 export function addSummaryRoute(router: express.Router, options: SummaryRouteOptions): void {
   const { httpAuth, risk } = options;
   const service = new SummaryService({ store: options.store, risk, clock: options.clock });
+  const serialized = new WeakMap<object, string>();
   router.get('/v1/summary', async (req, res) => {
     const credentials = await httpAuth.credentials(req, { allow: ['user', 'service'] });
     const query = parseInput(SummaryQuerySchema, req.query, 'query');
     if (query.environment !== undefined) risk.assertEnvironment(query.environment);
     await options.access().require(credentials, runtimeRiskDecisionReadPermission);
-    res.json(
-      await service.summary({
-        environment: query.environment,
-        limit: query.limit ?? 100,
-        days: query.days ?? 14,
-        readable: refs => options.access().readable(credentials, refs),
-      }),
-    );
+    const summary = await service.summary({
+      environment: query.environment,
+      limit: query.limit ?? 100,
+      days: query.days ?? 14,
+      readable: refs => options.access().readable(credentials, refs),
+      principal: principalKey(credentials),
+    });
+    // an answer shared by concurrent requests (see SummaryService) is serialized once
+    let text = serialized.get(summary);
+    if (text === undefined) serialized.set(summary, (text = JSON.stringify(summary)));
+    res.type('application/json').send(text);
   });
 }
