@@ -5,6 +5,8 @@ import type { DecisionScanRow, DecisionScanStore } from '../store/types';
 
 /** Decisions read per page: the next page is read while this one is evaluated. */
 export const BACKTEST_PAGE = 2_000;
+/** Parsed shared inputs kept across pages. */
+const MAX_SHARED_INPUTS = 20_000;
 
 export interface BacktestTransition {
   from: Decision;
@@ -60,6 +62,8 @@ export interface BacktestRequest {
   /** The page of changed decisions to return: skip `offset`, at most `limit`. */
   offset: number;
   limit: number;
+  /** Decisions read per page (default {@link BACKTEST_PAGE}). */
+  pageSize?: number;
   /** The subset of `entityRefs` the caller may read (one batched check per page of new refs). */
   readable: (entityRefs: string[]) => Promise<Set<string>>;
 }
@@ -105,6 +109,7 @@ function oldDecision(row: DecisionScanRow): Decision {
  */
 export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 'getDecisionReasons'>, request: BacktestRequest): Promise<BacktestResult> {
   const { policy } = request;
+  const pageSize = request.pageSize ?? BACKTEST_PAGE;
   const all = new Tally();
   const byEnvironment = new Map<string, Tally>();
   const byEntity = new Map<string, Tally>();
@@ -115,6 +120,9 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
   let changedSeen = 0;
   const items: BacktestChange[] = [];
 
+  // shared decision inputs parsed once per distinct hash for the whole backtest (issue 18 part 2;
+  // busy pipelines share a few bodies): neither read nor parsed again on later pages (up to a bound)
+  const sharedInputs = new Map<string, unknown>();
   const read = (after?: { createdAt: string; seq: number }) =>
     store.scanDecisions({
       since: request.since,
@@ -122,18 +130,33 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
       environment: request.environment,
       entityRef: request.entityRef,
       after,
-      limit: BACKTEST_PAGE,
+      limit: pageSize,
+      known: hash => sharedInputs.has(hash),
     });
   let next: Promise<DecisionScanRow[]> | undefined = read();
   while (next) {
     const rows: DecisionScanRow[] = await next;
+    // bounded: past MAX_SHARED_INPUTS, bodies are kept for this page only (the kept ones are never
+    // dropped: the page read meanwhile counts on them)
+    const pageInputs = new Map<string, unknown>();
+    const inputsCache = {
+      get: (hash: string) => sharedInputs.get(hash) ?? pageInputs.get(hash),
+      set: (hash: string, body: unknown) => (sharedInputs.size < MAX_SHARED_INPUTS ? sharedInputs : pageInputs).set(hash, body),
+    };
+    // the page's new bodies parsed before the next page is asked for, so that it does not read them again
+    for (const row of rows) {
+      if (!row.inputsHash || row.sharedInputs === null || row.sharedInputs === undefined || inputsCache.get(row.inputsHash) !== undefined) continue;
+      try {
+        inputsCache.set(row.inputsHash, JSON.parse(row.sharedInputs));
+      } catch {
+        // left to scannedInputs, which counts the decision as unreadable
+      }
+    }
     // read the next page while this one is evaluated
     const last = rows[rows.length - 1];
-    next = rows.length === BACKTEST_PAGE ? read({ createdAt: last.createdAt, seq: last.seq }) : undefined;
+    next = rows.length === pageSize ? read({ createdAt: last.createdAt, seq: last.seq }) : undefined;
     next?.catch(() => {});
 
-    // shared decision inputs parsed once per distinct hash of the page (issue 18 part 2)
-    const sharedInputs = new Map<string, unknown>();
     const unknown = [...new Set(rows.map(r => r.entityRef))].filter(ref => !visible.has(ref));
     if (unknown.length) {
       const readable = await request.readable(unknown);
@@ -149,7 +172,7 @@ export async function backtest(store: Pick<DecisionScanStore, 'scanDecisions' | 
       }
       let evaluation: ReturnType<typeof evaluate>;
       try {
-        evaluation = evaluate(scannedInputs(row, sharedInputs) as EvaluationInput, policy);
+        evaluation = evaluate(scannedInputs(row, inputsCache) as EvaluationInput, policy);
       } catch {
         // stored inputs the engine cannot read (edited by hand, cut): counted, never a failed backtest
         notEvaluatedCount += 1;

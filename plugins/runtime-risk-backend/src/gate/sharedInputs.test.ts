@@ -133,6 +133,48 @@ describe.each(databases.eachSupportedId())('shared decision inputs on %p', datab
     expect((await risk.replay(third.decisionId)).matches).toBe(true);
   });
 
+  it('a backtest over several pages reads and parses each shared body once', async () => {
+    const knex = await databases.init(databaseId);
+    const { store, time, risk, policy } = await createRiskServices(knex);
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [edrSignal('c1', 'critical', T0)], cursor: '1', at: iso(T0) });
+    for (let i = 0; i < 4; i++) {
+      time.now = T0 + i * 1_000;
+      await risk.gate(REQUEST);
+    }
+    time.now = T0 + 10_000;
+    await store.commitBatch({ sourceId: 'edr', sourceType: 'memory', signals: [edrSignal('c1', 'critical', T0 + 10_000, 'resolved')], cursor: '2', at: iso(T0 + 10_000) });
+    for (let i = 0; i < 3; i++) {
+      time.now = T0 + 11_000 + i * 1_000;
+      await risk.gate(REQUEST);
+    }
+    expect(await inputRows(knex)).toHaveLength(2);
+    const bodiesRead: string[] = [];
+    const counting = {
+      scanDecisions: async (o: Parameters<RuntimeRiskStore['scanDecisions']>[0]) => {
+        const rows = await store.scanDecisions(o);
+        // the rows of one page that share a body carry the same text: one read per page and hash
+        bodiesRead.push(...new Set(rows.filter(r => r.sharedInputs).map(r => r.inputsHash!)));
+        return rows;
+      },
+      getDecisionReasons: (ids: string[]) => store.getDecisionReasons(ids),
+    };
+    const paged = await backtest(counting, {
+      policy,
+      since: iso(T0 - 3600_000),
+      until: iso(T0 + 24 * 3600_000),
+      offset: 0,
+      limit: 100,
+      pageSize: 2,
+      readable: async refs => new Set(refs),
+    });
+    // 7 decisions on 4 pages, 2 distinct shared bodies: each read once
+    expect(new Set(bodiesRead).size).toBe(2);
+    expect(bodiesRead).toHaveLength(2);
+    const whole = await backtestAll(store, policy);
+    expect(paged).toEqual(whole);
+    expect(paged).toMatchObject({ total: 7, changed: 0, notEvaluated: { count: 0, unreadable: 0 } });
+  });
+
   it('reads, replays and backtests decisions written before (inline inputs); the audit chain verifies over a mix', async () => {
     const knex = await databases.init(databaseId);
     const { store, time, risk, policy } = await createRiskServices(knex);

@@ -26,6 +26,7 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     entityRef?: string;
     after?: { createdAt: string; seq: number };
     limit: number;
+    known?: (inputsHash: string) => boolean;
   }): Promise<DecisionScanRow[]> {
     const q = this.db(TABLES.decisions)
       .where('created_at', '>=', options.since)
@@ -61,8 +62,9 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
         { column: 'seq', order: 'asc' },
       ])
       .limit(options.limit);
-    // the page's shared inputs, each distinct hash read once (many decisions share one)
-    const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string');
+    // the page's shared inputs, each distinct hash read once (many decisions share one), none the caller holds
+    const known = options.known;
+    const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string' && !known?.(h));
     const bodies = hashes.length ? await loadInputBodies(this.db, hashes) : undefined;
     return rows.map(r => ({
       seq: Number(r.seq),

@@ -88,7 +88,7 @@ export async function loadInputBodies(db: Knex, hashes: Iterable<string>): Promi
  */
 export function scannedInputs(
   row: { inputs: string; inputsHash?: string | null; sharedInputs?: string | null },
-  cache: Map<string, unknown>,
+  cache: { get(hash: string): unknown; set(hash: string, body: unknown): unknown },
 ): unknown {
   const own: unknown = JSON.parse(row.inputs);
   if (!row.inputsHash) return own;

@@ -376,6 +376,8 @@ export interface DecisionScanStore {
     entityRef?: string;
     after?: { createdAt: string; seq: number };
     limit: number;
+    /** Shared inputs the caller already holds (by hash): their bodies are not read again (`sharedInputs` null). */
+    known?: (inputsHash: string) => boolean;
   }): Promise<DecisionScanRow[]>;
   /** The stored reasons (JSON text) of the given decisions, by id (a backtest's page of changed decisions). */
   getDecisionReasons(ids: string[]): Promise<Map<string, string>>;
