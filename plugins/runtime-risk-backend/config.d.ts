@@ -62,7 +62,9 @@ export interface Config {
      * The sweep (scope global) that expires exceptions past `expiresAt`, records the
      * revocation of exceptions a newer severe detection put out of scope, and expires
      * pending decisions past `approvalTtl`. The gate applies both at request time anyway;
-     * the sweep records them (status, audit log, notifications).
+     * the sweep records them (status, audit log, notifications). Revocation also happens
+     * on ingest, right after the batch or push that stored the signal; for it the sweep
+     * is the safety net.
      */
     exceptions?: {
       /** How often the sweep runs; default `{ minutes: 1 }`. */

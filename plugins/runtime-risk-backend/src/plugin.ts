@@ -1,6 +1,6 @@
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
-import { runtimeRiskPermissions } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { runtimeRiskPermissions, type Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   isPushSource,
   runtimeRiskSignalSourcesExtensionPoint,
@@ -26,6 +26,7 @@ import { ScoreHistory } from './gate/ScoreHistory';
 import { DatabaseScoreHistoryStore } from './store/DatabaseScoreHistoryStore';
 import { readHistoryConfig } from './schedule';
 import type { RegisteredSource } from './ingest/sources';
+import { onSignalsCommitted } from './ingest/signalCommits';
 import { WEBHOOK_PATH_PREFIX, createRouter } from './http/router';
 import { IdempotentGate } from './gate/idempotency';
 import { RequesterResolver } from './gate/requester';
@@ -106,9 +107,13 @@ export const runtimeRiskPlugin = createBackendPlugin({
         const publisher = new RiskChangePublisher({ signals, logger, ...liveConfig });
         lifecycle.addShutdownHook(() => publisher.stop());
         const databaseStore = await DatabaseRuntimeRiskStore.create({ database });
-        const store = liveConfig.enabled
+        const watchedStore = liveConfig.enabled
           ? watchRiskChanges(databaseStore, { publisher, reads: await RiskChangeReads.create(database), logger })
           : databaseStore;
+        // revocation on ingest: every committed signal batch (pull page or webhook push) is told to the
+        // exception service once it exists (below); the periodic sweep stays the safety net
+        let signalsCommitted: ((signals: Signal[]) => Promise<void>) | undefined;
+        const store = onSignalsCommitted(watchedStore, signals => signalsCommitted?.(signals), logger);
         // policy history (issue 17 part 3): a new hash closes the previous policy's period
         if (await store.recordActivePolicy({ hash: policy.hash, id: policy.id, body: policyConfigValue(config), at: new Date().toISOString() })) {
           logger.info(`runtime-risk policy '${policy.id}' (${policy.hash.slice(0, 12)}) recorded as the active policy`);
@@ -197,6 +202,8 @@ export const runtimeRiskPlugin = createBackendPlugin({
           onRequested: record => notifier.exceptionRequested(record),
           onRevoked: (record, entity, why) => notifier.exceptionRevoked(record, entity, why),
         });
+        signalsCommitted = signals => exceptions.signalsCommitted(signals);
+        lifecycle.addShutdownHook(() => exceptions.ingestChecksSettled());
         // GitHub custom deployment protection rule (docs/github.md): answered when a reviewer decides
         const requesters = new RequesterResolver({ catalog, auth, logger });
         const github = githubConfig

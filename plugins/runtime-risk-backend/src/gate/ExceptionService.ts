@@ -9,7 +9,9 @@ import {
   sameEntityRef,
   runtimeRiskExceptionCreatePermission,
 } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { z } from 'zod';
+import { assetIdentifiers, candidateIdentifiers, type HostIdentifier } from '../correlate/identifiers';
 import { evaluate, type CompiledPolicy } from '../engine';
 import type { ExceptionRecord, ExceptionStatus, IndexedEntity, RuntimeRiskStore } from '../store/types';
 import type { RiskService } from './RiskService';
@@ -55,8 +57,24 @@ export interface SweepResult {
   revoked: string[];
 }
 
+/** What starts a scope check: the periodic sweep, or signals just committed by an ingestion batch or a webhook push. */
+type ScopeCheckTrigger = 'sweep' | 'ingest';
+
+const identifierKey = (id: { kind: string; value: string }) => `${id.kind}\u0000${id.value}`;
+
+/** True when one of the entity's indexed host values names one of these identifiers (the gate's matching rule). */
+function entityTouched(entity: IndexedEntity, keys: ReadonlySet<string>): boolean {
+  return entity.hosts.some(h => candidateIdentifiers(h.value).some(c => keys.has(identifierKey(c))));
+}
+
 /** Exceptions: requested by an entity's owners, approved by someone else holding the approve permission. */
 export class ExceptionService {
+  /** Host identifiers of signals committed since the last on-ingest check started. */
+  private readonly touched = new Map<string, HostIdentifier>();
+  /** The on-ingest check running, and the one queued after it (at most one each). */
+  private checking: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
   constructor(
     private readonly options: {
       store: RuntimeRiskStore;
@@ -69,8 +87,9 @@ export class ExceptionService {
       /** Told of every new exception request (notifications); must not throw. */
       onRequested?: (record: ExceptionRecord) => void;
       /**
-       * Told of every exception the sweep revoked because a newer signal broke
-       * its scope, with why (notifications to the owners); must not throw.
+       * Told of every exception revoked because a newer signal broke its scope
+       * (by the sweep or right after ingestion), with why (notifications to the
+       * owners); must not throw.
        */
       onRevoked?: (record: ExceptionRecord, entity: IndexedEntity, why: string) => void;
     },
@@ -203,13 +222,16 @@ export class ExceptionService {
    * newer signal broke: the entity's risk level is now above the exception's
    * `maxLevel`, or a signal outside its `signalIds` contributes to the score.
    * A revoked exception stays revoked even if that signal later resolves.
+   * Revocation also happens right after ingestion ({@link signalsCommitted});
+   * this periodic sweep is the safety net (and the only place expiry is recorded).
    */
   async sweep(): Promise<SweepResult> {
-    const { store, risk } = this.options;
+    const { store } = this.options;
     const now = this.now();
     const at = now.toISOString();
     const result: SweepResult = { expired: [], revoked: [] };
     const open = [...(await this.listAll('pending')), ...(await this.listAll('approved'))];
+    const evaluations = new Map<string, Promise<ReturnType<typeof evaluate>>>();
     for (const ex of open) {
       if (Date.parse(ex.expiresAt) <= now.getTime()) {
         if (await store.transitionException({ id: ex.id, from: ['pending', 'approved'], to: 'expired', by: SYSTEM_ACTOR, at })) {
@@ -220,29 +242,121 @@ export class ExceptionService {
       }
       if (ex.status !== 'approved' || (!ex.maxLevel && !ex.signalIds)) continue;
       const entity = await store.getEntity(ex.entityRef);
-      if (!entity || !Object.prototype.hasOwnProperty.call(this.options.policy.environments, ex.environment)) continue;
-      const input = await risk.buildInput(entity, ex.environment, false, now);
-      const evaluation = evaluate({ ...input, exceptions: [] }, this.options.policy);
-      let why: string | undefined;
-      if (ex.maxLevel && evaluation.riskLevel !== 'unknown' && LEVEL_RANK[evaluation.riskLevel] > LEVEL_RANK[ex.maxLevel]) {
-        const top = evaluation.contributions.slice(0, 5).map(c => c.signalId);
-        why =
-          `risk level is now ${evaluation.riskLevel} (score ${evaluation.score}` +
-          (top.length ? ` from signal(s) ${top.join(', ')}${evaluation.contributions.length > top.length ? ', ...' : ''}` : '') +
-          `), above the exception's maxLevel ${ex.maxLevel}`;
-      } else if (ex.signalIds) {
-        const allowed = new Set(ex.signalIds);
-        // one incident reported by several vendors is covered when the exception names one of its reports
-        const outside = evaluation.contributions.filter(c => !(c.signalIds ?? [c.signalId]).some(id => allowed.has(id))).map(c => c.signalId);
-        if (outside.length) why = `signal(s) outside the exception's scope now contribute: ${outside.join(', ')}`;
-      }
-      if (why && (await store.transitionException({ id: ex.id, from: ['approved'], to: 'revoked', by: SYSTEM_ACTOR, at, comment: why }))) {
-        result.revoked.push(ex.id);
-        await this.audit('exception-revoke', ex, why);
-        this.options.onRevoked?.({ ...ex, status: 'revoked', decidedBy: SYSTEM_ACTOR, decidedAt: at, decisionComment: why }, entity, why);
-      }
+      if (entity && (await this.revokeIfOutOfScope(ex, entity, now, evaluations, 'sweep'))) result.revoked.push(ex.id);
     }
     return result;
+  }
+
+  /**
+   * Revocation on ingest (DESIGN "Exceptions"): called right after an ingestion
+   * batch or a webhook push committed `signals`. The approved, unexpired
+   * exceptions with a `maxLevel` or `signalIds` whose entity's indexed hosts
+   * one of these signals names are checked as {@link sweep} checks them, and
+   * revoked (audited, owners notified) when out of scope; other entities are
+   * not evaluated. Coalesced: at most one check runs at a time; signals
+   * committed while it runs are checked by exactly one more run after it. The
+   * promise settles when the run covering these signals has finished; it never
+   * rejects (a failure is logged and the periodic sweep catches up).
+   */
+  signalsCommitted(signals: readonly Pick<Signal, 'asset'>[]): Promise<void> {
+    for (const s of signals) for (const id of assetIdentifiers(s.asset)) this.touched.set(identifierKey(id), id);
+    if (this.touched.size === 0) return this.queued ?? this.checking ?? Promise.resolve();
+    if (!this.checking && !this.queued) return this.startIngestCheck();
+    if (!this.queued) {
+      this.queued = this.checking!.then(() => {
+        this.queued = undefined;
+        return this.startIngestCheck();
+      });
+    }
+    return this.queued;
+  }
+
+  /** Settles once no on-ingest check is running or queued (tests, shutdown). */
+  async ingestChecksSettled(): Promise<void> {
+    while (this.checking || this.queued) await (this.queued ?? this.checking);
+  }
+
+  private startIngestCheck(): Promise<void> {
+    const ids = [...this.touched.values()];
+    this.touched.clear();
+    const run: Promise<void> = this.revokeTouched(ids)
+      .then(
+        revoked => {
+          if (revoked.length) this.options.logger?.info(`runtime-risk revoked ${revoked.length} exception(s) on ingest: ${revoked.join(', ')}`);
+        },
+        (e: unknown) => {
+          this.options.logger?.warn(`runtime-risk exception check after ingestion failed (the sweep retries): ${(e as Error)?.message ?? String(e)}`);
+        },
+      )
+      .finally(() => {
+        if (this.checking === run) this.checking = undefined;
+      });
+    this.checking = run;
+    return run;
+  }
+
+  /** One on-ingest check: the exceptions whose entity's hosts `ids` touch; answers the revoked ids. */
+  async revokeTouched(ids: readonly HostIdentifier[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const now = this.now();
+    const candidates = (await this.listAll('approved')).filter(ex => (ex.maxLevel || ex.signalIds) && Date.parse(ex.expiresAt) > now.getTime());
+    if (!candidates.length) return [];
+    const keys = new Set(ids.map(identifierKey));
+    const entities = new Map<string, IndexedEntity | undefined>();
+    const evaluations = new Map<string, Promise<ReturnType<typeof evaluate>>>();
+    const revoked: string[] = [];
+    for (const ex of candidates) {
+      if (!entities.has(ex.entityRef)) {
+        const entity = await this.options.store.getEntity(ex.entityRef);
+        entities.set(ex.entityRef, entity && entityTouched(entity, keys) ? entity : undefined);
+      }
+      const entity = entities.get(ex.entityRef);
+      if (entity && (await this.revokeIfOutOfScope(ex, entity, now, evaluations, 'ingest'))) revoked.push(ex.id);
+    }
+    return revoked;
+  }
+
+  /**
+   * Revokes an approved exception whose scope the stored signals broke (level
+   * above `maxLevel`, or a signal outside `signalIds` contributing); true when
+   * this call revoked it. `evaluations` shares one evaluation per entity and
+   * environment within a run.
+   */
+  private async revokeIfOutOfScope(
+    ex: ExceptionRecord,
+    entity: IndexedEntity,
+    now: Date,
+    evaluations: Map<string, Promise<ReturnType<typeof evaluate>>>,
+    trigger: ScopeCheckTrigger,
+  ): Promise<boolean> {
+    const { store, risk, policy } = this.options;
+    if (!Object.prototype.hasOwnProperty.call(policy.environments, ex.environment)) return false;
+    const key = `${entity.entityRef}\u0000${ex.environment}`;
+    let pending = evaluations.get(key);
+    if (!pending) {
+      pending = risk.buildInput(entity, ex.environment, false, now).then(input => evaluate({ ...input, exceptions: [] }, policy));
+      evaluations.set(key, pending);
+    }
+    const evaluation = await pending;
+    let why: string | undefined;
+    if (ex.maxLevel && evaluation.riskLevel !== 'unknown' && LEVEL_RANK[evaluation.riskLevel] > LEVEL_RANK[ex.maxLevel]) {
+      const top = evaluation.contributions.slice(0, 5).map(c => c.signalId);
+      why =
+        `risk level is now ${evaluation.riskLevel} (score ${evaluation.score}` +
+        (top.length ? ` from signal(s) ${top.join(', ')}${evaluation.contributions.length > top.length ? ', ...' : ''}` : '') +
+        `), above the exception's maxLevel ${ex.maxLevel}`;
+    } else if (ex.signalIds) {
+      const allowed = new Set(ex.signalIds);
+      // one incident reported by several vendors is covered when the exception names one of its reports
+      const outside = evaluation.contributions.filter(c => !(c.signalIds ?? [c.signalId]).some(id => allowed.has(id))).map(c => c.signalId);
+      if (outside.length) why = `signal(s) outside the exception's scope now contribute: ${outside.join(', ')}`;
+    }
+    if (!why) return false;
+    const at = now.toISOString();
+    if (!(await store.transitionException({ id: ex.id, from: ['approved'], to: 'revoked', by: SYSTEM_ACTOR, at, comment: why }))) return false;
+    await this.audit('exception-revoke', ex, why, trigger);
+    this.options.onRevoked?.({ ...ex, status: 'revoked', decidedBy: SYSTEM_ACTOR, decidedAt: at, decisionComment: why }, entity, why);
+    return true;
   }
 
   private async listAll(status: ExceptionStatus) {
@@ -254,13 +368,13 @@ export class ExceptionService {
     }
   }
 
-  private async audit(eventId: string, ex: ExceptionRecord, why: string) {
+  private async audit(eventId: string, ex: ExceptionRecord, why: string, trigger: ScopeCheckTrigger = 'sweep') {
     this.options.logger?.info(`runtime-risk exception ${ex.id} (${ex.entityRef}, ${ex.environment}): ${why}`);
     if (!this.options.auditor) return;
     const event = await this.options.auditor.createEvent({
       eventId,
       severityLevel: 'medium',
-      meta: { exceptionId: ex.id, entityRef: ex.entityRef, environment: ex.environment, actor: SYSTEM_ACTOR, why },
+      meta: { exceptionId: ex.id, entityRef: ex.entityRef, environment: ex.environment, actor: SYSTEM_ACTOR, why, trigger },
     });
     await event.success();
   }
