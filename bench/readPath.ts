@@ -14,7 +14,7 @@
  * OpenFeature provider, which calls it), and the org summary (`GET /v1/summary`).
  */
 import type { Knex } from 'knex';
-import { profiled } from './profile';
+import { profileMarkdown, profiled, withProfileSummary, type ProfileSummary } from './profile';
 
 export interface ReadLoad {
   requests: number;
@@ -35,6 +35,8 @@ export interface ReadPathRow {
   /** The health load measured just before this route's (the machine's load changes from minute to minute). */
   health: ReadLoad;
   ratios: { p50: number; p99: number; rps: number };
+  /** Where the time went, when a target was missed (a 5 s extra load under a CPU profile). */
+  profile?: ProfileSummary;
 }
 
 export interface ReadPathResult {
@@ -108,7 +110,12 @@ export async function readPathPhase(options: {
     const load = await profiled(profileDir, `read-${i}`, () => runLoader({ ...common, urls: r.urls, method: 'GET', headers }), log);
     const ratios = { p50: round(load.p50 / health.p50), p99: round(load.p99 / health.p99), rps: round(load.rps / health.rps, 3) };
     log(`read path: ${r.name}: ${JSON.stringify(load)}; p50 ${ratios.p50}x, p99 ${ratios.p99}x health`);
-    rows.push({ name: r.name, route: r.route, load, health, ratios });
+    let profile: ProfileSummary | undefined;
+    if (ratios.p50 > 1.5 || ratios.p99 > 2) {
+      profile = (await withProfileSummary(() => runLoader({ ...common, durationMs: Math.min(5_000, Number(common.durationMs)), urls: r.urls, method: 'GET', headers }))).profile;
+      log(`read path: ${r.name}: profile ${JSON.stringify(profile.shares)}`);
+    }
+    rows.push({ name: r.name, route: r.route, load, health, ratios, ...(profile ? { profile } : {}) });
   }
   const after = { decisions: await countRows(knex, 'runtime_risk_decisions'), auditRecords: await countRows(knex, 'runtime_risk_audit_log') };
   const rowsWritten = { decisions: after.decisions - before.decisions, auditRecords: after.auditRecords - before.auditRecords };
@@ -155,5 +162,6 @@ export function readPathMarkdown(r: ReadPathResult | undefined): string[] {
   lines.push('');
   lines.push(`Rows written during the read phase: ${r.rowsWritten.decisions} decisions, ${r.rowsWritten.auditRecords} audit records.`);
   lines.push('');
+  for (const row of r.rows) if (row.profile) lines.push(...profileMarkdown(`Where the time goes: ${row.route} (5 s extra load, targets missed)`, row.profile));
   return lines;
 }
