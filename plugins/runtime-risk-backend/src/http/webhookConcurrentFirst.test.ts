@@ -1,9 +1,8 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
-import request from 'supertest';
-import { startBackend, type Harness } from '../testUtils/backend';
+import type { Harness } from '../testUtils/backend';
 import { signalInput } from '../testUtils/fixtures';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody, signalSourcesModule, signedPushSource } from '../testUtils/pushSources';
+import { sendDelivery, signedDelivery, startPushReplicas } from '../testUtils/pushReplicas';
 
 /**
  * Concurrent first deliveries to a new push source: the source has no state row
@@ -19,22 +18,14 @@ describe.each(databases.eachSupportedId())('concurrent first deliveries to a new
   let knex: Knex;
   let a: Harness;
   let b: Harness;
-
-  const replica = (k: Knex) =>
-    startBackend({
-      knex: k,
-      sources: [],
-      features: [signalSourcesModule('concurrent-push', [signedPushSource({ id: 'edr-new', secret: SECRET, replayGuard: true })])],
-    });
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    a = await replica(knex);
-    b = await replica(knex);
+    ({ a, b, stop } = await startPushReplicas(knex, { moduleId: 'concurrent-push', sourceId: 'edr-new', secret: SECRET }));
   });
   afterAll(async () => {
-    await a?.backend.stop();
-    await b?.backend.stop();
+    await stop?.();
   });
 
   it(`answers 2xx to ${N} concurrent signed first deliveries (two replicas) and stores every signal`, async () => {
@@ -42,14 +33,8 @@ describe.each(databases.eachSupportedId())('concurrent first deliveries to a new
     const now = Math.floor(Date.now() / 1000);
     const responses = await Promise.all(
       Array.from({ length: N }, (_, i) => {
-        const body = JSON.stringify({ signals: [signalInput(`c-${i}`, { hostname: `web-${i}`, severity: 'high' })] });
-        return request((i % 2 ? b : a).backend.server)
-          .post(PATH)
-          .set('Authorization', mockCredentials.user.header())
-          .set('Content-Type', 'application/json')
-          .set(TIMESTAMP_HEADER, String(now))
-          .set(SIGNATURE_HEADER, signWebhookBody(SECRET, body, now))
-          .send(body);
+        const d = signedDelivery(SECRET, [signalInput(`c-${i}`, { hostname: `web-${i}`, severity: 'high' })], now);
+        return sendDelivery(i % 2 ? b : a, PATH, d).set('Authorization', mockCredentials.user.header());
       }),
     );
     expect(responses.map(r => [r.status, r.status >= 300 ? JSON.stringify(r.body) : ''])).toEqual(responses.map(() => [202, '']));

@@ -1,9 +1,9 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { startBackend, type Harness } from '../testUtils/backend';
+import type { Harness } from '../testUtils/backend';
 import { signalInput } from '../testUtils/fixtures';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody, signalSourcesModule, signedPushSource } from '../testUtils/pushSources';
+import { sendDelivery, signedDelivery, startPushReplicas, type SignedDelivery } from '../testUtils/pushReplicas';
 
 /**
  * Issue 16 part 8: pushes across replicas. Two backends share one database
@@ -21,32 +21,19 @@ describe.each(databases.eachSupportedId())('webhook pushes to two replicas on %p
   let knex: Knex;
   let a: Harness;
   let b: Harness;
-
-  const replica = (k: Knex) =>
-    startBackend({
-      knex: k,
-      sources: [],
-      features: [signalSourcesModule('replica-push', [signedPushSource({ id: 'edr-push', secret: SECRET, replayGuard: true })])],
-    });
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    a = await replica(knex);
-    b = await replica(knex);
+    ({ a, b, stop } = await startPushReplicas(knex, { moduleId: 'replica-push', sourceId: 'edr-push', secret: SECRET }));
     await a.runTask('runtime-risk-correlate');
   });
   afterAll(async () => {
-    await a?.backend.stop();
-    await b?.backend.stop();
+    await stop?.();
   });
 
-  /** One signed delivery: the same object may be sent several times (a replay). */
-  const delivery = (signals: unknown[], timestamp = Math.floor(Date.now() / 1000)) => {
-    const body = JSON.stringify({ signals });
-    return { body, headers: { [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signWebhookBody(SECRET, body, timestamp) } };
-  };
-  const send = (to: Harness, d: ReturnType<typeof delivery>) =>
-    request(to.backend.server).post(PATH).set('Content-Type', 'application/json').set(d.headers).send(d.body);
+  const delivery = (signals: unknown[], timestamp?: number) => signedDelivery(SECRET, signals, timestamp);
+  const send = (to: Harness, d: SignedDelivery) => sendDelivery(to, PATH, d);
   const status = async (id: string) => (await knex('runtime_risk_signals').where({ id }).first('status'))?.status;
 
   it('refuses a delivery replayed to the other replica, and accepts one of two concurrent copies', async () => {
