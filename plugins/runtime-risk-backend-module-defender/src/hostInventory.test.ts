@@ -1,6 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { fakeClock } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
-import type { HostInventoryRecord } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import { fakeClock, walkHostInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import { startFakeDefender, type FakeDefender } from './testUtils';
 import { DefenderSignalSource } from './DefenderSignalSource';
 
@@ -36,18 +35,7 @@ describe('Defender host inventory against a fake Defender API', () => {
       ...extra,
     });
   }
-  async function listAll(src: DefenderSignalSource) {
-    const hosts: HostInventoryRecord[] = [];
-    let cursor: string | null = null;
-    let calls = 0;
-    for (;;) {
-      const res = await src.syncHosts!({ cursor, logger });
-      calls++;
-      hosts.push(...res.hosts);
-      cursor = res.cursor;
-      if (!res.hasMore) return { hosts, calls };
-    }
-  }
+  const listAll = (src: DefenderSignalSource) => walkHostInventory(src, logger);
 
   it('follows @odata.nextLink on pages capped at 25, with the <apiUrl>/.default token', async () => {
     await start({ pageCap: 25, nextLink: true });

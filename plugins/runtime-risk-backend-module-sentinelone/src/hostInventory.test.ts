@@ -1,6 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { fakeClock, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
-import type { HostInventoryRecord } from '@runtime-risk/backstage-plugin-runtime-risk-node';
+import { fakeClock, sourceError, walkHostInventory } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import { startFakeSentinelOne, type FakeSentinelOne } from './testUtils';
 import { SentinelOneSignalSource } from './SentinelOneSignalSource';
 
@@ -30,18 +29,7 @@ describe('SentinelOne host inventory against a fake SentinelOne API', () => {
     clock = fakeClock();
     return new SentinelOneSignalSource({ baseUrl: s1.server.url, apiToken: TOKEN, clock, random: () => 0.5, ...extra });
   }
-  async function listAll(src: SentinelOneSignalSource) {
-    const hosts: HostInventoryRecord[] = [];
-    let cursor: string | null = null;
-    let calls = 0;
-    for (;;) {
-      const res = await src.syncHosts!({ cursor, logger });
-      calls++;
-      hosts.push(...res.hosts);
-      cursor = res.cursor;
-      if (!res.hasMore) return { hosts, calls };
-    }
-  }
+  const listAll = (src: SentinelOneSignalSource) => walkHostInventory(src, logger);
 
   it('lists every agent following pagination.nextCursor on capped pages, with the ApiToken header', async () => {
     await start({ agentPageCap: 5 });

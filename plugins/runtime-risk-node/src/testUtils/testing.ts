@@ -9,7 +9,7 @@ import type { BackendFeature } from '@backstage/backend-plugin-api';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
 import { runtimeRiskSignalSourcesExtensionPoint } from '../extensions';
-import type { SignalSource } from '../source';
+import type { HostInventoryFetchOptions, HostInventoryFetchResult, HostInventoryRecord, SignalSource } from '../source';
 import type { Clock } from '../http/clock';
 import { SourceHttpError } from '../http/errors';
 import type { FakeTokenIssuer } from './fakeServer';
@@ -79,6 +79,28 @@ export async function sourceError(promise: Promise<unknown>): Promise<SourceHttp
   if (!('error' in outcome)) throw new Error(`expected a SourceHttpError, got ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof SourceHttpError)) throw outcome.error;
   return outcome.error;
+}
+
+/**
+ * Walks a source's host inventory as the backend does: calls `syncHosts` from a
+ * null cursor, with each answer's cursor, until an answer has no `hasMore`.
+ * Returns every host listed, the number of calls and the last cursor.
+ */
+export async function walkHostInventory(
+  source: { syncHosts?(options: HostInventoryFetchOptions): Promise<HostInventoryFetchResult> },
+  logger: HostInventoryFetchOptions['logger'],
+): Promise<{ hosts: HostInventoryRecord[]; calls: number; cursor: string | null }> {
+  if (!source.syncHosts) throw new Error('the source has no syncHosts');
+  const hosts: HostInventoryRecord[] = [];
+  let cursor: string | null = null;
+  let calls = 0;
+  for (;;) {
+    const res: HostInventoryFetchResult = await source.syncHosts({ cursor, logger });
+    calls++;
+    hosts.push(...res.hosts);
+    cursor = res.cursor;
+    if (!res.hasMore) return { hosts, calls, cursor };
+  }
 }
 
 /**
