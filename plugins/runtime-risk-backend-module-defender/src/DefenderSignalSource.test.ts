@@ -1,7 +1,7 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { fakeClock, tokenCountsOverLifecycle, registeredSources, sourceError, syncSignals } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import { startFakeDefender, type FakeDefender } from './testUtils';
 import { DefenderSignalSource, defenderSignal } from './DefenderSignalSource';
 import { readDefenderConfig } from './config';
@@ -193,17 +193,7 @@ describe('Defender paging edges', () => {
       machines: false, clock: fakeClock(), random: () => 0.5, ...extra,
     });
   /** Fetches like the ingestion runner: again while hasMore, from the returned cursor. */
-  async function sync(src: DefenderSignalSource, cursor: string | null = null) {
-    const ids: string[] = [];
-    let batches = 0;
-    for (;;) {
-      const res = await src.fetch({ cursor, logger });
-      batches++;
-      ids.push(...res.signals.map(s => s.sourceId));
-      cursor = res.cursor;
-      if (!res.hasMore) return { ids, cursor, batches };
-    }
-  }
+  const sync = (src: DefenderSignalSource, cursor: string | null = null) => syncSignals(src, logger, cursor);
 
   it('a server capping pages at 25 with @odata.nextLink loses no alert', async () => {
     mde = await fake(many(130), { pageCap: 25, nextLink: true });

@@ -1,7 +1,7 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
-import { fakeClock, registeredSources, sourceError } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
+import { fakeClock, registeredSources, sourceError, syncSignals } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 import { startFakeSentinelOne, type FakeSentinelOne } from './testUtils';
 import { SentinelOneSignalSource, sentinelOneApiUrl, sentinelOneSignal } from './SentinelOneSignalSource';
 import { readSentinelOneConfig } from './config';
@@ -157,17 +157,7 @@ describe('SentinelOne paging edges', () => {
   afterEach(() => s1?.server.close());
   const source = (extra: Partial<ConstructorParameters<typeof SentinelOneSignalSource>[0]> = {}) =>
     new SentinelOneSignalSource({ baseUrl: s1.server.url, apiToken: TOKEN, agents: false, clock: fakeClock(), random: () => 0.5, ...extra });
-  async function sync(src: SentinelOneSignalSource, cursor: string | null = null) {
-    const ids: string[] = [];
-    let batches = 0;
-    for (;;) {
-      const res = await src.fetch({ cursor, logger });
-      batches++;
-      ids.push(...res.signals.map(s => s.sourceId));
-      cursor = res.cursor;
-      if (!res.hasMore) return { ids, cursor, batches };
-    }
-  }
+  const sync = (src: SentinelOneSignalSource, cursor: string | null = null) => syncSignals(src, logger, cursor);
   const same = (n: number) => Array.from({ length: n }, (_, i) => threat(1, { id: `t${i}` }, { updatedAt: '2026-01-01T00:10:00.000000Z' }));
 
   it('more than `limit` threats with one updatedAt, over several batches, do not stall the walk', async () => {

@@ -9,7 +9,14 @@ import type { BackendFeature } from '@backstage/backend-plugin-api';
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
 import { runtimeRiskSignalSourcesExtensionPoint } from '../extensions';
-import type { HostInventoryFetchOptions, HostInventoryFetchResult, HostInventoryRecord, SignalSource } from '../source';
+import type {
+  HostInventoryFetchOptions,
+  HostInventoryFetchResult,
+  HostInventoryRecord,
+  SignalSource,
+  SignalSourceFetchOptions,
+  SignalSourceFetchResult,
+} from '../source';
 import type { Clock } from '../http/clock';
 import { SourceHttpError } from '../http/errors';
 import type { FakeTokenIssuer } from './fakeServer';
@@ -79,6 +86,27 @@ export async function sourceError(promise: Promise<unknown>): Promise<SourceHttp
   if (!('error' in outcome)) throw new Error(`expected a SourceHttpError, got ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof SourceHttpError)) throw outcome.error;
   return outcome.error;
+}
+
+/**
+ * Fetches like the ingestion runner: calls `fetch` from `cursor`, again from each
+ * answer's cursor while it has `hasMore`. Returns the `sourceId`s of the signals
+ * in order, the last cursor and the number of batches.
+ */
+export async function syncSignals(
+  source: { fetch(options: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> },
+  logger: SignalSourceFetchOptions['logger'],
+  cursor: string | null = null,
+): Promise<{ ids: string[]; cursor: string | null; batches: number }> {
+  const ids: string[] = [];
+  let batches = 0;
+  for (;;) {
+    const res: SignalSourceFetchResult = await source.fetch({ cursor, logger });
+    batches++;
+    ids.push(...res.signals.map(s => s.sourceId));
+    cursor = res.cursor;
+    if (!res.hasMore) return { ids, cursor, batches };
+  }
 }
 
 /**
