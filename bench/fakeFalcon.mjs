@@ -13,7 +13,8 @@
 //   POST /alerts/combined/alerts/v1        `{ filter, limit, after }` -> alerts by `updated_timestamp`
 //                                          ascending, bounds `updated_timestamp:>=|>|<'<iso>'`, `after` =
 //                                          the index of the next alert (what the adapter pages with)
-//   GET  /devices/queries/devices/v1       no devices
+//   GET  /devices/queries/devices-scroll/v1  no devices: the empty page that ends a scroll (the
+//                                          adapter lists the devices modified since a walk's lower bound)
 //   POST /devices/entities/devices/v2      `{ ids }` -> a device record per id
 // and, for the bench only (not counted as vendor requests):
 //   POST /_bench/alerts                    JSON array of alerts to add (in `updated_timestamp` order)
@@ -96,8 +97,10 @@ const routes = {
     }
     return { body: `{"resources":[${texts.join(',')}],"errors":[]}` };
   },
-  'GET /devices/queries/devices/v1': req =>
-    authorized(req) ? { body: JSON.stringify({ meta: { pagination: { total: 0 } }, resources: [] }) } : UNAUTHORIZED,
+  'GET /devices/queries/devices-scroll/v1': (req, _body, query) =>
+    authorized(req)
+      ? { body: `{"meta":{"pagination":{"offset":"","limit":${Number(query.get('limit') ?? 100)},"total":0}},"resources":[],"errors":[]}` }
+      : UNAUTHORIZED,
   'POST /devices/entities/devices/v2': (req, body) => {
     if (!authorized(req)) return UNAUTHORIZED;
     const resources = JSON.parse(body).ids.map(id => ({

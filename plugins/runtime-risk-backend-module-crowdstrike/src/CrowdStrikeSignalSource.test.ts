@@ -302,6 +302,96 @@ describe('CrowdStrike paging edges', () => {
   });
 });
 
+describe('CrowdStrike modified devices on the alert path (devices-scroll query)', () => {
+  let falcon: FakeFalcon;
+  afterEach(() => falcon?.server.close());
+  const SCROLL = 'GET /devices/queries/devices-scroll/v1';
+  const since = '2026-01-01T00:00:00.000Z';
+  const at = (i: number) => new Date(Date.parse(since) + i * 1000).toISOString();
+  const source = (extra: Partial<ConstructorParameters<typeof CrowdStrikeSignalSource>[0]> = {}) =>
+    new CrowdStrikeSignalSource({ baseUrl: falcon.server.url, clientId: 'cid', clientSecret: 'falcon-secret', clock: fakeClock(), random: () => 0.5, ...extra });
+  const device = (i: number, modified: string) => ({ device_id: `d${String(i).padStart(5, '0')}`, hostname: `h${i}`, modified_timestamp: modified });
+
+  it('looks up every one of more than 10,000 modified devices: none skipped, no offset ceiling, no page limit', async () => {
+    // 12,500 devices modified after the cursor (small records), 3 modified before it
+    const modified = Array.from({ length: 12_500 }, (_, i) => device(i, at(i + 1)));
+    const old = [0, 1, 2].map(i => device(20_000 + i, '2025-12-31T23:00:00Z'));
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: [alert(1)], devices: [...old, ...modified] });
+    // default pageSize (500) and a small maxPages: the old offset query stopped at 2 x 500 ids
+    const res = await source({ maxPages: 2 }).fetch({ cursor: since, logger });
+    expect(res.signals).toHaveLength(1);
+    expect(res.hasMore).toBe(false);
+    const hostIds = res.hosts!.map(h => h.sourceId);
+    expect(hostIds).toHaveLength(12_500);
+    expect(new Set(hostIds)).toEqual(new Set(modified.map(d => d.device_id)));
+    const scrolls = falcon.server.calls(SCROLL);
+    // 25 pages of 500, then the empty page that ends the scroll; every page after the first follows the token
+    expect(scrolls).toHaveLength(26);
+    expect(scrolls.every(r => r.query.get('filter') === `modified_timestamp:>'${since}'` && r.query.get('sort') === 'modified_timestamp.asc')).toBe(true);
+    expect(scrolls.map(r => r.query.get('limit'))).toEqual(Array(26).fill('500'));
+    expect(scrolls[0].query.get('offset')).toBeNull();
+    expect(scrolls.slice(1).every(r => r.query.get('offset'))).toBe(true);
+    expect(falcon.server.calls('GET /devices/queries/devices/v1')).toHaveLength(0);
+    // looked up by id, 5,000 a request (the alert's own device dev1 with them)
+    const bodies = falcon.server.calls('POST /devices/entities/devices/v2').map(r => JSON.parse(r.body).ids as string[]);
+    expect(bodies.map(b => b.length)).toEqual([5000, 5000, 2501]);
+    expect(bodies.flat().sort()).toEqual(['dev1', ...modified.map(d => d.device_id)].sort());
+  });
+
+  it('lists the modified devices once per walk, with the batch that starts it; a first sync lists every device', async () => {
+    const devices = [device(1, at(5)), device(2, at(6)), { device_id: 'never-modified', hostname: 'x' }];
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', alerts: [1, 2, 3].map(n => alert(n, { device: undefined })), devices });
+    const src = source({ pageSize: 1, maxPages: 2 });
+    const first = await src.fetch({ cursor: null, logger });
+    expect(first.hasMore).toBe(true);
+    // no lower bound yet: no filter, the whole inventory
+    expect(first.hosts!.map(h => h.sourceId).sort()).toEqual(['d00001', 'd00002', 'never-modified']);
+    expect(falcon.server.calls(SCROLL).every(r => r.query.get('filter') === null)).toBe(true);
+    const scrollsAfterFirst = falcon.server.calls(SCROLL).length;
+    const second = await src.fetch({ cursor: first.cursor, logger });
+    expect(second.hasMore).toBe(false);
+    expect(second.hosts).toEqual([]);
+    expect(falcon.server.calls(SCROLL)).toHaveLength(scrollsAfterFirst);
+    // the next walk lists again from its lower bound (the newest alert read): only devices modified after it
+    falcon.devices.push(device(3, '2026-01-01T00:10:04Z'), device(4, '2026-01-01T00:10:02Z'));
+    const third = await src.fetch({ cursor: second.cursor, logger });
+    expect(falcon.server.calls(SCROLL).slice(scrollsAfterFirst)[0].query.get('filter')).toBe("modified_timestamp:>'2026-01-01T00:10:03.000Z'");
+    expect(third.hosts!.map(h => h.sourceId)).toEqual(['d00003']);
+  });
+
+  it('a scroll token Falcon no longer knows starts the listing over once; a second time fails the batch', async () => {
+    const devices = [1, 2, 3].map(i => device(i, at(i)));
+    // the fake's clock jumps past the token's expiry on its 2nd scroll request only
+    let n = 0;
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', devices, now: () => (++n === 2 ? 1e15 : 0) });
+    const res = await source({ pageSize: 1 }).fetch({ cursor: since, logger });
+    expect(res.hosts!.map(h => h.sourceId).sort()).toEqual(['d00001', 'd00002', 'd00003']);
+    const offsets = falcon.server.calls(SCROLL).map(r => r.query.get('offset'));
+    expect(offsets[0]).toBeNull();
+    expect(offsets[2]).toBeNull();
+    expect(offsets).toHaveLength(6);
+    falcon.server.close();
+
+    // every other request is past the expiry: the restarted scroll expires too
+    n = 0;
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', devices, now: () => (++n % 2 === 0 ? 1e15 : 0) });
+    await expect(source({ pageSize: 1 }).fetch({ cursor: since, logger })).rejects.toThrow(/HTTP 400: GET \/devices\/queries\/devices-scroll\/v1/);
+    expect(falcon.server.calls(SCROLL)).toHaveLength(4);
+  });
+
+  it('fails a batch whose scroll does not advance, or whose page has ids without a token, instead of looping or stopping', async () => {
+    falcon = await startFakeFalcon({ clientId: 'cid', clientSecret: 'falcon-secret', devices: [device(1, at(1))] });
+    const noAlerts = { json: { meta: { pagination: {} }, resources: [], errors: [] } };
+    const page = { json: { meta: { pagination: { offset: 'tok' } }, resources: ['d00001'], errors: [] } };
+    falcon.faults.push(noAlerts, page, page);
+    await expect(source().fetch({ cursor: since, logger })).rejects.toThrow(
+      'Source crowdstrike: GET /devices/queries/devices-scroll/v1 does not advance (a page of 1 device ids already listed)',
+    );
+    falcon.faults.push(noAlerts, { json: { meta: { pagination: {} }, resources: ['d00001'], errors: [] } });
+    await expect(source().fetch({ cursor: since, logger })).rejects.toThrow('1 device ids without a scroll token in meta.pagination.offset');
+  });
+});
+
 describe('CrowdStrike mapping', () => {
   const map = (o: Record<string, unknown>) => crowdStrikeSignal(alert(1, o), new Map());
   it('maps severity 1-100', () => {

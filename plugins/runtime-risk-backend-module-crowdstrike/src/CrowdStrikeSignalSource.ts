@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_DEVICE_QUERY_LIMIT, listFalconHosts } from './hostInventory';
+import { MAX_DEVICE_QUERY_LIMIT, listFalconHosts, scrollDeviceIds } from './hostInventory';
 import { indicatorsOf, type Asset, type SignalInput, type SignalStatus } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import {
   ClientCredentialsTokenProvider,
@@ -7,12 +7,12 @@ import {
   SourceHttpError,
   hostRecords,
   chunk,
-  collectOffsetPages,
   compact,
   epochSecondsHeader,
   firstRetryAfter,
   mergeAssets,
   normalizeRecords,
+  parseTimeWindowCursor,
   parseLabels,
   retryAfterHeader,
   severityFromScore,
@@ -94,10 +94,6 @@ const AlertSchema = z.object({
 });
 type Alert = z.infer<typeof AlertSchema>;
 
-const IdsResponse = z.object({
-  resources: z.array(z.string()).nullish(),
-  meta: z.object({ pagination: z.object({ total: z.number().optional() }).optional() }).optional(),
-});
 const EntitiesResponse = z.object({ resources: z.array(z.unknown()).nullish() });
 const CombinedResponse = z.object({
   resources: z.array(z.unknown()).nullish(),
@@ -227,14 +223,21 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
     return this.opts.pageSize ?? 500;
   }
 
-  private async queryIds(path: string, filter: string | undefined, sort: string, signal?: AbortSignal) {
-    return collectOffsetPages({
-      pageSize: this.pageSize,
-      maxPages: this.opts.maxPages ?? 10,
-      fetchPage: async (offset, limit) => {
-        const body = await this.http.get(path, { filter, sort, limit, offset }, IdsResponse.parse, signal);
-        return { items: body.resources ?? [], total: body.meta?.pagination?.total };
-      },
+  /**
+   * Ids of the devices modified after `since` (every device without it): the
+   * devices-scroll query with FQL `modified_timestamp:>'<since>'`, read to its
+   * empty page in one call (`scrollDeviceIds`), so more than 10,000 modified
+   * devices are all listed (the offset-paged devices query refuses `offset +
+   * limit` above 10,000). Pages of `hostInventory.pageSize`, else `pageSize`, at most 5,000.
+   */
+  private modifiedDeviceIds(since: string | null, signal?: AbortSignal) {
+    return scrollDeviceIds({
+      http: this.http,
+      sourceId: this.id,
+      filter: since ? `modified_timestamp:>'${since}'` : undefined,
+      sort: 'modified_timestamp.asc',
+      limit: this.inventoryPageSize(this.pageSize, MAX_DEVICE_QUERY_LIMIT),
+      signal,
     });
   }
 
@@ -291,6 +294,7 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
    * longer accepts (HTTP 400) goes on from the newest `updated_timestamp` read.
    */
   async fetch({ cursor, logger, signal }: SignalSourceFetchOptions): Promise<SignalSourceFetchResult> {
+    const startsWalk = !parseTimeWindowCursor(cursor).walk;
     const walked = await walkTimeWindow<unknown>({
       cursor,
       maxPages: this.opts.maxPages ?? 10,
@@ -319,10 +323,12 @@ export class CrowdStrikeSignalSource extends HttpPullSource<CrowdStrikeSourceOpt
     const deviceIds = alerts
       .map(a => (a as { device?: { device_id?: unknown } } | null)?.device?.device_id)
       .filter((d): d is string => typeof d === 'string');
-    if (this.opts.inventory !== false) {
-      const since = walked.since ? `modified_timestamp:>'${walked.since}'` : undefined;
-      const seen = await this.queryIds('/devices/queries/devices/v1', since, 'modified_timestamp.asc', signal);
-      deviceIds.push(...seen.items);
+    // the devices modified after the walk's lower bound, once per walk: with the batch that
+    // starts it (listed after the walk's upper bound was fixed; the next walk starts at or
+    // before that bound, so no modification falls between two listings; later batches of a
+    // walk cut by maxPages do not list them again)
+    if (this.opts.inventory !== false && startsWalk) {
+      deviceIds.push(...(await this.modifiedDeviceIds(walked.since, signal)));
     }
     const devices = new Map<string, Device>();
     for (const raw of await this.deviceDetails(deviceIds, logger, signal)) {

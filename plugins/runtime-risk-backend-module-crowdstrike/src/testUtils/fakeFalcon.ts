@@ -4,10 +4,12 @@
  * `after` paging and at most 1,000 a page; the ids query with offset paging,
  * refusing `offset + limit` above 10,000 like Falcon; entities) and the Hosts
  * API (the devices query by `modified_timestamp` with offset paging, refusing
- * `offset + limit` above 10,000 too; the whole inventory through the scroll
- * query, `GET /devices/queries/devices-scroll/v1`, whose `offset` is the opaque
- * token of the page before, kept for two minutes, 400 for one it does not
- * know, pages optionally capped; then entities, at most 5,000 ids a request).
+ * `offset + limit` above 10,000 too; the scroll query, `GET
+ * /devices/queries/devices-scroll/v1`, the devices its `filter`'s
+ * `modified_timestamp` bounds match (all without one) sorted by the `sort`
+ * field, whose `offset` is the opaque token of the page before, kept for two
+ * minutes, 400 for one it does not know, pages optionally capped; then
+ * entities, at most 5,000 ids a request).
  */
 import { adminAlertsRoute, fakeSha256, fakeTokenIssuer, startFakeServer, vendorRoutes, type VendorRecord, type FakeReply, type FakeServer, type FakeServerOptions, type FakeTokenIssuer, type DemoAlert } from '@runtime-risk/backstage-plugin-runtime-risk-node/testUtils';
 
@@ -165,9 +167,14 @@ export async function startFakeFalcon(options: FakeFalconOptions): Promise<FakeF
             token = newToken();
           }
         } else {
-          // a new scroll: the whole inventory as it is now, in the order asked for
-          const sorted = [...devices].sort(byString(req.query.get('sort')?.startsWith('hostname') ? 'hostname' : 'device_id'));
-          scroll = { ids: sorted.map(d => String(d.device_id)), position: 0, expiresAt: 0 };
+          // a new scroll: the devices the FQL filter matches as they are now (its modified_timestamp
+          // bounds; none: the whole inventory), in the order asked for (`<field>.asc`, default device_id)
+          const filter = req.query.get('filter');
+          const matching = filter ? timeFiltered(devices, 'modified_timestamp', filter) : [...devices];
+          if (typeof matching === 'string') return invalid(matching);
+          const field = req.query.get('sort')?.split('.')[0] || 'device_id';
+          if (!/^(device_id|hostname|modified_timestamp|last_seen)$/.test(field)) return invalid(`cannot sort by ${field}`);
+          scroll = { ids: matching.sort(byString(field)).map(d => String(d.device_id)), position: 0, expiresAt: 0 };
           token = newToken();
         }
         // pages capped at devicePageCap like a busy server
