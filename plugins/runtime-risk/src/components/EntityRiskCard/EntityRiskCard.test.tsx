@@ -1,22 +1,12 @@
 import '../../testing/configure';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
-import type { Entity } from '@backstage/catalog-model';
 import type { EntityRisk, RiskLevel } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
 import { makeEntitySource, makeRisk, makeSource } from '../../testing/fixtures';
+import { PAYMENTS_API_REF as REF, renderInEntity } from '../../testing/render';
 import { EntityRiskCard } from './EntityRiskCard';
 
-const entity: Entity = {
-  apiVersion: 'backstage.io/v1alpha1',
-  kind: 'Component',
-  metadata: { name: 'payments-api', namespace: 'default' },
-  spec: { type: 'service', owner: 'team-payments', lifecycle: 'production' },
-};
-const REF = 'component:default/payments-api';
 
 let server: FakeRuntimeRiskServer;
 beforeEach(async () => {
@@ -27,15 +17,7 @@ afterEach(async () => {
   await server.stop();
 });
 
-async function renderCard(pollIntervalMs?: number) {
-  return renderInTestApp(
-    <TestApiProvider apis={[[runtimeRiskApiRef, server.client()]]}>
-      <EntityProvider entity={entity}>
-        <EntityRiskCard pollIntervalMs={pollIntervalMs} />
-      </EntityProvider>
-    </TestApiProvider>,
-  );
-}
+const renderCard = (pollIntervalMs?: number) => renderInEntity(<EntityRiskCard pollIntervalMs={pollIntervalMs} />, { api: server.client() });
 
 const levelCases: Array<{
   level: RiskLevel;

@@ -1,22 +1,12 @@
 import '../../testing/configure';
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
-import type { Entity } from '@backstage/catalog-model';
-import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
 import { makeDecision, makeEntitySource, makeException, makeRisk, makeSignal, makeSource } from '../../testing/fixtures';
+import { PAYMENTS_API_REF as REF, columnHeaders, pretendNarrowScreen, renderInEntity } from '../../testing/render';
 import { EntityRiskContent, shadowCounts } from './EntityRiskContent';
 import { toChartData } from './RiskChart';
 
-const entity: Entity = {
-  apiVersion: 'backstage.io/v1alpha1',
-  kind: 'Component',
-  metadata: { name: 'payments-api', namespace: 'default' },
-  spec: { type: 'service', owner: 'team-payments', lifecycle: 'production' },
-};
-const REF = 'component:default/payments-api';
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
 
 let server: FakeRuntimeRiskServer;
@@ -73,39 +63,7 @@ afterEach(async () => {
   await server.stop();
 });
 
-async function renderTab() {
-  return renderInTestApp(
-    <TestApiProvider apis={[[runtimeRiskApiRef, server.client()]]}>
-      <EntityProvider entity={entity}>
-        <EntityRiskContent />
-      </EntityProvider>
-    </TestApiProvider>,
-  );
-}
-
-/** Makes MUI's useMediaQuery see a viewport under 1280 px (theme.breakpoints.down('md')). */
-function pretendNarrowScreen() {
-  const original = window.matchMedia;
-  window.matchMedia = ((query: string) => ({
-    matches: query.includes('max-width:1279.95px'),
-    media: query,
-    onchange: null,
-    addListener: () => {},
-    removeListener: () => {},
-    addEventListener: () => {},
-    removeEventListener: () => {},
-    dispatchEvent: () => false,
-  })) as typeof window.matchMedia;
-  return () => {
-    window.matchMedia = original;
-  };
-}
-
-function columnHeaders(region: HTMLElement): string[] {
-  return within(region)
-    .getAllByRole('columnheader')
-    .map(h => (h.textContent ?? '').trim());
-}
+const renderTab = () => renderInEntity(<EntityRiskContent />, { api: server.client() });
 
 describe('EntityRiskContent', () => {
   it('lists the signals with severity, host, techniques, status, source and console link', async () => {

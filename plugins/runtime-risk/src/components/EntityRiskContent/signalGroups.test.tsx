@@ -1,22 +1,12 @@
 import '../../testing/configure';
 import { screen, waitFor, within } from '@testing-library/react';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
-import type { Entity } from '@backstage/catalog-model';
-import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
 import { makeRisk, makeSignal, makeSource } from '../../testing/fixtures';
+import { PAYMENTS_API_REF as REF, renderInEntity } from '../../testing/render';
 import { EntityRiskContent } from './EntityRiskContent';
 import { signalRows } from './signalGroups';
 
 /** Issue 15 part 5: one incident reported by two vendors is one row of the risk tab, naming both. */
-const entity: Entity = {
-  apiVersion: 'backstage.io/v1alpha1',
-  kind: 'Component',
-  metadata: { name: 'payments-api', namespace: 'default' },
-  spec: { type: 'service', owner: 'team-payments', lifecycle: 'production' },
-};
-const REF = 'component:default/payments-api';
 const SHA = 'ab'.repeat(32);
 const falcon = makeSignal({ id: 'crowdstrike:ldt-1', source: 'crowdstrike', title: 'Mimikatz credential dumping', indicators: { sha256: SHA } });
 const defender = makeSignal({ id: 'defender:da-1', source: 'defender', severity: 'high', title: "'Mimikatz' hacktool was detected", indicators: { sha256: SHA } });
@@ -46,13 +36,7 @@ describe('signal rows: one incident, one row', () => {
       server.risks.set(REF, [makeRisk({ riskLevel: 'high', score: 100, decision: 'block', reasons: [incidentReason] })]);
       server.signals.set(REF, [falcon, defender, other]);
       server.decisions.set(REF, []);
-      await renderInTestApp(
-        <TestApiProvider apis={[[runtimeRiskApiRef, server.client()]]}>
-          <EntityProvider entity={entity}>
-            <EntityRiskContent />
-          </EntityProvider>
-        </TestApiProvider>,
-      );
+      await renderInEntity(<EntityRiskContent />, { api: server.client() });
       await waitFor(() => expect(screen.getByTestId('signal-incident')).toBeInTheDocument(), { timeout: 10_000 });
       const row = screen.getByTestId('signal-incident').closest('tr')!;
       const r = within(row);

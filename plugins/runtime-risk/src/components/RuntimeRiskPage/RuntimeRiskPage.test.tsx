@@ -8,6 +8,7 @@ import type { Entity } from '@backstage/catalog-model';
 import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
 import { makeException, makeRisk, makeSource } from '../../testing/fixtures';
+import { columnHeaders, pretendNarrowScreen } from '../../testing/render';
 import { RuntimeRiskPage } from './RuntimeRiskPage';
 
 function component(name: string, owner: string, system: string): Entity {
@@ -80,30 +81,6 @@ function rankedServices(): string[] {
     .slice(1)
     .map(row => within(row).getAllByRole('cell').map(c => c.textContent ?? ''))
     .map(cells => `${cells[0]} ${cells[1]} ${cells[4]} ${cells[7]}`);
-}
-
-/** Makes MUI's useMediaQuery see a viewport under 1280 px (theme.breakpoints.down('md')). */
-function pretendNarrowScreen() {
-  const original = window.matchMedia;
-  window.matchMedia = ((query: string) => ({
-    matches: query.includes('max-width:1279.95px'),
-    media: query,
-    onchange: null,
-    addListener: () => {},
-    removeListener: () => {},
-    addEventListener: () => {},
-    removeEventListener: () => {},
-    dispatchEvent: () => false,
-  })) as typeof window.matchMedia;
-  return () => {
-    window.matchMedia = original;
-  };
-}
-
-function columnHeaders(region: HTMLElement): string[] {
-  return within(region)
-    .getAllByRole('columnheader')
-    .map(h => (h.textContent ?? '').trim());
 }
 
 describe('RuntimeRiskPage', () => {
