@@ -3,9 +3,9 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { entityRouteRef } from '@backstage/plugin-catalog-react';
-import { runtimeRiskApiRef } from '../../api/RuntimeRiskApi';
+import { runtimeRiskApiRef, type BacktestResult } from '../../api/RuntimeRiskApi';
 import { FakeRuntimeRiskServer } from '../../testing/fakeRuntimeRiskServer';
-import { WhatIfPage } from './WhatIfPage';
+import { BacktestView, WhatIfPage } from './WhatIfPage';
 
 const ACTIVE = { id: 'default', environments: { production: { thresholds: { moderate: 30, high: 70 } } } };
 
@@ -97,6 +97,34 @@ describe('WhatIfPage', () => {
     const second = server.requests.filter(r => r.path === '/v1/policy/backtest')[1];
     expect(second.body).toMatchObject({ cursor: '2', since: '2026-11-26T12:00:00.000Z', until: '2026-12-03T12:00:00.000Z' });
     expect(screen.queryByRole('button', { name: 'More changed decisions' })).toBeNull();
+  });
+
+  it('keeps column names, counts, chips, environments and entities on one line; wide tables scroll sideways in their card', async () => {
+    const result = server.backtest!({}) as BacktestResult;
+    result.changedDecisions.items[1] = { ...result.changedDecisions.items[1], dryRun: true };
+    await renderInTestApp(<BacktestView result={result} />, { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } });
+    for (const name of ['transitions', 'by environment', 'by entity', 'changed decisions']) {
+      const table = screen.getByRole('table', { name });
+      // the Backstage theme's `word-break: break-word` would let the table squeeze a header to one letter per line
+      for (const header of within(table).getAllByRole('columnheader')) expect(header).toHaveStyle({ whiteSpace: 'nowrap' });
+      // too narrow a card scrolls the table instead of wrapping its cells mid-word
+      expect(table.parentElement).toHaveStyle({ overflowX: 'auto' });
+    }
+    expect(within(screen.getByRole('table', { name: 'transitions' })).getByRole('columnheader', { name: 'Count' })).toBeInTheDocument();
+    const changed = screen.getByRole('table', { name: 'changed decisions' });
+    const [, first, second] = within(changed).getAllByRole('row');
+    const cells = (row: HTMLElement) => within(row).getAllByRole('cell');
+    // When, Entity, Environment, Recorded, Proposed: one line each
+    for (const cell of cells(second).slice(0, 5)) expect(cell).toHaveStyle({ whiteSpace: 'nowrap' });
+    expect(cells(second)[2]).toHaveTextContent('production (dry run)');
+    // the reason wraps between words only, at a readable width
+    const why = cells(first)[5];
+    expect(why).toHaveTextContent('low signal contributes 10.0 (change 1)');
+    expect(why).not.toHaveStyle({ whiteSpace: 'nowrap' });
+    expect(why).toHaveStyle({ wordBreak: 'normal', minWidth: '240px' });
+    for (const cell of cells(within(screen.getByRole('table', { name: 'by environment' })).getAllByRole('row')[1]).slice(0, 3)) {
+      expect(cell).toHaveStyle({ whiteSpace: 'nowrap' });
+    }
   });
 
   it('shows the backend message naming the field of a policy it refuses', async () => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import useAsync from 'react-use/esm/useAsync';
 import { InfoCard, Progress } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
@@ -10,6 +10,7 @@ import {
   Table,
   TableBody,
   TableCell,
+  TableContainer,
   TableHead,
   TableRow,
   TextField,
@@ -30,13 +31,48 @@ const PAGE = 50;
 
 type Transition = BacktestResult['transitions'][number];
 
+/**
+ * Headers and short cells (counts, chips, environments, entity links) stay on one line: the
+ * Backstage theme gives table cells `word-break: break-word`, which lets an auto-layout table
+ * squeeze a column down to one letter per line ("C/o/u/n/t", "productio/n").
+ */
+const NOWRAP = { whiteSpace: 'nowrap' } as const;
+/** Long text (the proposed policy's reason): wraps between words only, at a readable width. */
+const PROSE = { wordBreak: 'normal', overflowWrap: 'break-word', minWidth: 240 } as const;
+
+/** A table that scrolls sideways inside its card when the card is narrower than its columns (instead of wrapping them mid-word). */
+function ScrollTable(props: { label: string; children: ReactNode }) {
+  return (
+    <TableContainer style={{ overflowX: 'auto' }}>
+      <Table size="small" aria-label={props.label}>
+        {props.children}
+      </Table>
+    </TableContainer>
+  );
+}
+
+/** A header row of one-line column names. */
+function HeadRow(props: { columns: string[] }) {
+  return (
+    <TableHead>
+      <TableRow>
+        {props.columns.map(c => (
+          <TableCell key={c} style={NOWRAP}>
+            {c}
+          </TableCell>
+        ))}
+      </TableRow>
+    </TableHead>
+  );
+}
+
 function Transitions(props: { transitions: Transition[] }) {
   const changed = props.transitions.filter(t => t.from !== t.to);
   if (changed.length === 0) return <>-</>;
   return (
     <>
       {changed.map(t => (
-        <Box key={`${t.from}-${t.to}`} component="span" display="inline-flex" alignItems="center" mr={2} style={{ gap: 4 }}>
+        <Box key={`${t.from}-${t.to}`} component="span" display="inline-flex" alignItems="center" mr={2} style={{ gap: 4, ...NOWRAP }}>
           <DecisionChip decision={t.from} /> → <DecisionChip decision={t.to} /> {t.count}
         </Box>
       ))}
@@ -46,28 +82,22 @@ function Transitions(props: { transitions: Transition[] }) {
 
 function GroupTable(props: { label: string; caption: string; rows: { key: string; name: JSX.Element | string; total: number; changed: number; transitions: Transition[] }[] }) {
   return (
-    <Table size="small" aria-label={props.caption}>
-      <TableHead>
-        <TableRow>
-          <TableCell>{props.label}</TableCell>
-          <TableCell>Decisions</TableCell>
-          <TableCell>Would change</TableCell>
-          <TableCell>Changes</TableCell>
-        </TableRow>
-      </TableHead>
+    <ScrollTable label={props.caption}>
+      <HeadRow columns={[props.label, 'Decisions', 'Would change', 'Changes']} />
       <TableBody>
         {props.rows.map(r => (
           <TableRow key={r.key}>
-            <TableCell>{r.name}</TableCell>
-            <TableCell>{r.total}</TableCell>
-            <TableCell>{r.changed}</TableCell>
+            <TableCell style={NOWRAP}>{r.name}</TableCell>
+            <TableCell style={NOWRAP}>{r.total}</TableCell>
+            <TableCell style={NOWRAP}>{r.changed}</TableCell>
+            {/* several transitions wrap between each other, never inside one */}
             <TableCell>
               <Transitions transitions={r.transitions} />
             </TableCell>
           </TableRow>
         ))}
       </TableBody>
-    </Table>
+    </ScrollTable>
   );
 }
 
@@ -87,33 +117,28 @@ export function BacktestView(props: { result: BacktestResult; onMore?: () => voi
             ` ${result.notEvaluated.count} decisions were not replayed: the proposed policy does not define ${result.notEvaluated.environments.join(', ')}.`}
         </Typography>
       </Grid>
-      <Grid item xs={12} md={4}>
+      {/* side by side from 1280 px (two chips and a count fit in 5/12), one above the other below */}
+      <Grid item xs={12} lg={5}>
         <InfoCard title="Transitions">
-          <Table size="small" aria-label="transitions">
-            <TableHead>
-              <TableRow>
-                <TableCell>Recorded</TableCell>
-                <TableCell>Proposed</TableCell>
-                <TableCell>Count</TableCell>
-              </TableRow>
-            </TableHead>
+          <ScrollTable label="transitions">
+            <HeadRow columns={['Recorded', 'Proposed', 'Count']} />
             <TableBody>
               {result.transitions.map(t => (
                 <TableRow key={`${t.from}-${t.to}`}>
-                  <TableCell>
+                  <TableCell style={NOWRAP}>
                     <DecisionChip decision={t.from} />
                   </TableCell>
-                  <TableCell>
+                  <TableCell style={NOWRAP}>
                     <DecisionChip decision={t.to} />
                   </TableCell>
-                  <TableCell>{t.count}</TableCell>
+                  <TableCell style={NOWRAP}>{t.count}</TableCell>
                 </TableRow>
               ))}
             </TableBody>
-          </Table>
+          </ScrollTable>
         </InfoCard>
       </Grid>
-      <Grid item xs={12} md={8}>
+      <Grid item xs={12} lg={7}>
         <InfoCard title="By environment">
           <GroupTable
             label="Environment"
@@ -142,39 +167,30 @@ export function BacktestView(props: { result: BacktestResult; onMore?: () => voi
       {result.changedDecisions.items.length > 0 && (
         <Grid item xs={12}>
           <InfoCard title={`Changed decisions (${result.changedDecisions.items.length} of ${result.changedDecisions.totalCount})`}>
-            <Table size="small" aria-label="changed decisions">
-              <TableHead>
-                <TableRow>
-                  <TableCell>When</TableCell>
-                  <TableCell>Entity</TableCell>
-                  <TableCell>Environment</TableCell>
-                  <TableCell>Recorded</TableCell>
-                  <TableCell>Proposed</TableCell>
-                  <TableCell>Why, under the proposed policy</TableCell>
-                </TableRow>
-              </TableHead>
+            <ScrollTable label="changed decisions">
+              <HeadRow columns={['When', 'Entity', 'Environment', 'Recorded', 'Proposed', 'Why, under the proposed policy']} />
               <TableBody>
                 {result.changedDecisions.items.map(c => (
                   <TableRow key={c.decisionId}>
-                    <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDateTime(c.createdAt)}</TableCell>
-                    <TableCell>
+                    <TableCell style={NOWRAP}>{formatDateTime(c.createdAt)}</TableCell>
+                    <TableCell style={NOWRAP}>
                       <EntityRefLink entityRef={c.entityRef} />
                     </TableCell>
-                    <TableCell>
+                    <TableCell style={NOWRAP}>
                       {c.environment}
                       {c.dryRun ? ' (dry run)' : ''}
                     </TableCell>
-                    <TableCell>
+                    <TableCell style={NOWRAP}>
                       <DecisionChip decision={c.old.decision} />
                     </TableCell>
-                    <TableCell>
+                    <TableCell style={NOWRAP}>
                       <DecisionChip decision={c.new.decision} />
                     </TableCell>
-                    <TableCell>{c.new.reasons.filter(r => r.code !== 'dry_run').map(r => r.message)[0] ?? '-'}</TableCell>
+                    <TableCell style={PROSE}>{c.new.reasons.filter(r => r.code !== 'dry_run').map(r => r.message)[0] ?? '-'}</TableCell>
                   </TableRow>
                 ))}
               </TableBody>
-            </Table>
+            </ScrollTable>
             {result.changedDecisions.nextCursor && props.onMore && (
               <Box mt={1}>
                 <Button variant="outlined" onClick={props.onMore} disabled={props.loadingMore}>
