@@ -8,33 +8,25 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { profiled } from './profile';
+import { DEFAULT_POLICY_CONFIG } from '../plugins/runtime-risk-backend/src/engine';
 
 export interface PolicySummaryResult {
   backtest: { decisions: number; seconds: number; total: number; changed: number; transitions: unknown };
   summary: { entities: number; coldMs: number; warmMs: number[]; warmMedianMs: number; rows: number };
 }
 
-/** Production stricter than the default policy: moderate from 5, high from 20. */
+/**
+ * The default policy (DESIGN.md "Configuration") with production stricter:
+ * moderate from 5, high from 20. Without `scoring`, so the backend fills in its
+ * scoring defaults.
+ */
+const { scoring: _defaultScoring, ...DEFAULT_ENVIRONMENTS_POLICY } = DEFAULT_POLICY_CONFIG;
 const STRICT_POLICY = {
+  ...DEFAULT_ENVIRONMENTS_POLICY,
   id: 'bench-stricter',
   environments: {
-    production: {
-      thresholds: { moderate: 5, high: 20 },
-      actions: { low: 'proceed', moderate: 'approval_required', high: 'block' },
-      maxSignalAge: { minutes: 15 },
-      onFailure: { sourceUnavailable: 'block', signalsStale: 'approval_required', uncorrelated: 'approval_required', scoreUnavailable: 'block' },
-    },
-    staging: {
-      thresholds: { moderate: 50, high: 85 },
-      actions: { low: 'proceed', moderate: 'proceed', high: 'approval_required' },
-      maxSignalAge: { hours: 1 },
-      onFailure: {
-        sourceUnavailable: 'proceed_with_warning',
-        signalsStale: 'proceed_with_warning',
-        uncorrelated: 'proceed_with_warning',
-        scoreUnavailable: 'proceed_with_warning',
-      },
-    },
+    ...DEFAULT_POLICY_CONFIG.environments,
+    production: { ...DEFAULT_POLICY_CONFIG.environments.production, thresholds: { moderate: 5, high: 20 } },
   },
 };
 
