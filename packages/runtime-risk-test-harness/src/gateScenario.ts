@@ -47,3 +47,25 @@ export function scenarioDecision(request: ParsedGateRequest, scenario: GateScena
     evaluatedAt: new Date().toISOString(),
   });
 }
+
+/**
+ * Adds to `scenarios` the three entities the stand-in gate tests name:
+ * component:default/quiet proceeds (low, score 0, no active signals),
+ * component:default/payments blocks (high, 97.3, with `paymentsReasons`) and
+ * component:default/checkout needs approval (moderate, 41.5, a medium detection).
+ */
+export function addStandardScenarios(scenarios: Map<string, GateScenario>, paymentsReasons: Reason[]): void {
+  scenarios.set('component:default/quiet', {
+    decision: 'proceed',
+    riskLevel: 'low',
+    score: 0,
+    reasons: [{ code: 'no_active_signals', message: 'no active signals on 1 host', signalIds: [] }],
+  });
+  scenarios.set('component:default/payments', { decision: 'block', riskLevel: 'high', score: 97.3, reasons: paymentsReasons });
+  scenarios.set('component:default/checkout', {
+    decision: 'approval_required',
+    riskLevel: 'moderate',
+    score: 41.5,
+    reasons: [{ code: 'signal_active', message: 'medium detection on web-01', signalIds: ['defender:da-9'] }],
+  });
+}

@@ -8,4 +8,4 @@
  * @packageDocumentation
  */
 export { startDemoBackend, loadDemoEntities, REPO_ROOT, type DemoBackend, type DemoBackendOptions } from './demoBackend';
-export { scenarioDecision, type GateScenario } from './gateScenario';
+export { addStandardScenarios, scenarioDecision, type GateScenario } from './gateScenario';

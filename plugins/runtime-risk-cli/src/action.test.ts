@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
 import { FakeGateServer } from './testing/fakeGate';
 
 /**
@@ -157,29 +158,8 @@ describe('the runtime-risk-gate GitHub Action', () => {
     await gate.stop();
   });
   beforeEach(() => {
-    gate.requests.length = 0;
-    gate.decisions.clear();
-    gate.scenarios.clear();
-    gate.onPoll = undefined;
-    gate.polls = 0;
-    gate.scenarios.set('component:default/quiet', {
-      decision: 'proceed',
-      riskLevel: 'low',
-      score: 0,
-      reasons: [{ code: 'no_active_signals', message: 'no active signals on 1 host', signalIds: [] }],
-    });
-    gate.scenarios.set('component:default/payments', {
-      decision: 'block',
-      riskLevel: 'high',
-      score: 97.3,
-      reasons: [{ code: 'signal_active', message: 'critical detection on web-01', signalIds: ['crowdstrike:ldt-1'] }],
-    });
-    gate.scenarios.set('component:default/checkout', {
-      decision: 'approval_required',
-      riskLevel: 'moderate',
-      score: 41.5,
-      reasons: [{ code: 'signal_active', message: 'medium detection on web-01', signalIds: ['defender:da-9'] }],
-    });
+    gate.reset();
+    addStandardScenarios(gate.scenarios, [{ code: 'signal_active', message: 'critical detection on web-01', signalIds: ['crowdstrike:ldt-1'] }]);
     connection = { 'backstage-url': gate.url, token: TOKEN };
   });
 

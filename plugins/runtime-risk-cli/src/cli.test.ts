@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
 import { FakeGateServer } from './testing/fakeGate';
 import { cliRunner } from './testing/runCli';
 
@@ -23,39 +24,15 @@ describe('runtime-risk CLI against a loopback gate', () => {
     await gate.stop();
   });
   beforeEach(() => {
-    gate.requests.length = 0;
-    gate.decisions.clear();
-    gate.scenarios.clear();
-    gate.failNext = 0;
-    gate.forceStatus = undefined;
-    gate.answerHtml = false;
-    gate.onPoll = undefined;
-    gate.polls = 0;
+    gate.reset();
     gate.audit = { ok: true, checked: 0 };
-    gate.scenarios.set('component:default/quiet', {
-      decision: 'proceed',
-      riskLevel: 'low',
-      score: 0,
-      reasons: [{ code: 'no_active_signals', message: 'no active signals on 1 host', signalIds: [] }],
-    });
-    gate.scenarios.set('component:default/payments', {
-      decision: 'block',
-      riskLevel: 'high',
-      score: 97.3,
-      reasons: [
-        {
-          code: 'signal_active',
-          message: 'critical detection "Credential dumping" on web-01',
-          signalIds: ['crowdstrike:ldt-1', 'crowdstrike:ldt-2'],
-        },
-      ],
-    });
-    gate.scenarios.set('component:default/checkout', {
-      decision: 'approval_required',
-      riskLevel: 'moderate',
-      score: 41.5,
-      reasons: [{ code: 'signal_active', message: 'medium detection on web-01', signalIds: ['defender:da-9'] }],
-    });
+    addStandardScenarios(gate.scenarios, [
+      {
+        code: 'signal_active',
+        message: 'critical detection "Credential dumping" on web-01',
+        signalIds: ['crowdstrike:ldt-1', 'crowdstrike:ldt-2'],
+      },
+    ]);
     env = { RUNTIME_RISK_URL: gate.url, RUNTIME_RISK_TOKEN: TOKEN };
   });
 

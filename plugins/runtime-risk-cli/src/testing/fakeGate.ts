@@ -47,6 +47,21 @@ export class FakeGateServer {
 
   constructor(private readonly token: string) {}
 
+  /** Back to a fresh server's state (no requests, decisions, scenarios, keys or faults; the default audit answer); keeps listening. */
+  reset(): void {
+    this.requests.length = 0;
+    this.decisions.clear();
+    this.scenarios.clear();
+    this.keys.clear();
+    this.failNext = 0;
+    this.forceStatus = undefined;
+    this.answerHtml = false;
+    this.audit = { ok: true, checked: 0, head: '0'.repeat(64) };
+    this.onPoll = undefined;
+    this.polls = 0;
+    this.dropAfterRecord = 0;
+  }
+
   get url(): string {
     const address = this.server?.address() as AddressInfo | null;
     if (!address) throw new Error('fake gate not started');

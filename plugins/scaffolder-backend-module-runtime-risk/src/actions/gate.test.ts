@@ -3,6 +3,7 @@ import type { TestBackend } from '@backstage/backend-test-utils';
 import { scaffolderActionsExtensionPoint, TemplateAction } from '@backstage/plugin-scaffolder-node';
 import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
+import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
 import { scaffolderModuleRuntimeRisk } from '../module';
 import { createStandInGatePlugin, StandInGateState } from '../testing/standInGate';
 
@@ -39,24 +40,9 @@ describe('runtime-risk:gate action', () => {
 
   beforeEach(() => {
     state.reset();
-    state.scenarios.set('component:default/quiet', {
-      decision: 'proceed',
-      riskLevel: 'low',
-      score: 0,
-      reasons: [{ code: 'no_active_signals', message: 'no active signals on 1 host', signalIds: [] }],
-    });
-    state.scenarios.set('component:default/payments', {
-      decision: 'block',
-      riskLevel: 'high',
-      score: 97.3,
-      reasons: [{ code: 'signal_active', message: 'critical detection "Credential dumping" on web-01', signalIds: ['crowdstrike:ldt-1'] }],
-    });
-    state.scenarios.set('component:default/checkout', {
-      decision: 'approval_required',
-      riskLevel: 'moderate',
-      score: 41.5,
-      reasons: [{ code: 'signal_active', message: 'medium detection on web-01', signalIds: ['defender:da-9'] }],
-    });
+    addStandardScenarios(state.scenarios, [
+      { code: 'signal_active', message: 'critical detection "Credential dumping" on web-01', signalIds: ['crowdstrike:ldt-1'] },
+    ]);
   });
 
   function context(input: Record<string, string | number | boolean>, extra: { isDryRun?: boolean } = {}) {
