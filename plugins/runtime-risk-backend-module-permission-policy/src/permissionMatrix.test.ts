@@ -192,6 +192,24 @@ const NAMES: Record<string, string> = {
   [CI]: 'restricted CI token',
 };
 const WHO = [OWNER, OTHER, APPROVER, HIDDEN, UNRESTRICTED, CI];
+const NOT_APPROVER = WHO.filter(w => w !== APPROVER);
+/** Statuses of a request only the approver (security group) and the unrestricted token may make. */
+const APPROVER_AND_UNRESTRICTED_ONLY = {
+  owner: 403,
+  'other user': 403,
+  approver: 200,
+  'user who cannot see': 403,
+  'unrestricted static token': 200,
+  'restricted CI token': 403,
+};
+/** Statuses of everyone but the approver for an approval or override of the payments decision or exception. */
+const REFUSED_BUT_TO_THE_APPROVER = {
+  owner: 403,
+  'other user': 403,
+  'user who cannot see': 404,
+  'unrestricted static token': 403,
+  'restricted CI token': 403,
+};
 
 describe('permission matrix (real permission backend, runtime-risk policy)', () => {
   let backend: TestBackend;
@@ -202,10 +220,10 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
   const call = (who: string, method: 'get' | 'post', path: string, body?: object) =>
     request(backend.server)[method](`${BASE}${path}`).set('Authorization', auth(who)).send(body ?? {});
 
-  /** Each caller's status for one request, as `name: status`. */
-  async function statuses(method: 'get' | 'post', path: string | (() => string), body?: object | (() => object)) {
+  /** Each caller's (of `callers`, default all) status for one request, as `name: status`. */
+  async function statuses(method: 'get' | 'post', path: string | (() => string), body?: object | (() => object), callers = WHO) {
     const out: Record<string, number> = {};
-    for (const who of WHO) {
+    for (const who of callers) {
       const res = await call(who, method, typeof path === 'function' ? path() : path, typeof body === 'function' ? body() : body);
       out[NAMES[who]] = res.status;
     }
@@ -268,14 +286,7 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
   });
 
   it('global reads need runtime-risk.admin.read', async () => {
-    const expected = {
-      owner: 403,
-      'other user': 403,
-      approver: 200,
-      'user who cannot see': 403,
-      'unrestricted static token': 200,
-      'restricted CI token': 403,
-    };
+    const expected = APPROVER_AND_UNRESTRICTED_ONLY;
     expect(await statuses('get', '/v1/sources')).toEqual(expected);
     expect(await statuses('get', '/v1/coverage')).toEqual(expected);
     expect(await statuses('get', '/v1/audit/verify')).toEqual(expected);
@@ -284,14 +295,7 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
   });
 
   it('the policy needs runtime-risk.policy.read (approvers and admins)', async () => {
-    const expected = {
-      owner: 403,
-      'other user': 403,
-      approver: 200,
-      'user who cannot see': 403,
-      'unrestricted static token': 200,
-      'restricted CI token': 403,
-    };
+    const expected = APPROVER_AND_UNRESTRICTED_ONLY;
     expect(await statuses('get', '/v1/policy')).toEqual(expected);
     expect(await statuses('get', '/v1/policies')).toEqual(expected);
     const policy = await call(APPROVER, 'get', '/v1/policy');
@@ -317,32 +321,13 @@ describe('permission matrix (real permission backend, runtime-risk policy)', () 
     expect(list.body.totalCount).toBe(1);
     exceptionId = list.body.items[0].id;
 
-    const approvers = WHO.filter(w => w !== APPROVER);
-    const approve: Record<string, number> = {};
-    for (const who of approvers) approve[NAMES[who]] = (await call(who, 'post', `/v1/exceptions/${exceptionId}/approve`)).status;
-    expect(approve).toEqual({
-      owner: 403,
-      'other user': 403,
-      'user who cannot see': 404,
-      'unrestricted static token': 403,
-      'restricted CI token': 403,
-    });
+    expect(await statuses('post', `/v1/exceptions/${exceptionId}/approve`, undefined, NOT_APPROVER)).toEqual(REFUSED_BUT_TO_THE_APPROVER);
     expect((await call(APPROVER, 'post', `/v1/exceptions/${exceptionId}/approve`)).status).toBe(200);
   });
 
   it('overrides need the override permission and a person, or a token granted it by name', async () => {
     const override = { decision: 'proceed', reason: 'verified by hand' };
-    const others: Record<string, number> = {};
-    for (const who of WHO.filter(w => w !== APPROVER)) {
-      others[NAMES[who]] = (await call(who, 'post', `/v1/decisions/${paymentsDecision}/override`, override)).status;
-    }
-    expect(others).toEqual({
-      owner: 403,
-      'other user': 403,
-      'user who cannot see': 404,
-      'unrestricted static token': 403,
-      'restricted CI token': 403,
-    });
+    expect(await statuses('post', `/v1/decisions/${paymentsDecision}/override`, override, NOT_APPROVER)).toEqual(REFUSED_BUT_TO_THE_APPROVER);
     const unrestricted = await call(UNRESTRICTED, 'post', `/v1/decisions/${paymentsDecision}/override`, override);
     expect(unrestricted.body.error.message).toMatch(/only a person can override decisions.*accessRestrictions/);
     // a token whose accessRestrictions name runtime-risk.decision.override may
