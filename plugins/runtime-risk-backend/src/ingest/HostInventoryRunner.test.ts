@@ -73,4 +73,36 @@ describe.each(databases.eachSupportedId())('HostInventoryRunner on %p', database
     expect((await store.listInventoryHosts({ limit: 10 })).items.map(h => h.sourceId)).toEqual(['h9']);
     expect(await store.getHostInventoryState('edr')).toBeUndefined();
   });
+
+  it('stores the hosts of every page of a run once, the last record of a host winning, with run-wide indexes in warnings', async () => {
+    const { store, logger } = await setup();
+    const source = new MemoryPullSource('edr');
+    const hostsOfPage: unknown[][] = [
+      [host('h1', 'app-01'), { sourceId: '', asset: {} }, host('h2', 'app-02')],
+      [host('h3', 'app-03'), host('h1', 'app-01b'), { sourceId: 'h4', asset: { hostname: 'x', ips: 'nope' } }],
+    ];
+    const withHosts = source as MemoryPullSource & { fetch: MemoryPullSource['fetch'] };
+    const original = withHosts.fetch.bind(source);
+    withHosts.fetch = async opts => {
+      const page = await original(opts);
+      return { ...page, hosts: hostsOfPage[opts.cursor === null ? 0 : Number(opts.cursor)] ?? [] };
+    };
+    source.pages = [{ signals: [signalInput('a')], hasMore: true }, { signals: [signalInput('b')] }];
+    const result = await new IngestionRunner({ store, logger }).run(source);
+    expect(result).toMatchObject({ pages: 2, stored: 2 });
+    const stored = (await store.listInventoryHosts({ limit: 10 })).items;
+    expect(stored.map(h => [h.sourceId, h.asset.hostname])).toEqual([
+      ['h1', 'app-01b'],
+      ['h2', 'app-02'],
+      ['h3', 'app-03'],
+    ]);
+    // one write for the run: every host listed at the same time
+    expect(new Set(stored.map(h => h.listedAt)).size).toBe(1);
+    const warnings = (logger.warn.mock.calls as unknown[][]).map(c => String(c[0]));
+    expect(warnings.filter(w => w.includes('invalid host'))).toEqual([
+      expect.stringContaining('at index 1; rejected field: sourceId'),
+      expect.stringContaining('at index 5; rejected field: asset.ips'),
+    ]);
+    expect(await store.getHostInventoryState('edr')).toBeUndefined();
+  });
 });

@@ -20,10 +20,18 @@ type ListedHost = Omit<InventoryHost, 'source' | 'listedAt'>;
  * vendor host id, with a malformed asset or `lastSeenAt` is rejected alone
  * (logged with its index and the field at fault) and never stored.
  */
-export function validateHosts(options: { sourceId: string; inputs: unknown[]; logger: LoggerService }): { hosts: ListedHost[]; rejected: number } {
+export function validateHosts(options: {
+  sourceId: string;
+  inputs: unknown[];
+  logger: LoggerService;
+  /** Index of `inputs[0]` in the logged messages (records validated a part at a time); default 0. */
+  firstIndex?: number;
+}): { hosts: ListedHost[]; rejected: number } {
   const hosts: ListedHost[] = [];
   let rejected = 0;
-  options.inputs.forEach((input, index) => {
+  const firstIndex = options.firstIndex ?? 0;
+  options.inputs.forEach((input, at) => {
+    const index = firstIndex + at;
     const rec = (input ?? {}) as Record<string, unknown>;
     let field: string | undefined;
     const asset = AssetSchema.safeParse(rec.asset);
@@ -130,6 +138,54 @@ export class HostInventoryRunner {
 }
 
 /**
+ * The hosts the alert batches of one ingestion run described
+ * (`SignalSourceFetchResult.hosts`), validated page by page as they arrive (while
+ * earlier pages commit) and stored once, after the run's signals, in the vendor
+ * host inventory without touching the inventory cursor. The same host twice:
+ * the last one wins (what `commitHostPage` does with one page). Best effort: a
+ * failure is logged, the signals are already committed. Without
+ * `commitHostPage` on the store nothing is validated or stored.
+ */
+export class AlertBatchHosts {
+  private readonly byId = new Map<string, ListedHost>();
+  private inputs = 0;
+  private validated = 0;
+
+  constructor(
+    private readonly options: {
+      store: Partial<Pick<HostInventoryStore, 'commitHostPage'>>;
+      source: PullSignalSource;
+      logger: LoggerService;
+    },
+  ) {}
+
+  /** Validates the host records of one page (messages name their index among every record added). */
+  add(inputs: unknown[]): void {
+    if (!this.options.store.commitHostPage || inputs.length === 0) return;
+    const { hosts } = validateHosts({ sourceId: this.options.source.id, inputs, logger: this.options.logger, firstIndex: this.inputs });
+    this.inputs += inputs.length;
+    this.validated += hosts.length;
+    for (const h of hosts) {
+      this.byId.delete(h.sourceId);
+      this.byId.set(h.sourceId, h);
+    }
+  }
+
+  /** Stores the valid hosts added so far; answers how many valid records there were (0 when nothing was stored). */
+  async store(at: string): Promise<number> {
+    const { store, source, logger } = this.options;
+    if (!store.commitHostPage || this.byId.size === 0) return 0;
+    try {
+      await store.commitHostPage({ sourceId: source.id, sourceType: source.type, hosts: [...this.byId.values()], at });
+    } catch (e) {
+      logger.warn(`runtime-risk source '${source.id}': hosts of the alert batch not stored: ${safeErrorMessage(e)}`);
+      return 0;
+    }
+    return this.validated;
+  }
+}
+
+/**
  * Stores the hosts an alert batch described (`SignalSourceFetchResult.hosts`)
  * in the vendor host inventory, without touching the inventory cursor. Best
  * effort: a failure is logged, the signals are already committed.
@@ -141,15 +197,7 @@ export async function storeAlertBatchHosts(options: {
   at: string;
   logger: LoggerService;
 }): Promise<number> {
-  const { store, source, logger } = options;
-  if (!store.commitHostPage || options.inputs.length === 0) return 0;
-  const { hosts } = validateHosts({ sourceId: source.id, inputs: options.inputs, logger });
-  if (!hosts.length) return 0;
-  try {
-    await store.commitHostPage({ sourceId: source.id, sourceType: source.type, hosts, at: options.at });
-  } catch (e) {
-    logger.warn(`runtime-risk source '${source.id}': hosts of the alert batch not stored: ${safeErrorMessage(e)}`);
-    return 0;
-  }
-  return hosts.length;
+  const hosts = new AlertBatchHosts(options);
+  hosts.add(options.inputs);
+  return hosts.store(options.at);
 }

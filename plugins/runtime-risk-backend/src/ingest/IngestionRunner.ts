@@ -1,7 +1,7 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { PullSignalSource } from '@runtime-risk/backstage-plugin-runtime-risk-node';
 import type { HostInventoryStore, SignalStore, SourceStore } from '../store/types';
-import { storeAlertBatchHosts } from './HostInventoryRunner';
+import { AlertBatchHosts } from './HostInventoryRunner';
 import { safeErrorMessage, validateSignals } from './validate';
 
 /** Most pages fetched in one run; the rest waits for the next tick. */
@@ -56,7 +56,8 @@ export class IngestionRunner {
       let cursor = state?.cursor ?? null;
       let hasMore = true;
       let fetched = 0;
-      const batchHosts: unknown[] = [];
+      // validated page by page while earlier pages commit; stored once after the run's signals
+      const batchHosts = new AlertBatchHosts({ store, source, logger });
       while (hasMore && fetched < MAX_PAGES_PER_RUN) {
         if (abortSignal?.aborted) throw new Error('sync aborted (timeout or shutdown)');
         const page = await source.fetch({ cursor, logger: sourceLogger, signal: abortSignal });
@@ -66,7 +67,6 @@ export class IngestionRunner {
         const { signals, rejected, rejectedReason } = validateSignals({ sourceId: source.id, inputs, fetchedAt, logger });
         const pageRejected = rejected + (typeof page.rejected === 'number' && page.rejected > 0 ? page.rejected : 0);
         const nextCursor = page.cursor ?? null;
-        if (Array.isArray(page.hosts)) batchHosts.push(...page.hosts);
         // at most one earlier commit in flight
         await settle(1);
         // a commit that failed meanwhile stops the run (a later page would roll back anyway)
@@ -100,11 +100,13 @@ export class IngestionRunner {
         // handled where it is awaited; this only keeps a failure from counting as unhandled meanwhile
         done.catch(() => undefined);
         inFlight.push({ done, ids: new Set(signals.map(s => s.id)) });
+        // while the page commits
+        if (Array.isArray(page.hosts)) batchHosts.add(page.hosts);
         cursor = nextCursor;
         hasMore = page.hasMore === true;
       }
       await settle(0);
-      await storeAlertBatchHosts({ store, source, inputs: batchHosts, at: this.now(), logger });
+      await batchHosts.store(this.now());
       if (hasMore) {
         logger.info(`runtime-risk source '${source.id}' has more data after ${MAX_PAGES_PER_RUN} pages; continuing next run`);
       }

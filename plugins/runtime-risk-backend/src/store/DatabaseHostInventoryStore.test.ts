@@ -90,6 +90,47 @@ describe.each(databases.eachSupportedId())('vendor host inventory store on %p', 
     ]);
   });
 
+  it('a large page listed again leaves each host exactly its identifiers: as a fresh store has them', async () => {
+    const { knex, store } = await createStore();
+    const listed = (n: number, ips: string[], hostname = `node-${n}`) => ({
+      sourceId: `dev-${n}`,
+      asset: { hostname, fqdn: `${hostname}.prod.example.com`, deviceId: `dev-${n}`, ips, macs: [] },
+      lastSeenAt: '2026-12-03T10:00:00.000Z',
+    });
+    // 150 hosts (PostgreSQL: through COPY)
+    const first = Array.from({ length: 150 }, (_, n) => listed(n, [`10.0.${n}.1`, `10.1.${n}.1`]));
+    await store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: first, cursor: 'p1', at: '2026-12-03T11:00:00.000Z' });
+    await store.commitHostPage({ sourceId: 's1', sourceType: 'sentinelone', hosts: first.slice(0, 5), cursor: 'p1', at: '2026-12-03T11:00:00.000Z' });
+    // again: unchanged, one IP fewer, a new IP, renamed, with no identifier left but its device id, and 20 new hosts
+    const second = [
+      ...Array.from({ length: 170 }, (_, n) => {
+        if (n % 5 === 1) return listed(n, [`10.0.${n}.1`]);
+        if (n % 5 === 2) return listed(n, [`10.0.${n}.1`, `10.1.${n}.1`, `10.2.${n}.1`]);
+        if (n % 5 === 3) return listed(n, [`10.0.${n}.1`, `10.1.${n}.1`], `renamed-${n}`);
+        return listed(n, [`10.0.${n}.1`, `10.1.${n}.1`]);
+      }),
+      { sourceId: 'dev-4', asset: { deviceId: 'dev-4', ips: [], macs: [] }, lastSeenAt: null },
+    ];
+    const at = '2026-12-03T12:00:00.000Z';
+    await store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: second, at });
+
+    const fresh = await createStore();
+    await fresh.store.commitHostPage({ sourceId: 'falcon', sourceType: 'crowdstrike', hosts: second, at });
+    const identifiers = (k: typeof knex) =>
+      k('runtime_risk_host_identifiers').where('source', 'falcon').orderBy(['source_id', 'kind', 'value']).select('source_id', 'kind', 'value');
+    const expected = await identifiers(fresh.knex);
+    expect(expected.length).toBeGreaterThan(600);
+    expect(await identifiers(knex)).toEqual(expected);
+    const hosts = (k: typeof knex) => k('runtime_risk_hosts').where('source', 'falcon').orderBy('source_id').select();
+    expect(await hosts(knex)).toEqual(await hosts(fresh.knex));
+    // the other source's hosts are left alone
+    expect(Number((await knex('runtime_risk_host_identifiers').where('source', 's1').count({ n: '*' }).first())?.n)).toBe(5 * 5);
+    expect((await store.findHostsByIdentifiers(['renamed-3'])).map(h => h.host.sourceId)).toEqual(['dev-3']);
+    const gone = await store.findHostsByIdentifiers(['node-3', '10.1.1.1', '10.0.4.1']);
+    expect(gone.filter(h => h.host.source === 'falcon')).toEqual([]);
+    expect(gone.map(h => `${h.host.source}:${h.host.sourceId}`)).toEqual(['s1:dev-1', 's1:dev-3', 's1:dev-4']);
+  });
+
   it('bumps the data version when hosts change (coverage is a gate input)', async () => {
     const { store } = await createStore();
     const before = await store.getDataVersion();

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { IN_CHUNK, chunks, inListSize, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
+import { PG_BULK_ROWS } from './bulkWrite';
+import { pgCopyRows, pgCopyUpsert } from './copyRows';
 import { assetIdentifiers } from './signalIdentifiers';
 import { plus } from './DatabaseSourceStore';
 import { transaction } from './transaction';
@@ -106,7 +108,12 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
     await transaction(
       this.db,
       async tx => {
-        if (rows.length) {
+        if (rows.length && pg) {
+          // COPY for pages of 100 hosts or more (far less PostgreSQL work per row than the JSON parameter)
+          if (rows.length >= COPY_FROM) await pgCopyUpsert(tx, HOST_TABLES.hosts, HOST_COLUMNS, rows, { keys: ['source', 'source_id'] });
+          else await insertRows(tx, HOST_TABLES.hosts, HOST_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: HOST_JSON_COLUMNS });
+          await pgReplaceHostIdentifiers(tx, options.sourceId, [...byId.keys()], dedupe(identifiers));
+        } else if (rows.length) {
           await insertRows(tx, HOST_TABLES.hosts, HOST_COLUMNS, rows, { conflictKeys: ['source', 'source_id'], jsonColumns: HOST_JSON_COLUMNS });
           for (const ids of chunks([...byId.keys()], inListSize(tx))) {
             await tx(HOST_TABLES.identifiers).where('source', options.sourceId).whereIn('source_id', ids).delete();
@@ -228,6 +235,63 @@ export class DatabaseHostInventoryStore implements HostInventoryStore {
     }
     return page;
   }
+}
+
+/** Hosts per page from which PostgreSQL writes the page through COPY (as the signal store's `copyFrom`). */
+const COPY_FROM = 100;
+
+type HostIdentifierRow = { source: string; source_id: string; kind: string; value: string };
+
+/**
+ * PostgreSQL: makes the stored identifier rows of the hosts `sourceIds` (of
+ * `source`) exactly `wanted` (unique rows, of those hosts only). A host whose
+ * stored rows already are its wanted ones is left alone (a host listed again
+ * unchanged, the common case); the rows of the others are deleted and its
+ * wanted rows inserted. The same rows as deleting every host's rows and
+ * inserting `wanted`, with far fewer writes. Runs after the hosts' upsert in the
+ * same transaction (which holds their row locks), so a concurrent page with the
+ * same hosts reads committed rows.
+ */
+async function pgReplaceHostIdentifiers(tx: Knex.Transaction, source: string, sourceIds: string[], wanted: HostIdentifierRow[]): Promise<void> {
+  const stored = new Map<string, Set<string>>();
+  for (let i = 0; i < sourceIds.length; i += PG_BULK_ROWS) {
+    const result = await tx.raw(
+      `select t.source_id, t.kind, t.value from unnest(?::text[]) as v(value) join ${HOST_TABLES.identifiers} t on t.source = ? and t.source_id = v.value`,
+      [sourceIds.slice(i, i + PG_BULK_ROWS), source],
+    );
+    for (const r of result.rows as Row[]) {
+      const id = str(r.source_id);
+      let set = stored.get(id);
+      if (!set) stored.set(id, (set = new Set<string>()));
+      set.add(`${str(r.kind)}\u0000${str(r.value)}`);
+    }
+  }
+  const byHost = new Map<string, HostIdentifierRow[]>();
+  for (const r of wanted) {
+    const list = byHost.get(r.source_id);
+    if (list) list.push(r);
+    else byHost.set(r.source_id, [r]);
+  }
+  const changed: string[] = [];
+  const insert: HostIdentifierRow[] = [];
+  for (const id of sourceIds) {
+    const rows = byHost.get(id) ?? [];
+    const have = stored.get(id);
+    if (have) {
+      if (have.size === rows.length && rows.every(r => have.has(`${r.kind}\u0000${r.value}`))) continue;
+      changed.push(id);
+    }
+    for (const r of rows) insert.push(r);
+  }
+  for (let i = 0; i < changed.length; i += PG_BULK_ROWS) {
+    await tx.raw(`delete from ${HOST_TABLES.identifiers} t using unnest(?::text[]) as v(value) where t.source = ? and t.source_id = v.value`, [
+      changed.slice(i, i + PG_BULK_ROWS),
+      source,
+    ]);
+  }
+  // a plain insert: the rows of changed hosts were deleted, new hosts had none
+  if (insert.length >= COPY_FROM) await pgCopyRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
+  else await insertRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
 }
 
 function dedupe<R extends Row>(rows: R[]): R[] {

@@ -84,7 +84,7 @@ export async function pgCopyRows(tx: Knex.Transaction, table: string, columns: s
  * Upserts `rows` into `table` through a staging table: COPY, then one
  * `INSERT ... SELECT ... ON CONFLICT (keys) DO UPDATE SET <the other columns>`
  * (`where` a condition on `excluded` and the table, as in `pgInsertRows`).
- * Answers the `returning` column of the rows inserted or updated.
+ * Answers the `returning` column of the rows inserted or updated (none without `returning`).
  */
 export async function pgCopyUpsert(
   tx: Knex.Transaction,
@@ -92,7 +92,7 @@ export async function pgCopyUpsert(
   columns: string[],
   rows: Row[],
   conflict: { keys: string[]; where?: string },
-  returning: string,
+  returning?: string,
 ): Promise<Row[]> {
   if (rows.length === 0) return [];
   const stage = `${table}_stage`;
@@ -108,10 +108,10 @@ export async function pgCopyUpsert(
     .join(', ');
   const result = await tx.raw(
     `insert into ${quote(table)} (${names}) select ${names} from ${quote(stage)} ` +
-      `on conflict (${conflict.keys.map(quote).join(', ')}) do update set ${set}${conflict.where ? ` where ${conflict.where}` : ''} ` +
-      `returning ${quote(returning)}`,
+      `on conflict (${conflict.keys.map(quote).join(', ')}) do update set ${set}${conflict.where ? ` where ${conflict.where}` : ''}` +
+      (returning ? ` returning ${quote(returning)}` : ''),
   );
   // a second upsert in the same transaction starts from an empty stage
   await tx.raw(`truncate ${quote(stage)}`);
-  return result.rows as Row[];
+  return returning ? (result.rows as Row[]) : [];
 }
