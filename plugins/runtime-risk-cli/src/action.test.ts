@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
-import { FakeGateServer } from './testing/fakeGate';
+import { FakeGateServer, fakeGateForSuite } from './testing/fakeGate';
 
 /**
  * The GitHub Action (.github/actions/runtime-risk-gate/action.yml) run as the runner runs
@@ -148,17 +148,10 @@ async function runAction(given: Record<string, string>, jobEnv: Record<string, s
 }
 
 describe('the runtime-risk-gate GitHub Action', () => {
-  const gate = new FakeGateServer(TOKEN);
+  const gate = fakeGateForSuite(TOKEN);
   let connection: Record<string, string>;
 
-  beforeAll(async () => {
-    await gate.start();
-  });
-  afterAll(async () => {
-    await gate.stop();
-  });
   beforeEach(() => {
-    gate.reset();
     addStandardScenarios(gate.scenarios, [{ code: 'signal_active', message: 'critical detection on web-01', signalIds: ['crowdstrike:ldt-1'] }]);
     connection = { 'backstage-url': gate.url, token: TOKEN };
   });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { GateDecisionSchema } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
-import { FakeGateServer } from './testing/fakeGate';
+import { fakeGateForSuite } from './testing/fakeGate';
 import { cliRunner } from './testing/runCli';
 
 const TOKEN = 'ci-gate-s3cr3t-7f9a2c';
@@ -14,17 +14,10 @@ const TOKEN = 'ci-gate-s3cr3t-7f9a2c';
 const runCli = cliRunner(TOKEN);
 
 describe('runtime-risk CLI against a loopback gate', () => {
-  const gate = new FakeGateServer(TOKEN);
+  const gate = fakeGateForSuite(TOKEN);
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    await gate.start();
-  });
-  afterAll(async () => {
-    await gate.stop();
-  });
   beforeEach(() => {
-    gate.reset();
     gate.audit = { ok: true, checked: 0 };
     addStandardScenarios(gate.scenarios, [
       {

@@ -15,6 +15,25 @@ export interface RecordedRequest {
 }
 
 /**
+ * A {@link FakeGateServer} for the enclosing `describe`: started before its
+ * first test, stopped after its last, {@link FakeGateServer.reset} before each
+ * test (before the suite's own `beforeEach`, which sets up its scenarios).
+ */
+export function fakeGateForSuite(token: string): FakeGateServer {
+  const gate = new FakeGateServer(token);
+  beforeAll(async () => {
+    await gate.start();
+  });
+  afterAll(async () => {
+    await gate.stop();
+  });
+  beforeEach(() => {
+    gate.reset();
+  });
+  return gate;
+}
+
+/**
  * A loopback HTTP server that speaks the documented gate API
  * (`/api/runtime-risk/v1/gate`, `/v1/decisions/:id`, `/v1/audit/verify`):
  * Backstage error bodies, 401 without the right bearer token, 400 naming the
