@@ -4,6 +4,7 @@ import type { SignalInput } from '@runtime-risk/backstage-plugin-runtime-risk-co
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { startBackend, type Harness } from '../testUtils/backend';
+import { postGate } from '../testUtils/gateRequests';
 import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures';
 import { resource, withDependsOn } from './testFixtures';
 
@@ -44,8 +45,7 @@ describe.each(databases.eachSupportedId())('correlation through the store and ro
   let edr: MemoryPullSource;
   let server: TestBackend['server'];
 
-  const gate = (entity: string, environment: string) =>
-    request(server).post('/api/runtime-risk/v1/gate').set('Authorization', USER).send({ entityRef: `component:default/${entity}`, environment });
+  const gate = (entity: string, environment: string) => postGate(server, `component:default/${entity}`, environment);
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);

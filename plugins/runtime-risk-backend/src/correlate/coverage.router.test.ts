@@ -1,7 +1,8 @@
-import { TestDatabases, mockCredentials, type TestBackend } from '@backstage/backend-test-utils';
+import { TestDatabases, type TestBackend } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { startBackend, type Harness } from '../testUtils/backend';
+import { postGate, reasonCodes } from '../testUtils/gateRequests';
 import { MemoryPullSource, PUSH_SECRET, component, sign, signalInput, testPushSource } from '../testUtils/fixtures';
 
 /*
@@ -12,7 +13,6 @@ import { MemoryPullSource, PUSH_SECRET, component, sign, signalInput, testPushSo
  */
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-const USER = mockCredentials.user.header();
 const HOUR = 3600_000;
 
 const entities = [
@@ -29,12 +29,8 @@ describe.each(databases.eachSupportedId())('coverage through the router on %p', 
   let harness: Harness;
   let server: TestBackend['server'];
 
-  const gate = (name: string) =>
-    request(server)
-      .post('/api/runtime-risk/v1/gate')
-      .set('Authorization', USER)
-      .send({ entityRef: `component:default/${name}`, environment: 'production' });
-  const codes = (body: { reasons: { code: string }[] }) => body.reasons.map(r => r.code);
+  const gate = (name: string) => postGate(server, `component:default/${name}`);
+  const codes = reasonCodes;
   const push = (source: string, path = '', body: unknown = {}) => {
     const text = JSON.stringify(body);
     return request(server)

@@ -1,7 +1,7 @@
-import { TestDatabases, mockCredentials, type TestBackend } from '@backstage/backend-test-utils';
+import { TestDatabases, type TestBackend } from '@backstage/backend-test-utils';
 import type { HostInventoryFetchOptions, HostInventoryFetchResult, HostInventoryRecord } from '@runtime-risk/backstage-plugin-runtime-risk-node';
-import request from 'supertest';
 import { startBackend, type Harness } from '../testUtils/backend';
+import { postGate, reasonCodes } from '../testUtils/gateRequests';
 import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures';
 
 /*
@@ -12,7 +12,6 @@ import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures'
  */
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-const USER = mockCredentials.user.header();
 const DAY = 24 * 3600_000;
 
 /** A pull source with no alerts that lists the given hosts in one page. */
@@ -30,12 +29,8 @@ describe.each(databases.eachSupportedId())('vendor host inventory through the ro
   let harness: Harness;
   let server: TestBackend['server'];
 
-  const gate = (name: string) =>
-    request(server)
-      .post('/api/runtime-risk/v1/gate')
-      .set('Authorization', USER)
-      .send({ entityRef: `component:default/${name}`, environment: 'production' });
-  const codes = (body: { reasons: { code: string }[] }) => body.reasons.map(r => r.code);
+  const gate = (name: string) => postGate(server, `component:default/${name}`);
+  const codes = reasonCodes;
 
   beforeAll(async () => {
     const knex = await databases.init(databaseId);

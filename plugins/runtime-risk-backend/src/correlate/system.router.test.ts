@@ -1,8 +1,8 @@
-import { TestDatabases, mockCredentials, type TestBackend } from '@backstage/backend-test-utils';
+import { TestDatabases, type TestBackend } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
 import type { Knex } from 'knex';
-import request from 'supertest';
 import { startBackend, type Harness } from '../testUtils/backend';
+import { postGate, reasonCodes } from '../testUtils/gateRequests';
 import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures';
 import { resource, withDependsOn } from './testFixtures';
 
@@ -13,7 +13,6 @@ import { resource, withDependsOn } from './testFixtures';
  */
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-const USER = mockCredentials.user.header();
 
 function system(name: string): Entity {
   return { apiVersion: 'backstage.io/v1alpha1', kind: 'System', metadata: { name, namespace: 'default' }, spec: { owner: 'team-a' } };
@@ -39,9 +38,8 @@ describe.each(databases.eachSupportedId())('System correlation through the route
   let harness: Harness;
   let server: TestBackend['server'];
 
-  const gate = (entityRef: string, environment = 'production') =>
-    request(server).post('/api/runtime-risk/v1/gate').set('Authorization', USER).send({ entityRef, environment });
-  const codes = (body: { reasons: { code: string }[] }) => body.reasons.map(r => r.code);
+  const gate = (entityRef: string, environment = 'production') => postGate(server, entityRef, environment);
+  const codes = reasonCodes;
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
