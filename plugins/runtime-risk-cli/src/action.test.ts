@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { addStandardScenarios } from '@internal/runtime-risk-test-harness';
 import { FakeGateServer, fakeGateForSuite } from './testing/fakeGate';
+import { outputOf } from './testing/runCli';
 
 /**
  * The GitHub Action (.github/actions/runtime-risk-gate/action.yml) run as the runner runs
@@ -78,15 +79,7 @@ interface ActionRun {
 function runStep(script: string, env: Record<string, string>, dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const file = path.join(dir, `step-${Math.random().toString(36).slice(2)}.sh`);
   fs.writeFileSync(file, script);
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', d => (stdout += d));
-    child.stderr.on('data', d => (stderr += d));
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
+  return outputOf(spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /**

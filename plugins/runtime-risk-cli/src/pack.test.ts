@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeGateServer } from './testing/fakeGate';
+import { outputOf } from './testing/runCli';
 
 const PACKAGE_DIR = path.resolve(__dirname, '..');
 const VERSION = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version as string;
@@ -102,22 +103,16 @@ describe('runtime-risk CLI from its npm tarball', () => {
     await gate.start();
     try {
       // Not spawnSync: it would block the event loop the fake gate answers on.
-      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(bin, ['gate', '--entity', 'component:default/payments', '--env', 'production', '--json'], {
+      const result = await outputOf(
+        spawn(bin, ['gate', '--entity', 'component:default/payments', '--env', 'production', '--json'], {
           cwd: tmp,
           env: {
             PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
             RUNTIME_RISK_URL: gate.url,
             RUNTIME_RISK_TOKEN: TOKEN,
           },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', d => (stdout += d));
-        child.stderr.on('data', d => (stderr += d));
-        child.on('error', reject);
-        child.on('close', code => resolve({ code, stdout, stderr }));
-      });
+        }),
+      );
       expect(result.code, result.stderr).toBe(1);
       expect(JSON.parse(result.stdout)).toMatchObject({ decision: 'block', riskLevel: 'high' });
     } finally {
