@@ -1,8 +1,6 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
-import type { Knex } from 'knex';
-import type { Harness } from '../testUtils/backend';
 import { signalInput } from '../testUtils/fixtures';
-import { sendDelivery, signedDelivery, startPushReplicas } from '../testUtils/pushReplicas';
+import { pushReplicasPerDatabase, sendDelivery, signedDelivery } from '../testUtils/pushReplicas';
 
 /**
  * Concurrent first deliveries to a new push source: the source has no state row
@@ -15,20 +13,10 @@ const PATH = '/api/runtime-risk/v1/signals/webhook/edr-new';
 const N = 8;
 
 describe.each(databases.eachSupportedId())('concurrent first deliveries to a new push source on %p', databaseId => {
-  let knex: Knex;
-  let a: Harness;
-  let b: Harness;
-  let stop: (() => Promise<void>) | undefined;
-
-  beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    ({ a, b, stop } = await startPushReplicas(knex, { moduleId: 'concurrent-push', sourceId: 'edr-new', secret: SECRET }));
-  });
-  afterAll(async () => {
-    await stop?.();
-  });
+  const replicas = pushReplicasPerDatabase(databases, databaseId, { moduleId: 'concurrent-push', sourceId: 'edr-new', secret: SECRET });
 
   it(`answers 2xx to ${N} concurrent signed first deliveries (two replicas) and stores every signal`, async () => {
+    const { knex, a, b } = replicas;
     expect(await knex('runtime_risk_source_state').where({ id: 'edr-new' }).first()).toBeUndefined();
     const now = Math.floor(Date.now() / 1000);
     const responses = await Promise.all(

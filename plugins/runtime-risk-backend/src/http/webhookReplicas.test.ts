@@ -1,9 +1,8 @@
-import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
-import type { Knex } from 'knex';
-import request from 'supertest';
+import { TestDatabases } from '@backstage/backend-test-utils';
 import type { Harness } from '../testUtils/backend';
 import { signalInput } from '../testUtils/fixtures';
-import { sendDelivery, signedDelivery, startPushReplicas, type SignedDelivery } from '../testUtils/pushReplicas';
+import { postGate } from '../testUtils/gateRequests';
+import { pushReplicasPerDatabase, sendDelivery, signedDelivery, type SignedDelivery } from '../testUtils/pushReplicas';
 
 /**
  * Issue 16 part 8: pushes across replicas. Two backends share one database
@@ -14,29 +13,20 @@ import { sendDelivery, signedDelivery, startPushReplicas, type SignedDelivery } 
  */
 const databases = TestDatabases.create({ ids: ['POSTGRES_15', 'SQLITE_3'] });
 const SECRET = 'replica-test-secret';
-const USER = mockCredentials.user.header();
 const PATH = '/api/runtime-risk/v1/signals/webhook/edr-push';
 
 describe.each(databases.eachSupportedId())('webhook pushes to two replicas on %p', databaseId => {
-  let knex: Knex;
-  let a: Harness;
-  let b: Harness;
-  let stop: (() => Promise<void>) | undefined;
-
+  const replicas = pushReplicasPerDatabase(databases, databaseId, { moduleId: 'replica-push', sourceId: 'edr-push', secret: SECRET });
   beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    ({ a, b, stop } = await startPushReplicas(knex, { moduleId: 'replica-push', sourceId: 'edr-push', secret: SECRET }));
-    await a.runTask('runtime-risk-correlate');
-  });
-  afterAll(async () => {
-    await stop?.();
+    await replicas.a.runTask('runtime-risk-correlate');
   });
 
   const delivery = (signals: unknown[], timestamp?: number) => signedDelivery(SECRET, signals, timestamp);
   const send = (to: Harness, d: SignedDelivery) => sendDelivery(to, PATH, d);
-  const status = async (id: string) => (await knex('runtime_risk_signals').where({ id }).first('status'))?.status;
+  const status = async (id: string) => (await replicas.knex('runtime_risk_signals').where({ id }).first('status'))?.status;
 
   it('refuses a delivery replayed to the other replica, and accepts one of two concurrent copies', async () => {
+    const { knex, a, b } = replicas;
     const first = delivery([signalInput('r-1', { hostname: 'web-01', severity: 'critical' })]);
     expect((await send(a, first)).status).toBe(202);
     const replayed = await send(b, first);
@@ -51,6 +41,7 @@ describe.each(databases.eachSupportedId())('webhook pushes to two replicas on %p
   });
 
   it('never lets an older delivery reactivate a resolved signal', async () => {
+    const { knex, a, b } = replicas;
     const t0 = Date.now() - 60_000;
     const at = (ms: number) => new Date(ms).toISOString();
     const active = { ...signalInput('r-3', { hostname: 'web-01', severity: 'critical' }), firstSeenAt: at(t0), lastSeenAt: at(t0), updatedAt: at(t0) };
@@ -74,10 +65,7 @@ describe.each(databases.eachSupportedId())('webhook pushes to two replicas on %p
     expect(await knex('runtime_risk_signals').where({ id: 'edr-push:r-3' }).first('status', 'severity')).toEqual({ status: 'active', severity: 'high' });
 
     // the gate reads the newest stored state
-    const gate = await request(b.backend.server)
-      .post('/api/runtime-risk/v1/gate')
-      .set('Authorization', USER)
-      .send({ entityRef: 'component:default/payments', environment: 'production' });
+    const gate = await postGate(b.backend.server, 'component:default/payments');
     expect(gate.status).toBe(200);
     expect(gate.body.reasons.flatMap((r: { signalIds: string[] }) => r.signalIds)).toContain('edr-push:r-3');
   });

@@ -3,6 +3,7 @@
  * the push route across replicas: two backends (as replicas are), each with its
  * own instance of a signed push source with the replay guard on.
  */
+import type { TestDatabases } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { startBackend, type Harness } from './backend';
@@ -35,6 +36,47 @@ export async function startPushReplicas(
     async stop() {
       await a.backend.stop();
       await b.backend.stop();
+    },
+  };
+}
+
+/** What {@link pushReplicasPerDatabase} gives the tests; read it inside tests or later hooks only. */
+export interface PushReplicasContext {
+  readonly knex: Knex;
+  readonly a: Harness;
+  readonly b: Harness;
+}
+
+/**
+ * Registers beforeAll/afterAll in the calling `describe` that initialize
+ * `databaseId` of `databases`, start {@link startPushReplicas} on it, and stop them.
+ */
+export function pushReplicasPerDatabase(
+  databases: TestDatabases,
+  databaseId: Parameters<TestDatabases['init']>[0],
+  options: Parameters<typeof startPushReplicas>[1],
+): PushReplicasContext {
+  let started: ({ knex: Knex } & Awaited<ReturnType<typeof startPushReplicas>>) | undefined;
+  const get = () => {
+    if (!started) throw new Error('the replicas are not started yet (read them inside a test)');
+    return started;
+  };
+  beforeAll(async () => {
+    const knex = await databases.init(databaseId);
+    started = { knex, ...(await startPushReplicas(knex, options)) };
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return {
+    get knex() {
+      return get().knex;
+    },
+    get a() {
+      return get().a;
+    },
+    get b() {
+      return get().b;
     },
   };
 }
