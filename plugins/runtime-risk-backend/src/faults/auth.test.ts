@@ -6,7 +6,7 @@ import request from 'supertest';
 import { loadOpenApiSpec } from '../schema/openapi';
 import { WEBHOOK_PATH_PREFIX } from '../http/router';
 import { GITHUB_EVENTS_PATH } from '../http/githubRoutes';
-import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
+import { criticalEdrSource, sign, testPushSource } from '../testUtils/fixtures';
 import { FakeGithub, githubSignature } from '../testUtils/fakeGithub';
 import { startBackend, type Harness } from '../testUtils/backend';
 import { rowCounts } from './helpers';
@@ -86,8 +86,7 @@ describe.each(databases.eachSupportedId())('credentials and permissions on %p', 
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
+    const edr = criticalEdrSource();
     harness = await startBackend({
       knex,
       sources: [edr, testPushSource],

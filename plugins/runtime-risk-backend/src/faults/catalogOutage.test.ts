@@ -6,7 +6,7 @@ import { runtimeRiskSignalSourcesExtensionPoint } from '@runtime-risk/backstage-
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { runtimeRiskPlugin } from '../plugin';
-import { MemoryPullSource, component, signalInput } from '../testUtils/fixtures';
+import { component, criticalEdrSource } from '../testUtils/fixtures';
 import { entities as demoEntities } from '../testUtils/backend';
 import { rowCounts } from './helpers';
 
@@ -48,8 +48,7 @@ describe.each(databases.eachSupportedId())('catalog outage on %p', databaseId =>
   beforeAll(async () => {
     knex = await databases.init(databaseId);
     flaky = flakyCatalog({ entities: [...demoEntities, ...fillers, component('newcomer', { 'runtime-risk.io/hosts': 'web-01' })] });
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
+    const edr = criticalEdrSource();
     const scheduler = mockServices.scheduler.mock();
     backend = await startTestBackend({
       features: [

@@ -1,7 +1,7 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
+import { criticalEdrSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
 import { canonicalEntityRef } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { rowCounts, seededRandom } from './helpers';
@@ -219,8 +219,7 @@ describe.each(databases.eachSupportedId())('fuzzed bodies on %p', databaseId => 
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
+    const edr = criticalEdrSource();
     harness = await startBackend({ knex, sources: [edr, testPushSource] });
     await harness.runTask('runtime-risk-ingest-edr');
     await harness.runTask('runtime-risk-correlate');

@@ -1,7 +1,7 @@
 import { TestDatabases, mockCredentials } from '@backstage/backend-test-utils';
 import knexFactory, { type Knex } from 'knex';
 import request from 'supertest';
-import { MemoryPullSource, signalInput } from '../testUtils/fixtures';
+import { criticalEdrSource, signalInput } from '../testUtils/fixtures';
 import { startBackend, type Harness } from '../testUtils/backend';
 
 /**
@@ -37,8 +37,7 @@ describe.each(databases.eachSupportedId())('PostgreSQL connections dropped on %p
     const connection = process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING ?? 'postgresql://postgres@127.0.0.1:5432';
     admin = knexFactory({ client: 'pg', connection: `${connection.replace(/\/$/, '')}/postgres`, pool: { min: 0, max: 1 } });
 
-    const edr = new MemoryPullSource('edr');
-    edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
+    const edr = criticalEdrSource();
     harness = await startBackend({ knex, sources: [edr] });
     const server = harness.backend.server;
     await harness.runTask('runtime-risk-ingest-edr');

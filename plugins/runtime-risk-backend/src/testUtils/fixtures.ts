@@ -37,6 +37,13 @@ export class MemoryPullSource implements PullSignalSource {
   }
 }
 
+/** A {@link MemoryPullSource} `edr` whose one page is a critical signal `crit-1` on host web-01. */
+export function criticalEdrSource(): MemoryPullSource {
+  const edr = new MemoryPullSource('edr');
+  edr.pages = [{ signals: [signalInput('crit-1', { hostname: 'web-01', severity: 'critical' })] }];
+  return edr;
+}
+
 export const PUSH_SECRET = 'test-push-secret';
 
 export function sign(body: string, secret = PUSH_SECRET): string {
