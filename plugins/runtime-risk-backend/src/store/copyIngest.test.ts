@@ -1,7 +1,7 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import type { Knex } from 'knex';
-import { copyTextField } from './copyRows';
+import { copyChunks, copyTextField } from './copyRows';
 import { DatabaseRuntimeRiskStore } from './DatabaseRuntimeRiskStore';
 import { DatabaseSignalStore } from './DatabaseSignalStore';
 import { DatabaseSourceStore } from './DatabaseSourceStore';
@@ -78,6 +78,24 @@ describe('COPY text fields', () => {
     expect(copyTextField(undefined)).toBe('\\N');
     expect(copyTextField(0.75)).toBe('0.75');
     expect(copyTextField(['x\ty'])).toBe('["x\\\\ty"]');
+  });
+
+  it('streams the bytes of the whole text encoded at once, whatever the chunk size (rows and characters across chunks)', () => {
+    const columns = ['a', 'b', 'c'];
+    const rows = [
+      ...NASTY.map((nasty, n) => ({ a: nasty, b: n % 3 ? n / 4 : null, c: { nasty, list: [nasty, true, null] } })),
+      { a: 'lone \ud800 high', b: 'lone \udc00 low', c: ['x\udbffy'] },
+      { a: '🚨'.repeat(40), b: '中文'.repeat(30), c: undefined },
+    ];
+    const text = rows.map(r => `${columns.map(c => copyTextField((r as Record<string, unknown>)[c])).join('\t')}\n`).join('');
+    const expected = Buffer.from(text, 'utf8');
+    expect(expected.toString('utf8')).toContain('\ufffd');
+    for (const size of [1, 2, 3, 7, 64, 1000, 1 << 20]) {
+      const chunks = [...copyChunks(rows, columns, size)];
+      expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+      if (size <= 64) expect(chunks.length).toBeGreaterThan(10);
+    }
+    expect([...copyChunks([], columns)]).toEqual([]);
   });
 });
 

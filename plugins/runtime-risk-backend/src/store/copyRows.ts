@@ -44,23 +44,39 @@ export function copyTextField(value: unknown): string {
   return SPECIAL.test(s) ? s.replace(SPECIALS, c => ESCAPES[c]) : s;
 }
 
-/** Rows per chunk of COPY data handed to the stream. */
-const ROWS_PER_CHUNK = 500;
+/** Bytes per chunk of COPY data handed to the stream (more for a longer field). */
+const CHUNK_BYTES = 256 * 1024;
 
-function* copyText(rows: Row[], columns: string[]): Generator<string> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK) {
-    let text = '';
-    const end = Math.min(rows.length, i + ROWS_PER_CHUNK);
-    for (let r = i; r < end; r++) {
-      const row = rows[r];
-      for (let c = 0; c < columns.length; c++) {
-        if (c) text += '\t';
-        text += copyTextField(row[columns[c]]);
+/**
+ * The COPY text of `rows` (`columns` in order, tab between fields, newline after
+ * each row), UTF-8, in chunks of about `chunkBytes`: each field is encoded
+ * straight into the chunk's buffer (`Buffer.write`), instead of concatenating a
+ * chunk string field by field and encoding it afterwards (a rope of ~40 pieces
+ * per row that V8 has to flatten before `Buffer.from`: ~0.35 s of the bench's
+ * 20,000-alert sync). Same bytes: a lone surrogate becomes U+FFFD either way. A
+ * row may end in the next chunk (COPY data is one byte stream; its messages need
+ * not end at rows).
+ */
+export function* copyChunks(rows: Row[], columns: string[], chunkBytes = CHUNK_BYTES): Generator<Buffer> {
+  let buf = Buffer.allocUnsafe(chunkBytes);
+  let used = 0;
+  const last = columns.length - 1;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    for (let c = 0; c <= last; c++) {
+      const field = copyTextField(row[columns[c]]);
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit; 1 more for the tab or newline
+      const most = field.length * 3 + 1;
+      if (used + most > buf.length) {
+        if (used > 0) yield buf.subarray(0, used);
+        buf = Buffer.allocUnsafe(Math.max(chunkBytes, most));
+        used = 0;
       }
-      text += '\n';
+      used += buf.write(field, used);
+      buf[used++] = c === last ? 0x0a : 0x09;
     }
-    yield text;
   }
+  if (used > 0) yield buf.subarray(0, used);
 }
 
 interface CopyClient {
@@ -74,7 +90,7 @@ export async function pgCopyRows(tx: Knex.Transaction, table: string, columns: s
   const connection = (await tx.client.acquireConnection()) as CopyClient;
   try {
     const sql = `copy ${quote(table)} (${columns.map(quote).join(', ')}) from stdin`;
-    await pipeline(Readable.from(copyText(rows, columns)), connection.query(copyFrom(sql)));
+    await pipeline(Readable.from(copyChunks(rows, columns)), connection.query(copyFrom(sql)));
   } finally {
     await tx.client.releaseConnection(connection);
   }
