@@ -69,13 +69,43 @@ function put(target: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Whether `s` has neither a NUL character nor a lone surrogate. */
+function isCleanString(s: string): boolean {
+  return !s.includes('\u0000') && (s as unknown as WellFormed).isWellFormed();
+}
+
+/**
+ * Whether no string or key in `value` has a NUL character or a lone surrogate:
+ * the same strings and keys {@link deepWithoutNulWalk} visits, read only (no
+ * copy, no closure), so a clean value (nearly every vendor record) costs one
+ * pass that allocates nothing.
+ */
+function isClean(value: unknown): boolean {
+  if (typeof value === 'string') return isCleanString(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isClean(value[i])) return false;
+    return true;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
+    if (!isCleanString(k) || !isClean(record[k])) return false;
+  }
+  return true;
+}
+
 /** `value` without NUL characters or lone surrogates in any string or key (the same object when it has none). */
 function deepWithoutNul(value: unknown): unknown {
+  return isClean(value) ? value : deepWithoutNulWalk(value);
+}
+
+function deepWithoutNulWalk(value: unknown): unknown {
   if (typeof value === 'string') return withoutNul(value);
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((item, i) => {
-      const clean = deepWithoutNul(item);
+      const clean = deepWithoutNulWalk(item);
       if (clean !== item) (out ??= value.slice())[i] = clean;
     });
     return out ?? value;
@@ -87,7 +117,7 @@ function deepWithoutNul(value: unknown): unknown {
       if (!Object.prototype.hasOwnProperty.call(record, k)) continue;
       const v = record[k];
       const ck = withoutNul(k);
-      const cv = deepWithoutNul(v);
+      const cv = deepWithoutNulWalk(v);
       if (ck !== k || cv !== v) {
         if (!out) {
           out = {};
