@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { IN_CHUNK, chunks, inListSize, insertRows, isPostgres, json, jsonText, str, strOrNull, type Row } from './db';
-import { PG_BULK_ROWS } from './bulkWrite';
+import { pgDeleteWhereIn, pgSelectWhereIn } from './bulkWrite';
 import { pgCopyRows, pgCopyUpsert } from './copyRows';
 import { assetIdentifiers } from './signalIdentifiers';
 import { plus } from './DatabaseSourceStore';
@@ -248,23 +248,18 @@ type HostIdentifierRow = { source: string; source_id: string; kind: string; valu
  * stored rows already are its wanted ones is left alone (a host listed again
  * unchanged, the common case); the rows of the others are deleted and its
  * wanted rows inserted. The same rows as deleting every host's rows and
- * inserting `wanted`, with far fewer writes. Runs after the hosts' upsert in the
+ * inserting `wanted`, with far fewer writes (lookups and deletes by index, see
+ * `pgSelectWhereIn`). Runs after the hosts' upsert in the
  * same transaction (which holds their row locks), so a concurrent page with the
  * same hosts reads committed rows.
  */
 async function pgReplaceHostIdentifiers(tx: Knex.Transaction, source: string, sourceIds: string[], wanted: HostIdentifierRow[]): Promise<void> {
   const stored = new Map<string, Set<string>>();
-  for (let i = 0; i < sourceIds.length; i += PG_BULK_ROWS) {
-    const result = await tx.raw(
-      `select t.source_id, t.kind, t.value from unnest(?::text[]) as v(value) join ${HOST_TABLES.identifiers} t on t.source = ? and t.source_id = v.value`,
-      [sourceIds.slice(i, i + PG_BULK_ROWS), source],
-    );
-    for (const r of result.rows as Row[]) {
-      const id = str(r.source_id);
-      let set = stored.get(id);
-      if (!set) stored.set(id, (set = new Set<string>()));
-      set.add(`${str(r.kind)}\u0000${str(r.value)}`);
-    }
+  for (const r of await pgSelectWhereIn(tx, HOST_TABLES.identifiers, 'source_id', sourceIds, ['source_id', 'kind', 'value'], { source })) {
+    const id = str(r.source_id);
+    let set = stored.get(id);
+    if (!set) stored.set(id, (set = new Set<string>()));
+    set.add(`${str(r.kind)}\u0000${str(r.value)}`);
   }
   const byHost = new Map<string, HostIdentifierRow[]>();
   for (const r of wanted) {
@@ -283,12 +278,7 @@ async function pgReplaceHostIdentifiers(tx: Knex.Transaction, source: string, so
     }
     for (const r of rows) insert.push(r);
   }
-  for (let i = 0; i < changed.length; i += PG_BULK_ROWS) {
-    await tx.raw(`delete from ${HOST_TABLES.identifiers} t using unnest(?::text[]) as v(value) where t.source = ? and t.source_id = v.value`, [
-      changed.slice(i, i + PG_BULK_ROWS),
-      source,
-    ]);
-  }
+  await pgDeleteWhereIn(tx, HOST_TABLES.identifiers, 'source_id', changed, { source });
   // a plain insert: the rows of changed hosts were deleted, new hosts had none
   if (insert.length >= COPY_FROM) await pgCopyRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
   else await insertRows(tx, HOST_TABLES.identifiers, IDENTIFIER_COLUMNS, insert);
