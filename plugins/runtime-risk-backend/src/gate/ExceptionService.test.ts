@@ -1,26 +1,11 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import type { ExceptionRecord } from '../store/types';
-import { T0, createRiskServices, edrSignal, iso } from '../testUtils/services';
+import { T0, approvedException, createRiskServices, edrSignal, iso } from '../testUtils/services';
 import { ExceptionService, SYSTEM_ACTOR } from './ExceptionService';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
-function exception(id: string, overrides: Partial<ExceptionRecord>): ExceptionRecord {
-  return {
-    id,
-    entityRef: 'component:default/payments',
-    environment: 'production',
-    reason: 'hotfix',
-    requestedBy: 'user:default/dev',
-    status: 'approved',
-    approvedBy: 'user:default/security',
-    expiresAt: iso(T0 + 2 * 3600_000),
-    signalIds: null,
-    maxLevel: null,
-    createdAt: iso(T0),
-    ...overrides,
-  };
-}
+const exception = approvedException;
 
 describe.each(databases.eachSupportedId())('ExceptionService.sweep on %p', databaseId => {
   it('expires exceptions and revokes those a newer signal put out of scope, for good', async () => {

@@ -8,28 +8,13 @@ import { receivePush } from '../ingest/pushReceiver';
 import { onSignalsCommitted } from '../ingest/signalCommits';
 import { startBackend } from '../testUtils/backend';
 import { MemoryPullSource, sign, signalInput, testPushSource } from '../testUtils/fixtures';
-import { T0, createRiskServices, edrSignal, iso } from '../testUtils/services';
+import { T0, approvedException, createRiskServices, edrSignal, iso } from '../testUtils/services';
 import { RiskService } from './RiskService';
 import { ExceptionService, SYSTEM_ACTOR } from './ExceptionService';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
-function exception(id: string, overrides: Partial<ExceptionRecord>): ExceptionRecord {
-  return {
-    id,
-    entityRef: 'component:default/payments',
-    environment: 'production',
-    reason: 'hotfix',
-    requestedBy: 'user:default/dev',
-    status: 'approved',
-    approvedBy: 'user:default/security',
-    expiresAt: iso(T0 + 2 * 3600_000),
-    signalIds: null,
-    maxLevel: 'low',
-    createdAt: iso(T0),
-    ...overrides,
-  };
-}
+const exception = (id: string, overrides: Partial<ExceptionRecord>) => approvedException(id, { maxLevel: 'low', ...overrides });
 
 /** The services of `createRiskServices` with a push source too, and the store told to the exception service after each commit. */
 async function services(knex: Knex) {

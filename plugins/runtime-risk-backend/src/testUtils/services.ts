@@ -12,6 +12,7 @@ import { EntityIndexer } from '../correlate/EntityIndexer';
 import { DEFAULT_POLICY_CONFIG, compilePolicy } from '../engine';
 import { RiskService } from '../gate/RiskService';
 import { DatabaseRuntimeRiskStore } from '../store/DatabaseRuntimeRiskStore';
+import type { ExceptionRecord } from '../store/types';
 import { MemoryPullSource, component } from './fixtures';
 
 /** The start time of the service tests. */
@@ -56,4 +57,22 @@ export async function createRiskServices(knex: Knex) {
   const risk = new RiskService({ store, indexer, policy, sources: () => [{ source: edr, frequencyMs: 30_000 }], clock });
   const auditor = mockServices.auditor.mock();
   return { store, time, clock, policy, indexer, edr, risk, auditor };
+}
+
+/** An exception security approved for payments in production, valid two hours from T0 (no signal scope, no maxLevel). */
+export function approvedException(id: string, overrides: Partial<ExceptionRecord> = {}): ExceptionRecord {
+  return {
+    id,
+    entityRef: 'component:default/payments',
+    environment: 'production',
+    reason: 'hotfix',
+    requestedBy: 'user:default/dev',
+    status: 'approved',
+    approvedBy: 'user:default/security',
+    expiresAt: iso(T0 + 2 * 3600_000),
+    signalIds: null,
+    maxLevel: null,
+    createdAt: iso(T0),
+    ...overrides,
+  };
 }
