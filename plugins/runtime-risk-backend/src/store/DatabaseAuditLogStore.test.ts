@@ -4,6 +4,7 @@ import { GENESIS_HASH } from '../audit/chain';
 import { DatabaseRuntimeRiskStore } from './DatabaseRuntimeRiskStore';
 import type { DecisionRecord, ExceptionRecord } from './types';
 import { AUDIT_HEAD_TABLE, AUDIT_LOG_TABLE, verifyAuditLog } from './DatabaseAuditLogStore';
+import { approvedException } from '../testUtils/services';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
@@ -30,21 +31,8 @@ function decision(id: string, at: number, status = 'pending'): DecisionRecord {
   };
 }
 
-function exception(id: string): ExceptionRecord {
-  return {
-    id,
-    entityRef: 'component:default/payments',
-    environment: 'production',
-    reason: 'hotfix',
-    requestedBy: 'user:default/dev',
-    status: 'pending',
-    approvedBy: null,
-    expiresAt: iso(T0 + 2 * 3600_000),
-    signalIds: null,
-    maxLevel: 'moderate',
-    createdAt: iso(T0),
-  };
-}
+/** A pending exception (the audit log records its request). */
+const exception = (id: string): ExceptionRecord => approvedException(id, { status: 'pending', approvedBy: null, maxLevel: 'moderate' });
 
 describe.each(databases.eachSupportedId())('audit log on %p', databaseId => {
   let knex: Knex;
