@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
-import { TABLES, chunks, inListSize, str, type Row } from './db';
+import { TABLES, chunks, inListSize, isPostgres, str, type Row } from './db';
 import { loadInputBodies } from './decisionInputs';
 import type { DecisionScanRow, DecisionScanStore, IdentifiedSignal, IdentifierKind, PendingDecisionHead } from './types';
 
@@ -28,14 +28,42 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     limit: number;
     known?: (inputsHash: string) => boolean;
   }): Promise<DecisionScanRow[]> {
-    const q = this.db(TABLES.decisions)
+    // PostgreSQL: the page is one ordered walk of the (created_at, seq) index. Right after many
+    // decisions are written (before autovacuum's ANALYZE) the planner takes the range for a few rows and
+    // answers each page with a bitmap scan of everything after it plus a sort (O(n) per page); the
+    // walk costs the page's rows alone, so it is asked for in so many words.
+    if (isPostgres(this.db)) {
+      return this.db.transaction(async trx => {
+        await trx.raw('set local enable_bitmapscan = off');
+        await trx.raw('set local enable_sort = off');
+        return this.scanPage(trx, options);
+      });
+    }
+    return this.scanPage(this.db, options);
+  }
+
+  private async scanPage(
+    db: Knex,
+    options: {
+      since: string;
+      until: string;
+      environment?: string;
+      entityRef?: string;
+      after?: { createdAt: string; seq: number };
+      limit: number;
+      known?: (inputsHash: string) => boolean;
+    },
+  ): Promise<DecisionScanRow[]> {
+    const q = db(TABLES.decisions)
       .where('created_at', '>=', options.since)
       .where('created_at', '<', options.until);
     if (options.environment) q.where('environment', options.environment);
     if (options.entityRef) q.where('entity_ref', options.entityRef);
     const after = options.after;
     if (after) {
-      q.where(w => w.where('created_at', '>', after.createdAt).orWhere(x => x.where('created_at', after.createdAt).where('seq', '>', after.seq)));
+      // a row value: an index condition of (created_at, seq), where `a > x or (a = x and b > y)` is a filter
+      // applied to every row from `since` on (PostgreSQL and SQLite alike)
+      q.whereRaw('(created_at, seq) > (?, ?)', [after.createdAt, after.seq]);
     }
     const rows: Row[] = await q
       .select(
@@ -52,7 +80,7 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
         'inputs',
         'inputs_hash',
         // what a dry run would have been, read in the database (the answer itself is not sent)
-        this.db.raw(
+        db.raw(
           `case when dry_run = ? then (case ${WOULD_HAVE_BEEN.map(() => 'when result like ? or result like ? then ?').join(' ')} else null end) else null end as would_have_been`,
           [true, ...WOULD_HAVE_BEEN.flatMap(d => [`%"wouldHaveBeen":"${d}"%`, `%"wouldHaveBeen": "${d}"%`, d])],
         ),
@@ -65,7 +93,7 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     // the page's shared inputs, each distinct hash read once (many decisions share one), none the caller holds
     const known = options.known;
     const hashes = rows.map(r => r.inputs_hash).filter((h): h is string => typeof h === 'string' && !known?.(h));
-    const bodies = hashes.length ? await loadInputBodies(this.db, hashes) : undefined;
+    const bodies = hashes.length ? await loadInputBodies(db, hashes) : undefined;
     return rows.map(r => ({
       seq: Number(r.seq),
       id: str(r.id),

@@ -361,6 +361,34 @@ describe.each(databases.eachSupportedId())('DatabaseRuntimeRiskStore on %p', dat
     expect((await store.listDecisions({ environment: 'staging', limit: 10 })).totalCount).toBe(0);
   });
 
+
+  it('scans decisions oldest first a page at a time (backtest): ties on created_at by seq, each once, window and filters', async () => {
+    const { store } = await createStore();
+    // three decisions share each time stamp, so pages end in the middle of a tie
+    const written: string[] = [];
+    for (let minute = 0; minute < 4; minute++) {
+      for (let k = 0; k < 3; k++) {
+        const id = `m${minute}-${k}`;
+        await store.insertDecision(decision(id, `component:default/s${k}`, `2026-11-23T10:0${minute}:00.000Z`));
+        written.push(id);
+      }
+    }
+    await store.insertDecision(decision('after-window', 'component:default/s0', '2026-11-23T11:00:00.000Z'));
+    const scanAll = async (pageSize: number, filters: { entityRef?: string } = {}) => {
+      const seen: string[] = [];
+      let after: { createdAt: string; seq: number } | undefined;
+      for (;;) {
+        const rows = await store.scanDecisions({ since: '2026-11-23T10:00:00.000Z', until: '2026-11-23T10:30:00.000Z', after, limit: pageSize, ...filters });
+        seen.push(...rows.map(r => r.id));
+        if (rows.length < pageSize) return seen;
+        after = { createdAt: rows[rows.length - 1].createdAt, seq: rows[rows.length - 1].seq };
+      }
+    };
+    expect(await scanAll(100)).toEqual(written);
+    expect(await scanAll(2)).toEqual(written);
+    expect(await scanAll(3)).toEqual(written);
+    expect(await scanAll(2, { entityRef: 'component:default/s1' })).toEqual(written.filter(id => id.endsWith('-1')));
+  });
   it('stores the entity index and active exceptions', async () => {
     const { store } = await createStore();
     await store.replaceEntityIndex([
