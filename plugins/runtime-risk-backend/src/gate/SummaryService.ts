@@ -2,13 +2,15 @@ import type { Decision, Reason, RiskLevel } from '@runtime-risk/backstage-plugin
 import { correlate, type Correlated } from '../correlate/correlate';
 import { candidateIdentifiers } from '../correlate/identifiers';
 import { evaluate } from '../engine';
-import type { ExceptionRecord, IdentifiedSignal, IndexedEntity, RuntimeRiskStore, SourceState } from '../store/types';
+import type { ExceptionRecord, IdentifiedSignal, IndexedEntity, PendingDecisionsSummary, RuntimeRiskStore, SourceState } from '../store/types';
 import type { GateReadSession } from './GateReads';
 import type { RiskService } from './RiskService';
 
 /** How long an evaluated snapshot is reused while the data version does not change. */
 export const SUMMARY_SNAPSHOT_TTL_MS = 15_000;
 const EXCEPTION_PAGE = 1_000;
+/** The longest the snapshot evaluation holds the event loop before it lets requests in. */
+const EVALUATION_SLICE_MS = 4;
 const REASON_ORDER: Record<string, number> = {
   source_unavailable: 0,
   signals_stale: 1,
@@ -34,7 +36,16 @@ interface Row {
   correlated: boolean;
 }
 
-type PendingHeads = Awaited<ReturnType<RuntimeRiskStore['listPendingDecisionHeads']>>;
+/** One read of the decisions awaiting approval: what was asked and what the store answered. */
+interface PendingHeads {
+  environment: string | undefined;
+  pendingSince: { byEnvironment: Record<string, string>; other: string };
+  summary: PendingDecisionsSummary;
+}
+type PendingHead = PendingDecisionsSummary['first'][number];
+/** The oldest pending decisions read with the counts; the summary lists the first 20 the caller may see. */
+const PENDING_FIRST = 200;
+const PENDING_ITEMS = 20;
 
 interface Snapshot {
   key: string;
@@ -66,6 +77,8 @@ export interface OrgSummary {
  */
 class BatchReadSession implements GateReadSession {
   private readonly byValue = new Map<string, IdentifiedSignal[]>();
+  /** Correlation does not depend on the time: kept while the data version stays (see `SummaryService.reads`). */
+  private readonly correlations = new Map<string, Promise<Correlated>>();
 
   constructor(
     private readonly entities: Map<string, IndexedEntity>,
@@ -87,6 +100,13 @@ class BatchReadSession implements GateReadSession {
   }
 
   correlated(entity: IndexedEntity, environment: string | undefined): Promise<Correlated> {
+    const key = `${entity.entityRef}\u0000${environment ?? ''}`;
+    let found = this.correlations.get(key);
+    if (!found) this.correlations.set(key, (found = this.correlate(entity, environment)));
+    return found;
+  }
+
+  private correlate(entity: IndexedEntity, environment: string | undefined): Promise<Correlated> {
     return correlate(
       {
         findSignalsByIdentifiers: async values => {
@@ -143,11 +163,12 @@ export class SummaryService {
    */
   private async snapshot(fresh = false): Promise<Snapshot> {
     const { store, risk } = this.options;
-    const key = `${await store.getDataVersion()}|${risk.policy.hash}`;
+    const version = await store.getDataVersion();
+    const key = `${version}|${risk.policy.hash}`;
     const nowMs = this.now().getTime();
     const ttl = this.options.ttlMs ?? SUMMARY_SNAPSHOT_TTL_MS;
     if (this.last && this.last.key === key && nowMs - this.last.at < ttl) return this.last;
-    const running = this.snapshotRun?.key === key ? this.snapshotRun.promise : this.refresh(key);
+    const running = this.snapshotRun?.key === key ? this.snapshotRun.promise : this.refresh(key, version);
     if (this.last && !fresh) {
       running.catch(() => {});
       return this.last;
@@ -155,9 +176,9 @@ export class SummaryService {
     return running;
   }
 
-  private refresh(key: string): Promise<Snapshot> {
+  private refresh(key: string, version: string): Promise<Snapshot> {
     if (this.snapshotRun?.key === key) return this.snapshotRun.promise;
-    const promise = this.evaluateAll(key).then(s => {
+    const promise = this.evaluateAll(key, version).then(s => {
       this.last = s;
       return s;
     });
@@ -173,22 +194,43 @@ export class SummaryService {
     return promise;
   }
 
-  private async evaluateAll(key: string): Promise<Snapshot> {
-    const { store, risk } = this.options;
-    const now = this.now();
-    const nowIso = now.toISOString();
-    const environments = Object.keys(risk.policy.environments).sort();
+  /**
+   * The reads of the last snapshot, with the correlations made from them: while
+   * the data version stays, a new snapshot (the scores decay, exceptions and
+   * approvals expire) only evaluates again.
+   */
+  private reads?: { version: string; entities: IndexedEntity[]; session: BatchReadSession };
+
+  private async readAll(version: string): Promise<{ entities: IndexedEntity[]; session: BatchReadSession }> {
+    if (this.reads?.version === version) return this.reads;
+    const { store } = this.options;
     const [index, states, exceptions] = await Promise.all([store.listEntityIndex(), store.listSourceStates(), this.approvedExceptions()]);
     const entities = index.filter(e => e.kind.toLowerCase() === 'component');
     const values = new Set<string>();
     for (const e of entities) for (const h of e.hosts) for (const c of candidateIdentifiers(h.value)) values.add(c.value);
     const found = values.size ? await store.findSignalHeadsByIdentifiers([...values]) : [];
     const session = new BatchReadSession(new Map(entities.map(e => [e.entityRef, e])), found, states, exceptions);
+    // the version read before these reads: a write meanwhile gives a newer version, so they are read again
+    this.reads = { version, entities, session };
+    return this.reads;
+  }
+
+  private async evaluateAll(key: string, version: string): Promise<Snapshot> {
+    const { risk } = this.options;
+    const now = this.now();
+    const nowIso = now.toISOString();
+    const environments = Object.keys(risk.policy.environments).sort();
+    const { entities, session } = await this.readAll(version);
     const rows: Row[] = [];
-    let n = 0;
+    let slice = performance.now();
     for (const entity of entities) {
-      // let requests in between (the evaluation is CPU only once the reads are done)
-      if (++n % 250 === 0) await new Promise(resolve => setImmediate(resolve));
+      // let requests in between (the evaluation is CPU only once the reads are done): a slice of at most a
+      // few ms, since this runs in the background while requests are answered from the last snapshot, and
+      // each of their I/O steps waits for the slice that runs
+      if (performance.now() - slice >= EVALUATION_SLICE_MS) {
+        await new Promise(resolve => setImmediate(resolve));
+        slice = performance.now();
+      }
       for (const environment of environments) {
         const input = await risk.buildInput(entity, environment, false, now, session);
         const evaluation = evaluate(input, risk.policy);
@@ -234,7 +276,11 @@ export class SummaryService {
     if (!reads) this.pendingReads.set(key, (reads = {}));
     const slot = reads;
     const read = (): Promise<PendingHeads> => {
-      const p = this.options.store.listPendingDecisionHeads({ environment }).finally(() => {
+      const pendingSince = this.options.risk.pendingSince(this.now());
+      const p = this.options.store
+        .summarizePendingDecisions({ environment, pendingSince, first: PENDING_FIRST })
+        .then(summary => ({ environment, pendingSince, summary }))
+        .finally(() => {
         if (slot.inflight === p) slot.inflight = undefined;
       });
       slot.inflight = p;
@@ -251,19 +297,31 @@ export class SummaryService {
     return slot.queued;
   }
 
-  /** The pending decisions of one read with their approval expiry, computed once per read and policy. */
-  private readonly expiries = new WeakMap<PendingHeads, { policy: string; list: (PendingHeads[number] & { expiresAt: string; expiresMs: number })[] }>();
-
-  private withExpiry(pending: PendingHeads) {
+  /** Pending decisions with their approval expiry. */
+  private withExpiry(heads: PendingHead[]) {
     const { risk } = this.options;
-    const hit = this.expiries.get(pending);
-    if (hit && hit.policy === risk.policy.hash) return hit.list;
-    const list = pending.map(p => {
+    return heads.map(p => {
       const expiresMs = Date.parse(p.createdAt) + risk.approvalTtlMs(p.environment);
       return { ...p, expiresAt: new Date(expiresMs).toISOString(), expiresMs };
     });
-    this.expiries.set(pending, { policy: risk.policy.hash, list });
-    return list;
+  }
+
+  /**
+   * The first {@link PENDING_ITEMS} decisions awaiting approval the caller may see, oldest first: from the
+   * oldest read with the counts, else (a caller who sees few of them) read for the caller's entities.
+   */
+  private async visiblePending(pending: PendingHeads, visible: Set<string>, visibleTotal: number, nowMs: number) {
+    const { first } = pending.summary;
+    let heads = first.filter(p => visible.has(p.entityRef));
+    if (heads.length < Math.min(PENDING_ITEMS, visibleTotal) && first.length >= PENDING_FIRST) {
+      heads = await this.options.store.listPendingDecisionHeads({
+        environment: pending.environment,
+        pendingSince: pending.pendingSince,
+        entityRefs: pending.summary.byEntity.map(c => c.entityRef).filter(ref => visible.has(ref)),
+        limit: PENDING_ITEMS,
+      });
+    }
+    return this.withExpiry(heads.slice(0, PENDING_ITEMS)).filter(p => p.expiresMs > nowMs);
   }
 
   private readonly dryRuns = new Map<string, { at: number; rows: ReturnType<RuntimeRiskStore['countDryRunOutcomes']> }>();
@@ -353,7 +411,7 @@ export class SummaryService {
   ): Promise<OrgSummary> {
     const dayMs = 86_400_000;
     const refs = new Set<string>(snap.rows.map(r => r.entityRef));
-    pending.forEach(p => refs.add(p.entityRef));
+    pending.summary.byEntity.forEach(p => refs.add(p.entityRef));
     dry.forEach(d => refs.add(d.entityRef));
     const visible = await options.readable([...refs]);
 
@@ -393,7 +451,9 @@ export class SummaryService {
       b.wouldHaveRequiredApproval += d.approval;
     }
 
-    const waiting = this.withExpiry(pending).filter(p => visible.has(p.entityRef) && p.expiresMs > nowMs);
+    // counted at the read (created after the cut-off of its environment's approvalTtl)
+    const waitingTotal = pending.summary.byEntity.reduce((n, c) => (visible.has(c.entityRef) ? n + c.count : n), 0);
+    const waiting = await this.visiblePending(pending, visible, waitingTotal, nowMs);
 
     return {
       generatedAt: snap.generatedAt,
@@ -407,8 +467,8 @@ export class SummaryService {
         .sort((a, b) => (a.entityRef < b.entityRef ? -1 : 1)),
       shadow: { since: since.toISOString(), buckets },
       pending: {
-        totalCount: waiting.length,
-        items: waiting.slice(0, 20).map(p => ({
+        totalCount: waitingTotal,
+        items: waiting.map(p => ({
           decisionId: p.id,
           entityRef: p.entityRef,
           environment: p.environment,

@@ -142,6 +142,28 @@ describe.each(databases.eachSupportedId())('GET /v1/summary on %p', databaseId =
     expect(JSON.stringify((await ask(OUTSIDER)).body)).not.toContain('payments');
   });
 
+  it('counts many held deploys in the database, lists the oldest 20 the caller may see past hundreds it may not, leaves out expired ones', async () => {
+    const pendingOf = async (user: string) => (await summary('?environment=production', user)).pending as { totalCount: number; items: { decisionId: string }[] };
+    const beforeDev = (await pendingOf(DEV)).totalCount;
+    const beforeOutsider = (await pendingOf(OUTSIDER)).totalCount;
+    // a pipeline that retried one held deploy of payments 250 times, and one held past its approvalTtl (24 h)
+    const held = await gate('payments');
+    const { seq: _seq, ...template } = await seeded.knex('runtime_risk_decisions').where({ id: held.decisionId }).first();
+    await seeded.knex.batchInsert('runtime_risk_decisions', Array.from({ length: 250 }, (_, i) => ({ ...template, id: `retried-${i}` })), 50);
+    await seeded.knex('runtime_risk_decisions').insert({ ...template, id: 'held-expired', created_at: new Date(Date.now() - 2 * 86_400_000).toISOString() });
+    const orphan = await gate('orphan');
+
+    const dev = await pendingOf(DEV);
+    expect(dev.totalCount).toBe(beforeDev + 252);
+    expect(dev.items).toHaveLength(20);
+    expect(dev.items.map(p => p.decisionId)).not.toContain('held-expired');
+    // the outsider's held deploy comes after the 250 it may not see
+    const outsider = await pendingOf(OUTSIDER);
+    expect(outsider.totalCount).toBe(beforeOutsider + 1);
+    expect(outsider.items.map(p => p.decisionId)).toContain(orphan.decisionId);
+    expect(JSON.stringify(outsider)).not.toMatch(/payments|retried-/);
+  });
+
   it('answers 400 naming the parameter', async () => {
     const res = await request(seeded.server).get(`${API}/summary?environment=prod&days=0`).set('Authorization', as(DEV));
     expect(res.status).toBe(400);

@@ -2,7 +2,21 @@ import type { Knex } from 'knex';
 import type { Signal } from '@runtime-risk/backstage-plugin-runtime-risk-common';
 import { TABLES, chunks, inListSize, isPostgres, str, type Row } from './db';
 import { loadInputBodies } from './decisionInputs';
-import type { DecisionScanRow, DecisionScanStore, IdentifiedSignal, IdentifierKind, PendingDecisionHead } from './types';
+import { whereStatus } from './DatabaseDecisionStore';
+import type { DecisionScanRow, DecisionScanStore, IdentifiedSignal, IdentifierKind, PendingDecisionHead, PendingDecisionsSummary } from './types';
+
+const PENDING_HEAD_COLUMNS = ['seq', 'id', 'entity_ref', 'environment', 'decision', 'risk_level', 'score', 'created_at'];
+/** A pending decision's head from its row (with its seq, for ordering). */
+const pendingHead = (r: Row): PendingDecisionHead & { seq: number } => ({
+  seq: Number(r.seq),
+  id: str(r.id),
+  entityRef: str(r.entity_ref),
+  environment: str(r.environment),
+  decision: str(r.decision),
+  riskLevel: str(r.risk_level),
+  score: numOrNull(r.score),
+  createdAt: str(r.created_at),
+});
 
 /** The decisions a dry run may have been, as its stored answer's `wouldHaveBeen` says. */
 const WOULD_HAVE_BEEN = ['block', 'approval_required', 'proceed'] as const;
@@ -121,21 +135,46 @@ export class DatabaseDecisionScanStore implements DecisionScanStore {
     return out;
   }
 
-  async listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]> {
-    const q = this.db(TABLES.decisions).where({ status: 'pending' });
-    if (options.environment) q.where('environment', options.environment);
-    const rows: Row[] = await q
-      .select('id', 'entity_ref', 'environment', 'decision', 'risk_level', 'score', 'created_at')
-      .orderBy('seq', 'asc');
-    return rows.map(r => ({
-      id: str(r.id),
-      entityRef: str(r.entity_ref),
-      environment: str(r.environment),
-      decision: str(r.decision),
-      riskLevel: str(r.risk_level),
-      score: numOrNull(r.score),
-      createdAt: str(r.created_at),
-    }));
+  async summarizePendingDecisions(options: {
+    environment?: string;
+    pendingSince: { byEnvironment: Record<string, string>; other: string };
+    first: number;
+  }): Promise<PendingDecisionsSummary> {
+    const awaiting = () => {
+      const q = this.db(TABLES.decisions);
+      whereStatus(q, { status: 'pending', pendingSince: options.pendingSince });
+      if (options.environment) q.where('environment', options.environment);
+      return q;
+    };
+    // counted in the database: busy pipelines retrying one held deploy leave thousands of pending rows
+    const [counts, first] = await Promise.all([
+      awaiting().select('entity_ref').count({ n: '*' }).groupBy('entity_ref') as Promise<Row[]>,
+      awaiting().select(PENDING_HEAD_COLUMNS).orderBy('seq', 'asc').limit(options.first) as Promise<Row[]>,
+    ]);
+    return {
+      byEntity: counts.map(r => ({ entityRef: str(r.entity_ref), count: Number(r.n) })),
+      first: first.map(r => {
+        const { seq: _seq, ...head } = pendingHead(r);
+        return head;
+      }),
+    };
+  }
+
+  async listPendingDecisionHeads(options: {
+    environment?: string;
+    pendingSince: { byEnvironment: Record<string, string>; other: string };
+    entityRefs: string[];
+    limit: number;
+  }): Promise<PendingDecisionHead[]> {
+    const out: (PendingDecisionHead & { seq: number })[] = [];
+    for (const chunk of chunks([...new Set(options.entityRefs)], inListSize(this.db))) {
+      const q = this.db(TABLES.decisions).whereIn('entity_ref', chunk);
+      whereStatus(q, { status: 'pending', pendingSince: options.pendingSince });
+      if (options.environment) q.where('environment', options.environment);
+      const rows: Row[] = await q.select(PENDING_HEAD_COLUMNS).orderBy('seq', 'asc').limit(options.limit);
+      out.push(...rows.map(pendingHead));
+    }
+    return out.sort((a, b) => a.seq - b.seq).slice(0, options.limit).map(({ seq: _seq, ...head }) => head);
   }
 
   async countDryRunOutcomes(options: {

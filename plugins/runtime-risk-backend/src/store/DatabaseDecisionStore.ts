@@ -17,7 +17,7 @@ import type {
 } from './types';
 
 /** Restricts `q` to the decisions `filter` names by status (see {@link DecisionStatusFilter}). */
-function whereStatus(q: Knex.QueryBuilder, filter: DecisionStatusFilter): void {
+export function whereStatus(q: Knex.QueryBuilder, filter: DecisionStatusFilter): void {
   const { status, pendingSince } = filter;
   if (!status) return;
   if ((status !== 'pending' && status !== 'expired') || !pendingSince) {

@@ -239,7 +239,10 @@ export class DatabaseRuntimeRiskStore implements RuntimeRiskStore {
   getDecisionReasons(ids: string[]): Promise<Map<string, string>> {
     return this.decisionScans.getDecisionReasons(ids);
   }
-  listPendingDecisionHeads(options: { environment?: string }): ReturnType<DecisionScanStore['listPendingDecisionHeads']> {
+  summarizePendingDecisions(options: Parameters<DecisionScanStore['summarizePendingDecisions']>[0]): ReturnType<DecisionScanStore['summarizePendingDecisions']> {
+    return this.decisionScans.summarizePendingDecisions(options);
+  }
+  listPendingDecisionHeads(options: Parameters<DecisionScanStore['listPendingDecisionHeads']>[0]): ReturnType<DecisionScanStore['listPendingDecisionHeads']> {
     return this.decisionScans.listPendingDecisionHeads(options);
   }
   countDryRunOutcomes(options: { since: string; environment?: string }): ReturnType<DecisionScanStore['countDryRunOutcomes']> {

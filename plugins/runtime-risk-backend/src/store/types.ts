@@ -361,6 +361,12 @@ export interface PendingDecisionHead {
   createdAt: string;
 }
 
+/** The decisions awaiting approval: counts per entity and the oldest few (see `summarizePendingDecisions`). */
+export interface PendingDecisionsSummary {
+  byEntity: { entityRef: string; count: number }[];
+  first: PendingDecisionHead[];
+}
+
 /** Reads over many decisions: backtests and the org summary (`DatabaseDecisionScanStore`). */
 export interface DecisionScanStore {
   /**
@@ -381,8 +387,23 @@ export interface DecisionScanStore {
   }): Promise<DecisionScanRow[]>;
   /** The stored reasons (JSON text) of the given decisions, by id (a backtest's page of changed decisions). */
   getDecisionReasons(ids: string[]): Promise<Map<string, string>>;
-  /** Every pending decision (of `environment` when given), oldest first. */
-  listPendingDecisionHeads(options: { environment?: string }): Promise<PendingDecisionHead[]>;
+  /**
+   * The decisions awaiting approval (pending and created after `pendingSince` of
+   * their environment; of `environment` when given), as the org summary shows
+   * them: how many per entity, counted in the database, and the `first` oldest.
+   */
+  summarizePendingDecisions(options: {
+    environment?: string;
+    pendingSince: { byEnvironment: Record<string, string>; other: string };
+    first: number;
+  }): Promise<PendingDecisionsSummary>;
+  /** The decisions awaiting approval of `entityRefs` (as above), oldest first, at most `limit`. */
+  listPendingDecisionHeads(options: {
+    environment?: string;
+    pendingSince: { byEnvironment: Record<string, string>; other: string };
+    entityRefs: string[];
+    limit: number;
+  }): Promise<PendingDecisionHead[]>;
   /**
    * Dry-run decisions since `since` (of `environment` when given), counted per
    * UTC day (`YYYY-MM-DD`) and entity, with how many would have blocked or
