@@ -51,8 +51,34 @@ export function splitDecisionInputs(inputs: unknown, policyHash: string): SplitI
     else shared[k] = v;
   }
   shared[POLICY_KEY] = policyHash;
+  const { body, hash } = canonicalBodyOf(shared);
+  return { own, hash, body };
+}
+
+/**
+ * Canonical bodies and hashes of recent shared parts, by their `JSON.stringify`
+ * text (busy pipelines ask about the same entity while nothing changes: the same
+ * shared part, built in the same key order). The stored inputs are JSON data, for
+ * which equal `JSON.stringify` texts mean equal values and so equal canonical
+ * bodies; a part built in another key order is a miss, computed as before.
+ * Least recently used out past {@link SHARED_BODY_MEMO_MAX}.
+ */
+const sharedBodies = new Map<string, { body: string; hash: string }>();
+export const SHARED_BODY_MEMO_MAX = 1_000;
+
+function canonicalBodyOf(shared: Record<string, unknown>): { body: string; hash: string } {
+  const key = JSON.stringify(shared);
+  const hit = sharedBodies.get(key);
+  if (hit) {
+    sharedBodies.delete(key);
+    sharedBodies.set(key, hit);
+    return hit;
+  }
   const body = canonicalJson(shared);
-  return { own, hash: inputsHashOf(body), body };
+  const made = { body, hash: inputsHashOf(body) };
+  sharedBodies.set(key, made);
+  if (sharedBodies.size > SHARED_BODY_MEMO_MAX) sharedBodies.delete(sharedBodies.keys().next().value as string);
+  return made;
 }
 
 /** The full inputs of a decision from its own part and the parsed shared body (the body is not modified). */
